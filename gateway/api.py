@@ -1,0 +1,61 @@
+"""Base classes for the gateway's DRF views."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, permissions
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+
+
+class OwnerApiView(APIView):
+    """A view for tenants: `self.owner` is the user of the API key or the dashboard login.
+
+    `self.api_key` is the key used (None for a dashboard login); a session-bound key limits every
+    read to its session.
+    """
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @property
+    def owner(self) -> Any:
+        return self.request.user
+
+    @property
+    def api_key(self) -> ApiKey | None:
+        auth = self.request.auth
+        return auth if isinstance(auth, ApiKey) else None
+
+
+class IsNode(permissions.BasePermission):
+    """Allow node agents: `Authorization: Bearer <WORKER_AUTH_TOKEN>` (compared in constant time)."""
+
+    message = "Invalid node token."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        expected = settings.WORKER_AUTH_TOKEN
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if not expected or scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+class NodeApiView(APIView):
+    """A view for node agents (the internal API of DESIGN.md §3.1)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [IsNode]
+
+    def permission_denied(self, request: Any, message: str | None = None, code: Any = None) -> None:
+        raise exceptions.NotAuthenticated("Invalid or missing node token.")
+
+
+class IsOperator(permissions.BasePermission):
+    """Allow staff users (operators)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)

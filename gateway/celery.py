@@ -1,0 +1,14 @@
+"""The backend's Celery app: queues `default` (periodic work) and `webhooks`.
+
+Tasks for nodes are not run here: they are published by name to `node.<workerId>` queues.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+app = Celery("gateway")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

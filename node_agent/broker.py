@@ -1,0 +1,57 @@
+"""Broker settings shared by the backend and the node agents.
+
+Both sides must agree on how the broker is reached, so this module is the one place that turns a
+broker URL into Celery settings. It imports neither Django nor neonize: the backend imports it from
+`gateway/settings.py`, the node agent from its own Celery app.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+NODE_QUEUE_PREFIX = "node."
+
+
+def node_queue(worker_id: str) -> str:
+    """Return the Celery queue a node consumes: `node.<workerId>`."""
+    return f"{NODE_QUEUE_PREFIX}{worker_id}"
+
+
+def broker_settings(
+    broker_url: str, *, folder: str, visibility_timeout_s: int = 600, polling_interval_s: float = 0.05
+) -> dict[str, Any]:
+    """Return Celery settings (lower-case keys) for `broker_url`.
+
+    `filesystem://` (the embedded default) keeps messages as files under `folder`; both the backend
+    and every node agent on the machine must name the same folder. For Redis, unacknowledged tasks
+    come back after `visibility_timeout_s` seconds (Celery's default is one hour), which bounds how
+    long a task held by a killed node waits before another consumer gets it.
+    """
+    options: dict[str, Any]
+    if broker_url.startswith("filesystem:"):
+        queue_dir = os.path.join(folder, "queue")
+        control_dir = os.path.join(folder, "control")
+        for path in (queue_dir, control_dir):
+            os.makedirs(path, exist_ok=True)
+        options = {
+            "data_folder_in": queue_dir,
+            "data_folder_out": queue_dir,
+            "control_folder": control_dir,
+            "store_processed": False,
+            "polling_interval": polling_interval_s,
+        }
+    else:
+        options = {"visibility_timeout": visibility_timeout_s}
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": options,
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_create_missing_queues": True,
+    }

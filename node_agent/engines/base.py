@@ -1,0 +1,102 @@
+"""The engine interface: what the node runtime needs from a WhatsApp connection library.
+
+An engine holds the live connections of many sessions. Calls come from Celery's thread pool, so an
+engine must be thread-safe. It reports what happens through one callback,
+`on_event(session_id, kind, data)`, called from any thread (never while the caller of an engine
+method waits on it), with these kinds and `data` keys:
+
+- `qr`: `qr_string`, `expires_at` (ISO 8601 UTC), `index` (1-based)
+- `pair_code`: `code` (`ABCD-EFGH`)
+- `connected`: `phone_number` (E.164 digits), `jid`, `credentials` (JSON-able dict to keep)
+- `disconnected`, `reconnecting`, `logged_out`, `failed`: `reason` (snake_case)
+- `message`: `incoming` = {`id`, `from`, `chatId`, `type`, `text`?, `timestamp`}
+- `receipt`: `wa_message_id`, `status` (`delivered` | `read`)
+
+After `stop` or `logout` returns, the engine emits nothing more for that session.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+EventCallback = Callable[[str, str, dict[str, Any]], None]
+
+
+class SendError(Exception):
+    """A message was definitely not handed to WhatsApp."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help (e.g. `recipient_not_on_whatsapp`)."""
+
+
+class TransientSendError(SendError):
+    """A later try may succeed (e.g. `session_not_connected`); nothing was sent."""
+
+
+class Engine(abc.ABC):
+    """One WhatsApp connection library behind the node runtime."""
+
+    name: str = ""
+
+    def __init__(self, on_event: EventCallback) -> None:
+        self._emit_cb = on_event
+
+    def emit(self, session_id: str, kind: str, **data: Any) -> None:
+        """Hand an event to the runtime."""
+        self._emit_cb(session_id, kind, data)
+
+    @abc.abstractmethod
+    def start(
+        self,
+        session_id: str,
+        method: str,
+        phone_number: str | None,
+        credentials: dict[str, Any] | None,
+    ) -> None:
+        """Start a session; with `credentials` resume the linked device, else begin linking.
+
+        `method` is `qr` or `pairing_code` (then `phone_number` is required). Returns at once;
+        progress comes as events. Starting a running session restarts it.
+        """
+
+    @abc.abstractmethod
+    def stop(self, session_id: str) -> None:
+        """Close the session's connection, keeping the device linked. Safe to repeat."""
+
+    @abc.abstractmethod
+    def logout(self, session_id: str, credentials: dict[str, Any] | None) -> None:
+        """Unlink the device from the phone's account and close the connection. Safe to repeat.
+
+        Emits no `logged_out` event: the caller initiated it and reports it.
+        """
+
+    @abc.abstractmethod
+    def is_running(self, session_id: str) -> bool:
+        """Return True while the engine holds the session (connected or not)."""
+
+    @abc.abstractmethod
+    def send(self, session_id: str, message_id: str, payload: dict[str, Any]) -> str:
+        """Send one message and return its WhatsApp id.
+
+        Raises PermanentSendError or TransientSendError only when nothing was sent; any other
+        exception means the message's fate is unknown.
+        """
+
+    @abc.abstractmethod
+    def check_number(self, session_id: str, phone: str) -> str | None:
+        """Return the JID of `phone` (E.164 digits) if it is on WhatsApp, else None."""
+
+    def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
+        """Run a simulated phone action (sandbox only)."""
+        raise NotImplementedError(f"engine {self.name!r} has no simulated actions")
+
+    def shutdown(self) -> None:
+        """Stop every session's connection and background threads (node exit)."""

@@ -1,0 +1,347 @@
+"""The sandbox engine: a simulated WhatsApp for development, demos and CI.
+
+It behaves like WhatsApp seen from the gateway, with timings from the node config:
+
+- Linking by QR: the first QR is valid `SANDBOX_QR_FIRST_TTL_S` (60 s), each next one
+  `SANDBOX_QR_TTL_S` (20 s), `SANDBOX_QR_COUNT` (6) codes in all (~160 s), then `failed`
+  with reason `qr_timeout`. QR strings have WhatsApp's shape
+  `2@<ref>,<noise pub b64>,<identity pub b64>,<adv secret b64>` (random 32-byte values).
+- Linking by pairing code: one 8-char code `ABCD-EFGH`, valid for the same whole window.
+- The phone "scans" through the `scan` action; `SANDBOX_CONNECT_DELAY_S` (0.5 s) later the
+  session is connected as the given phone, else as `1555` + 7 digits derived from the session id.
+- Magic recipient: a number whose digits end in `99` is not on WhatsApp
+  (`recipient_not_on_whatsapp`; `check_number` returns None).
+- Receipts: `delivered` after `SANDBOX_DELIVERY_DELAY_S` (1 s) and `read` after
+  `SANDBOX_READ_DELAY_S` (2 s), both counted from the send.
+- `disconnect` action: `reconnecting` (`connection_lost`), then connected again after
+  `SANDBOX_RECONNECT_DELAY_S` (2 s). `logout` action: `logged_out` (`logged_out_from_phone`).
+- Resuming with credentials whose device the network no longer knows: `logged_out`
+  (`device_removed`).
+
+Every message sent lands in the shared network's ledger (see sandbox_network).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from node_agent.config import NodeConfig
+from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
+from node_agent.engines.sandbox_network import SandboxNetwork
+from node_agent.scheduler import Scheduler
+from node_agent.store import utc_now_iso
+
+log = logging.getLogger(__name__)
+
+NOT_ON_WHATSAPP_SUFFIX = "99"
+PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
+SUPPORTED_TYPES = ("text",)
+
+
+def sandbox_phone(session_id: str) -> str:
+    """Return the deterministic sandbox phone of a session: `1555` + 7 digits."""
+    digest = int(hashlib.sha256(session_id.encode()).hexdigest(), 16)
+    return f"1555{digest % 10**7:07d}"
+
+
+def phone_jid(phone: str) -> str:
+    """Return the user JID of E.164 digits."""
+    return f"{phone}@s.whatsapp.net"
+
+
+def _b64(n_bytes: int) -> str:
+    return base64.b64encode(secrets.token_bytes(n_bytes)).decode()
+
+
+def new_qr_string() -> str:
+    """Return a fresh QR payload in WhatsApp's `2@ref,noise,identity,adv` shape."""
+    return f"2@{_b64(24)},{_b64(32)},{_b64(32)},{_b64(32)}"
+
+
+def new_pair_code() -> str:
+    """Return an 8-char pairing code formatted `ABCD-EFGH`."""
+    code = "".join(secrets.choice(PAIR_CODE_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _expires_at(ttl_s: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=ttl_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class _Session:
+    session_id: str
+    method: str
+    phone_number: str | None
+    credentials: dict[str, Any] | None
+    state: str = "starting"  # starting|qr|pairing|connecting|connected|reconnecting
+    qr_string: str | None = None
+    gen: int = 0
+
+
+class SandboxEngine(Engine):
+    """Simulated sessions of this node, linked through the shared SandboxNetwork."""
+
+    name = "sandbox"
+
+    def __init__(self, config: NodeConfig, on_event: EventCallback) -> None:
+        super().__init__(on_event)
+        self._config = config
+        self._network = SandboxNetwork(config.sandbox_network_path)
+        self._scheduler = Scheduler("sandbox-scheduler")
+        # Events are emitted under this lock, so once stop() returns nothing more comes out.
+        self._lock = threading.RLock()
+        self._sessions: dict[str, _Session] = {}
+        self._gen = 0
+
+    @property
+    def network(self) -> SandboxNetwork:
+        """Return the shared simulated network (tests read its ledger)."""
+        return self._network
+
+    def _later(self, delay_s: float, session: _Session, fn: Any, *args: Any) -> None:
+        """Run `fn(session, *args)` later, only if that same session run is still alive."""
+        gen = session.gen
+
+        def run() -> None:
+            with self._lock:
+                current = self._sessions.get(session.session_id)
+                if current is not None and current.gen == gen:
+                    fn(current, *args)
+
+        self._scheduler.call_later(delay_s, run)
+
+    def start(
+        self,
+        session_id: str,
+        method: str,
+        phone_number: str | None,
+        credentials: dict[str, Any] | None,
+    ) -> None:
+        """Start linking (QR or pairing code), or resume a linked device from `credentials`."""
+        with self._lock:
+            self._gen += 1
+            session = _Session(session_id, method, phone_number, credentials, gen=self._gen)
+            self._sessions[session_id] = session
+            if credentials:
+                self._later(0, session, self._resume)
+            elif method == "pairing_code":
+                self._later(0, session, self._pair)
+            else:
+                self._later(0, session, self._qr_tick, 1)
+
+    def _qr_tick(self, session: _Session, index: int) -> None:
+        config = self._config
+        if index > config.sandbox_qr_count:
+            self._fail(session, "qr_timeout")
+            return
+        ttl_s = config.sandbox_qr_first_ttl_s if index == 1 else config.sandbox_qr_ttl_s
+        session.state = "qr"
+        session.qr_string = new_qr_string()
+        self.emit(
+            session.session_id,
+            "qr",
+            qr_string=session.qr_string,
+            expires_at=_expires_at(ttl_s),
+            index=index,
+        )
+        self._later(ttl_s, session, self._qr_tick, index + 1)
+
+    def _pair(self, session: _Session) -> None:
+        config = self._config
+        window_s = config.sandbox_qr_first_ttl_s + (
+            config.sandbox_qr_count - 1
+        ) * config.sandbox_qr_ttl_s
+        session.state = "pairing"
+        self.emit(session.session_id, "pair_code", code=new_pair_code())
+        self._later(window_s, session, self._pair_timeout)
+
+    def _pair_timeout(self, session: _Session) -> None:
+        if session.state == "pairing":
+            self._fail(session, "qr_timeout")
+
+    def _fail(self, session: _Session, reason: str) -> None:
+        del self._sessions[session.session_id]
+        self.emit(session.session_id, "failed", reason=reason)
+
+    def _link(self, session: _Session, phone: str) -> None:
+        jid = phone_jid(phone)
+        device_key = _b64(32)
+        self._network.device_link(
+            session_id=session.session_id, phone=phone, jid=jid, device_key=device_key
+        )
+        session.credentials = {"phoneNumber": phone, "jid": jid, "deviceKey": device_key}
+        self._connected(session)
+
+    def _connected(self, session: _Session) -> None:
+        credentials = session.credentials or {}
+        session.state = "connected"
+        self.emit(
+            session.session_id,
+            "connected",
+            phone_number=credentials["phoneNumber"],
+            jid=credentials["jid"],
+            credentials=dict(credentials),
+        )
+
+    def _resume(self, session: _Session) -> None:
+        device = self._network.device_get(session.session_id)
+        credentials = session.credentials or {}
+        if device is None or device["device_key"] != credentials.get("deviceKey"):
+            del self._sessions[session.session_id]
+            self.emit(session.session_id, "logged_out", reason="device_removed")
+            return
+        self._connected(session)
+
+    def _reconnect(self, session: _Session) -> None:
+        if session.state == "reconnecting":
+            self._connected(session)
+
+    def stop(self, session_id: str) -> None:
+        """Drop the session's simulated connection; the device stays linked."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def logout(self, session_id: str, credentials: dict[str, Any] | None) -> None:
+        """Unlink the session's device from the network and drop the session."""
+        with self._lock:
+            self._sessions.pop(session_id, None)
+            self._network.device_unlink(session_id)
+
+    def is_running(self, session_id: str) -> bool:
+        """Return True while the session is held (linking, connected or reconnecting)."""
+        with self._lock:
+            return session_id in self._sessions
+
+    def send(self, session_id: str, message_id: str, payload: dict[str, Any]) -> str:
+        """Put the message on the network and schedule its receipts; return its wa id.
+
+        Raises TransientSendError `session_not_connected`, PermanentSendError
+        `unsupported_type` or `recipient_not_on_whatsapp`.
+        """
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.state != "connected" or not session.credentials:
+                raise TransientSendError("session_not_connected", "Session is not connected.")
+            type_ = payload.get("type")
+            if type_ not in SUPPORTED_TYPES:
+                raise PermanentSendError("unsupported_type", f"Unsupported type {type_!r}.")
+            to = str(payload.get("to") or payload.get("chatId", "").split("@")[0])
+            if self.check_number(session_id, to) is None:
+                raise PermanentSendError(
+                    "recipient_not_on_whatsapp", f"{to} is not on WhatsApp (sandbox)."
+                )
+            wa_message_id = "3EB0" + secrets.token_hex(8).upper()
+            self._network.ledger_add(
+                message_id=message_id,
+                wa_message_id=wa_message_id,
+                session_id=session_id,
+                from_phone=session.credentials["phoneNumber"],
+                to_jid=payload.get("chatId") or phone_jid(to),
+                type_=type_,
+                payload=payload,
+            )
+            for delay_s, status in (
+                (self._config.sandbox_delivery_delay_s, "delivered"),
+                (self._config.sandbox_read_delay_s, "read"),
+            ):
+                self._later(delay_s, session, self._receipt, wa_message_id, status)
+            return wa_message_id
+
+    def _receipt(self, session: _Session, wa_message_id: str, status: str) -> None:
+        self.emit(session.session_id, "receipt", wa_message_id=wa_message_id, status=status)
+
+    def check_number(self, session_id: str, phone: str) -> str | None:
+        """Return the JID of `phone`, or None for numbers ending in `99` (not on WhatsApp)."""
+        digits = "".join(c for c in phone if c.isdigit())
+        if not digits or digits.endswith(NOT_ON_WHATSAPP_SUFFIX):
+            return None
+        return phone_jid(digits)
+
+    def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
+        """Simulate the phone: `scan`, `incoming`, `logout` or `disconnect` (see module doc).
+
+        Actions that don't fit the session's state are ignored with a log line.
+        Raises ValueError for an unknown action.
+        """
+        handler = {
+            "scan": self._scan,
+            "incoming": self._incoming,
+            "logout": self._phone_logout,
+            "disconnect": self._disconnect,
+        }.get(action)
+        if handler is None:
+            raise ValueError(f"unknown sandbox action {action!r}")
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                log.info("sandbox %s ignored: session %s is not running", action, session_id)
+                return
+            # Run on the scheduler thread: events never reach the runtime inside an engine call.
+            self._later(0, session, handler, params)
+
+    def _scan(self, session: _Session, params: dict[str, Any]) -> None:
+        if session.state not in ("qr", "pairing"):
+            log.info("scan ignored: session %s is %s", session.session_id, session.state)
+            return
+        qr_string = params.get("qrString")
+        if qr_string and (session.state != "qr" or qr_string != session.qr_string):
+            log.info("scan ignored: stale QR for session %s", session.session_id)
+            return
+        phone = params.get("phoneNumber")
+        if session.state == "pairing":
+            phone = session.phone_number or phone
+        phone = "".join(c for c in str(phone or "") if c.isdigit()) or sandbox_phone(
+            session.session_id
+        )
+        session.state = "connecting"
+        self._later(self._config.sandbox_connect_delay_s, session, self._link, phone)
+
+    def _incoming(self, session: _Session, params: dict[str, Any]) -> None:
+        if session.state != "connected":
+            log.info("incoming ignored: session %s is %s", session.session_id, session.state)
+            return
+        sender = "".join(c for c in str(params.get("from", "")) if c.isdigit())
+        if not sender:
+            log.info("incoming ignored: no sender for session %s", session.session_id)
+            return
+        incoming: dict[str, Any] = {
+            "id": "3EB0" + secrets.token_hex(8).upper(),
+            "from": sender,
+            "chatId": phone_jid(sender),
+            "type": params.get("type") or "text",
+            "timestamp": utc_now_iso(),
+        }
+        if params.get("text") is not None:
+            incoming["text"] = str(params["text"])
+        self.emit(session.session_id, "message", incoming=incoming)
+
+    def _phone_logout(self, session: _Session, params: dict[str, Any]) -> None:
+        if not session.credentials:
+            log.info("logout ignored: session %s is not linked", session.session_id)
+            return
+        self._network.device_unlink(session.session_id)
+        del self._sessions[session.session_id]
+        self.emit(session.session_id, "logged_out", reason="logged_out_from_phone")
+
+    def _disconnect(self, session: _Session, params: dict[str, Any]) -> None:
+        if session.state != "connected":
+            log.info("disconnect ignored: session %s is %s", session.session_id, session.state)
+            return
+        session.state = "reconnecting"
+        self.emit(session.session_id, "reconnecting", reason="connection_lost")
+        self._later(self._config.sandbox_reconnect_delay_s, session, self._reconnect)
+
+    def shutdown(self) -> None:
+        """Drop every session and stop the scheduler (the devices stay linked)."""
+        with self._lock:
+            self._sessions.clear()
+        self._scheduler.stop()
+        self._network.close()

@@ -1,0 +1,132 @@
+"""The sandbox's simulated WhatsApp network: one SQLite file per deployment.
+
+Every node on the machine opens the same file (WAL, busy timeout), so it is safe across processes.
+It holds the ledger of every message that left the gateway (one row per engine send, deliberately
+not unique on `message_id`, so a duplicate send shows as two rows) and the devices linked to
+sandbox phones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from typing import Any
+
+from node_agent.store import utc_now_iso
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL,
+    wa_message_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    from_phone TEXT NOT NULL,
+    to_jid TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_message ON ledger (message_id);
+CREATE TABLE IF NOT EXISTS devices (
+    session_id TEXT PRIMARY KEY,
+    phone TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    device_key TEXT NOT NULL,
+    linked_at TEXT NOT NULL
+);
+"""
+
+
+class SandboxNetwork:
+    """Access to the shared network file at `path` (created with its folder)."""
+
+    def __init__(self, path: str) -> None:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout=10000")
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+    def ledger_add(
+        self,
+        *,
+        message_id: str,
+        wa_message_id: str,
+        session_id: str,
+        from_phone: str,
+        to_jid: str,
+        type_: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """Record that a message left the gateway."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO ledger (message_id, wa_message_id, session_id, from_phone, to_jid,"
+                " type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    wa_message_id,
+                    session_id,
+                    from_phone,
+                    to_jid,
+                    type_,
+                    json.dumps(payload),
+                    utc_now_iso(),
+                ),
+            )
+
+    def ledger(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Return ledger rows (all, or those of one gateway message id), oldest first.
+
+        Each row: `message_id, wa_message_id, session_id, from_phone, to_jid, type, payload`
+        (decoded dict) and `created_at`.
+        """
+        sql = "SELECT * FROM ledger"
+        params: tuple[str, ...] = ()
+        if message_id is not None:
+            sql += " WHERE message_id = ?"
+            params = (message_id,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
+        result = []
+        for row in rows:
+            data = dict(row)
+            data["payload"] = json.loads(data["payload"])
+            result.append(data)
+        return result
+
+    def device_link(self, *, session_id: str, phone: str, jid: str, device_key: str) -> None:
+        """Record a device linked to `phone` (replacing an earlier link of the session)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO devices (session_id, phone, jid, device_key, linked_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, phone, jid, device_key, utc_now_iso()),
+            )
+
+    def device_unlink(self, session_id: str) -> bool:
+        """Remove the session's linked device; return True if one was linked."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM devices WHERE session_id = ?", (session_id,))
+        return cursor.rowcount == 1
+
+    def device_get(self, session_id: str) -> dict[str, Any] | None:
+        """Return the session's linked device (`session_id, phone, jid, device_key, linked_at`)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM devices WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return dict(row) if row else None

@@ -1,0 +1,109 @@
+"""Register the node with the backend and send heartbeats, from one daemon thread.
+
+Registration is retried with back-off until the backend answers 2xx (it may start after the
+node). Heartbeats go straight out every WORKER_HEARTBEAT_INTERVAL s, not through the outbox: a
+missed one is just missed. A 404 heartbeat (the backend forgot the node) triggers registration.
+
+Metrics: `cpuUsage` is this process's CPU use as a percent of the whole machine (all cores = 100)
+since the previous heartbeat; `memoryUsage` is this process's resident memory as a percent of the
+machine's RAM (psutil `memory_percent`). Both describe this node process, not the machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from node_agent import __version__
+from node_agent.backend import REGISTER_PATH, BackendClient, backoff_s, heartbeat_path
+from node_agent.config import NodeConfig
+
+log = logging.getLogger(__name__)
+
+ENGINES = ["sandbox", "whatsapp"]
+
+
+class Heartbeat:
+    """Keep the node registered and alive in the backend's eyes."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        health_url: str,
+        status_fn: Callable[[], dict[str, Any]],
+    ) -> None:
+        self._config = config
+        self._health_url = health_url
+        self._status_fn = status_fn
+        self._client = BackendClient(config.backend_url, config.backend_auth_token)
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)  # first call only sets the baseline
+        self._cpus = psutil.cpu_count() or 1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self.registered = threading.Event()
+
+    def start(self) -> None:
+        """Start registering, then heartbeating, in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (waits at most one request's timeout)."""
+        self._stop.set()
+        self._thread.join(timeout=20)
+        self._client.close()
+
+    def register_body(self) -> dict[str, Any]:
+        """Return the registration body."""
+        return {
+            "workerId": self._config.worker_id,
+            "endpoint": self._config.queue,
+            "maxSessions": self._config.max_sessions,
+            "engines": ENGINES,
+            "version": __version__,
+            "healthUrl": self._health_url,
+        }
+
+    def heartbeat_body(self) -> dict[str, Any]:
+        """Return a heartbeat body with fresh metrics."""
+        status = self._status_fn()
+        return {
+            "status": "ONLINE",
+            "metrics": {
+                "sessionCount": status["sessions"],
+                "cpuUsage": round(self._process.cpu_percent(None) / self._cpus, 2),
+                "memoryUsage": round(self._process.memory_percent(), 2),
+                "activeConnections": status["connected"],
+            },
+        }
+
+    def _register(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            answer = self._client.request("POST", REGISTER_PATH, self.register_body())
+            if answer.ok:
+                log.info("registered with the backend as %s", self._config.worker_id)
+                self.registered.set()
+                return
+            attempt += 1
+            delay_s = backoff_s(attempt)
+            log.warning(
+                "registration failed (%s), retry in %.1f s", answer.status or answer.error, delay_s
+            )
+            self._stop.wait(delay_s)
+
+    def _run(self) -> None:
+        self._register()
+        path = heartbeat_path(self._config.worker_id)
+        while not self._stop.wait(self._config.heartbeat_interval_s):
+            answer = self._client.request("PUT", path, self.heartbeat_body())
+            if answer.status == 404:
+                log.warning("backend does not know this node: registering again")
+                self.registered.clear()
+                self._register()
+            elif not answer.ok:
+                log.warning("heartbeat missed: %s", answer.status or answer.error)

@@ -1,0 +1,117 @@
+"""Webhook views the node agents report to (DESIGN.md §3.1), authenticated by the node token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+
+from gateway.api import NodeApiView
+from gateway.errors import envelope
+from sessions_app import services
+from sessions_app.models import OutboundMessage, Session
+
+TAGS = ["node webhooks"]
+
+
+class UpperChoiceField(serializers.ChoiceField):
+    """A choice compared case-insensitively and stored upper case (nodes may send `qr_required`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(str(data).upper())
+
+
+class SessionStatusReport(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    status = UpperChoiceField(choices=Session.Status.values)
+    qrCode = serializers.CharField(required=False, allow_blank=True)
+    qrString = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    qrExpiresAt = serializers.DateTimeField(required=False, allow_null=True)
+    qrIndex = serializers.IntegerField(required=False, min_value=0)
+    pairingCode = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    phoneNumber = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    jid = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    timestamp = serializers.DateTimeField()
+
+
+class MessageStatusError(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class MessageStatusReport(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    messageId = serializers.CharField(max_length=32)
+    waMessageId = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    status = serializers.ChoiceField(
+        choices=[s for s in OutboundMessage.Status.values if s != OutboundMessage.Status.QUEUED]
+    )
+    error = MessageStatusError(required=False, allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+
+class IncomingMessage(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    type = serializers.CharField(max_length=32)
+    timestamp = serializers.DateTimeField()
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(max_length=100)
+        return fields
+
+
+class MessageReceivedReport(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    message = IncomingMessage()
+
+
+def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class SessionStatusWebhook(NodeApiView):
+    @extend_schema(tags=TAGS, request=SessionStatusReport, responses={200: None})
+    def post(self, request: Any) -> Any:
+        data = _valid(SessionStatusReport, request.data)
+        session = services.session_status_apply(
+            session_id=data["sessionId"],
+            status=data["status"],
+            timestamp=data["timestamp"],
+            qr_string=data.get("qrString", ""),
+            qr_expires_at=data.get("qrExpiresAt"),
+            pairing_code=data.get("pairingCode", ""),
+            phone_number=data.get("phoneNumber", ""),
+            jid=data.get("jid", ""),
+            reason=data.get("reason", ""),
+        )
+        return envelope({"sessionId": session.id, "status": session.status})
+
+
+class MessageStatusWebhook(NodeApiView):
+    @extend_schema(tags=TAGS, request=MessageStatusReport, responses={200: None})
+    def post(self, request: Any) -> Any:
+        data = _valid(MessageStatusReport, request.data)
+        error = data.get("error") or {}
+        message = services.message_status_apply(
+            session_id=data["sessionId"],
+            message_id=data["messageId"],
+            status=data["status"],
+            timestamp=data["timestamp"],
+            wa_message_id=data.get("waMessageId", ""),
+            error_code=error.get("code", ""),
+            error_message=error.get("message", ""),
+        )
+        return envelope({"messageId": message.id, "status": message.status})
+
+
+class MessageReceivedWebhook(NodeApiView):
+    @extend_schema(tags=TAGS, request=MessageReceivedReport, responses={200: None})
+    def post(self, request: Any) -> Any:
+        data = _valid(MessageReceivedReport, request.data)
+        services.message_received_apply(session_id=data["sessionId"], message=request.data["message"])
+        return envelope({"sessionId": data["sessionId"], "accepted": True})

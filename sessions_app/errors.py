@@ -1,0 +1,40 @@
+"""Errors of the sessions and messages domain (codes are part of the public API)."""
+
+from gateway.errors import Conflict, GatewayError
+
+
+class SessionAlreadyConnected(Conflict):
+    code = "session_already_connected"
+    message = "Session is already connected."
+
+
+class SessionNotAwaitingScan(Conflict):
+    code = "session_not_awaiting_scan"
+    message = "Session is not waiting for a QR scan or a pairing code."
+
+
+class QrExpired(Conflict):
+    code = "qr_expired"
+    message = "That QR code has expired or was replaced; scan the current one."
+
+
+class NotSandboxSession(Conflict):
+    code = "not_sandbox_session"
+    message = "Sandbox actions are only for sessions with engine 'sandbox'."
+
+
+class SessionHasNoNode(Conflict):
+    code = "session_not_started"
+    message = "Session has not been connected to a node yet."
+
+
+class IdempotencyKeyMismatch(GatewayError):
+    code = "idempotency_key_mismatch"
+    message = "This Idempotency-Key was used with a different request body."
+    http_status = 422
+
+
+class PhoneNumberRequired(GatewayError):
+    code = "phone_number_required"
+    message = "phoneNumber is required for the pairing_code method."
+    http_status = 400

@@ -1,0 +1,116 @@
+"""Node registration and heartbeats (node token) and the operators' node admin API (staff)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+
+from gateway.api import IsOperator, NodeApiView, OwnerApiView
+from gateway.errors import envelope
+from workers_app import selectors, services
+from workers_app.models import Worker
+
+TAGS = ["nodes"]
+
+
+class RegisterInput(serializers.Serializer):
+    workerId = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    endpoint = serializers.CharField(max_length=100, required=False)
+    maxSessions = serializers.IntegerField(min_value=1, max_value=100000)
+    engines = serializers.ListField(
+        child=serializers.ChoiceField(choices=["whatsapp", "sandbox"]), allow_empty=False
+    )
+    version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    healthUrl = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class MetricsInput(serializers.Serializer):
+    sessionCount = serializers.IntegerField(min_value=0, default=0)
+    cpuUsage = serializers.FloatField(min_value=0, default=0.0)
+    memoryUsage = serializers.FloatField(min_value=0, default=0.0)
+    activeConnections = serializers.IntegerField(min_value=0, default=0)
+
+
+class HeartbeatInput(serializers.Serializer):
+    status = serializers.CharField(max_length=10, required=False)
+    metrics = MetricsInput(required=False, default=dict)
+
+
+class WorkerOutput(serializers.ModelSerializer):
+    workerId = serializers.CharField(source="id")
+    sessionCount = serializers.IntegerField(source="session_count")
+    maxSessions = serializers.IntegerField(source="max_sessions")
+    activeConnections = serializers.IntegerField(source="active_connections")
+    cpuUsage = serializers.FloatField(source="cpu_usage")
+    memoryUsage = serializers.FloatField(source="memory_usage")
+    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat")
+
+    class Meta:
+        model = Worker
+        fields = [
+            "workerId",
+            "endpoint",
+            "status",
+            "engines",
+            "version",
+            "sessionCount",
+            "maxSessions",
+            "activeConnections",
+            "cpuUsage",
+            "memoryUsage",
+            "lastHeartbeat",
+        ]
+
+
+class WorkerRegisterApi(NodeApiView):
+    @extend_schema(tags=TAGS, request=RegisterInput, responses=WorkerOutput)
+    def post(self, request: Any) -> Any:
+        data = RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        worker = services.worker_register(
+            worker_id=values["workerId"],
+            max_sessions=values["maxSessions"],
+            engines=values["engines"],
+            version=values["version"],
+            health_url=values["healthUrl"],
+        )
+        return envelope(WorkerOutput(worker).data)
+
+
+class WorkerHeartbeatApi(NodeApiView):
+    @extend_schema(tags=TAGS, request=HeartbeatInput, responses=WorkerOutput)
+    def put(self, request: Any, worker_id: str) -> Any:
+        data = HeartbeatInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        worker = services.worker_heartbeat(
+            worker_id=worker_id, metrics=dict(data.validated_data["metrics"])
+        )
+        return envelope(WorkerOutput(worker).data)
+
+
+class WorkerListApi(OwnerApiView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(tags=TAGS, responses=WorkerOutput(many=True), summary="List nodes (operators)")
+    def get(self, request: Any) -> Any:
+        return envelope(WorkerOutput(selectors.worker_list(), many=True).data)
+
+
+class WorkerDetailApi(OwnerApiView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(tags=TAGS, responses={200: None}, summary="Remove a node (operators)")
+    def delete(self, request: Any, worker_id: str) -> Any:
+        services.worker_remove(worker_id=worker_id)
+        return envelope({"workerId": worker_id, "deleted": True})
+
+
+class WorkerDrainApi(OwnerApiView):
+    permission_classes = [IsOperator]
+
+    @extend_schema(tags=TAGS, request=None, responses=WorkerOutput, summary="Drain a node")
+    def post(self, request: Any, worker_id: str) -> Any:
+        return envelope(WorkerOutput(services.worker_drain(worker_id=worker_id)).data)

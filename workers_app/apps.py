@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WorkersAppConfig(AppConfig):
+    name = "workers_app"
+    verbose_name = "Nodes"

@@ -1,0 +1,34 @@
+"""The node registry: node agents that hold live WhatsApp connections."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Worker(models.Model):
+    """A node agent process; `endpoint` is the Celery queue it consumes (`node.<workerId>`)."""
+
+    class Status(models.TextChoices):
+        ONLINE = "ONLINE"
+        OFFLINE = "OFFLINE"
+        DRAINING = "DRAINING"
+
+    id = models.CharField(primary_key=True, max_length=64)
+    endpoint = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ONLINE)
+    session_count = models.PositiveIntegerField(default=0)
+    max_sessions = models.PositiveIntegerField(default=100)
+    active_connections = models.PositiveIntegerField(default=0)
+    cpu_usage = models.FloatField(default=0.0, help_text="Percent of the machine's CPU.")
+    memory_usage = models.FloatField(default=0.0, help_text="Percent of the machine's memory.")
+    engines = models.JSONField(default=list, blank=True)
+    version = models.CharField(max_length=40, blank=True)
+    health_url = models.CharField(max_length=200, blank=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.id
