@@ -32,7 +32,10 @@ class OwnerApiView(APIView):
 
 
 class IsNode(permissions.BasePermission):
-    """Allow node agents: `Authorization: Bearer <WORKER_AUTH_TOKEN>` (compared in constant time)."""
+    """Allow node agents presenting `Authorization: Bearer <WORKER_AUTH_TOKEN>`.
+
+    The token is compared in constant time.
+    """
 
     message = "Invalid node token."
 
@@ -52,6 +55,9 @@ class NodeApiView(APIView):
 
     def permission_denied(self, request: Any, message: str | None = None, code: Any = None) -> None:
         raise exceptions.NotAuthenticated("Invalid or missing node token.")
+
+    def get_authenticate_header(self, request: Any) -> str:
+        return 'Bearer realm="node"'
 
 
 class IsOperator(permissions.BasePermission):

@@ -11,7 +11,8 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -127,7 +128,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 # Field error codes that name the whole failure (a serializer raises
-# `ValidationError(message, code="invalid_recipient")`); any other field error is `validation_error`.
+# `ValidationError(message, code="invalid_recipient")`); other field errors are `validation_error`.
 PROMOTED_FIELD_CODES = {"invalid_recipient", "text_required", "text_too_long"}
 
 
@@ -150,11 +151,19 @@ def _validation_code(exc: drf_exceptions.ValidationError) -> tuple[str, str]:
     return "validation_error", "Invalid input."
 
 
-def handler404(request: Any, exception: Exception | None = None) -> JsonResponse:
-    """Answer unknown URLs in the failure envelope."""
-    return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+def _wants_json(request: Any) -> bool:
+    return request.path.startswith("/api/") or request.path == "/health"
 
 
-def handler500(request: Any) -> JsonResponse:
-    """Answer errors raised outside DRF views in the failure envelope."""
-    return JsonResponse(error_body("internal", "Internal server error."), status=500)
+def handler404(request: Any, exception: Exception | None = None) -> HttpResponse:
+    """Answer unknown URLs: the failure envelope under /api/, the dashboard's page elsewhere."""
+    if _wants_json(request):
+        return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+    return render(request, "not_found.html", status=404)
+
+
+def handler500(request: Any) -> HttpResponse:
+    """Answer errors raised outside DRF views: the envelope under /api/, plain text elsewhere."""
+    if _wants_json(request):
+        return JsonResponse(error_body("internal", "Internal server error."), status=500)
+    return HttpResponse("Internal server error.", status=500, content_type="text/plain")

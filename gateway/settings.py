@@ -94,7 +94,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN so two
-    # writers queue on the busy timeout instead of failing with "database is locked" mid-transaction.
+    # writers queue on the busy timeout instead of failing "database is locked" mid-transaction.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": env.int("SQLITE_BUSY_TIMEOUT_S", default=20),
@@ -138,6 +138,7 @@ _celery = broker_settings(
     CELERY_BROKER_URL,
     folder=CELERY_BROKER_FOLDER,
     visibility_timeout_s=env.int("CELERY_VISIBILITY_TIMEOUT_S", default=600),
+    key_prefix=env.str("CELERY_BROKER_KEY_PREFIX", default=""),
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = _celery["broker_transport_options"]
 CELERY_TASK_ACKS_LATE = True  # so every task must be idempotent
@@ -174,6 +175,7 @@ API_KEY_LAST_USED_RESOLUTION_S = env.int("API_KEY_LAST_USED_RESOLUTION_S", defau
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "templates" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))

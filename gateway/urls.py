@@ -5,7 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from gateway.health import health
-from sessions_app.api import node_views, views as session_views
+from sessions_app.api import node_views
+from sessions_app.api import views as session_views
 
 handler404 = "gateway.errors.handler404"
 handler500 = "gateway.errors.handler500"

@@ -32,7 +32,9 @@ def heartbeat_path(worker_id: str) -> str:
     return f"/api/admin/workers/{worker_id}/heartbeat"
 
 
-def backoff_s(attempt: int, *, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S) -> float:
+def backoff_s(
+    attempt: int, *, base_s: float = BACKOFF_BASE_S, cap_s: float = BACKOFF_CAP_S
+) -> float:
     """Return a delay for retry number `attempt` (1-based): exponential, capped, full jitter.
 
     The delay is uniform in [cap/2 .. cap] of the exponential value, so retries never bunch at 0

@@ -19,14 +19,20 @@ def node_queue(worker_id: str) -> str:
 
 
 def broker_settings(
-    broker_url: str, *, folder: str, visibility_timeout_s: int = 600, polling_interval_s: float = 0.05
+    broker_url: str,
+    *,
+    folder: str,
+    visibility_timeout_s: int = 600,
+    polling_interval_s: float = 0.05,
+    key_prefix: str = "",
 ) -> dict[str, Any]:
     """Return Celery settings (lower-case keys) for `broker_url`.
 
     `filesystem://` (the embedded default) keeps messages as files under `folder`; both the backend
     and every node agent on the machine must name the same folder. For Redis, unacknowledged tasks
     come back after `visibility_timeout_s` seconds (Celery's default is one hour), which bounds how
-    long a task held by a killed node waits before another consumer gets it.
+    long a task held by a killed node waits before another consumer gets it; `key_prefix`
+    namespaces every Redis key, so several deployments (or test runs) can share one Redis.
     """
     options: dict[str, Any]
     if broker_url.startswith("filesystem:"):
@@ -43,6 +49,8 @@ def broker_settings(
         }
     else:
         options = {"visibility_timeout": visibility_timeout_s}
+        if key_prefix:
+            options["global_keyprefix"] = key_prefix
     return {
         "broker_url": broker_url,
         "broker_transport_options": options,

@@ -32,6 +32,7 @@ class NodeConfig:
     celery_broker_url: str = "filesystem://"
     celery_broker_folder: str = "data/broker"
     celery_visibility_timeout_s: int = 600
+    celery_broker_key_prefix: str = ""
     node_db_path: str = "data/node-node-local.sqlite3"
     session_storage_path: str = "data/sessions"
     media_storage_path: str = "data/media"
@@ -114,15 +115,14 @@ class NodeConfig:
             celery_broker_url=get("CELERY_BROKER_URL", broker_default, str),
             celery_broker_folder=get("CELERY_BROKER_FOLDER", "data/broker", str),
             celery_visibility_timeout_s=get("CELERY_VISIBILITY_TIMEOUT_S", 600, int),
+            celery_broker_key_prefix=get("CELERY_BROKER_KEY_PREFIX", "", str),
             node_db_path=get("NODE_DB_PATH", f"data/node-{worker_id}.sqlite3", str),
             session_storage_path=get("SESSION_STORAGE_PATH", "data/sessions", str),
             media_storage_path=get("MEDIA_STORAGE_PATH", "data/media", str),
             heartbeat_interval_s=get("WORKER_HEARTBEAT_INTERVAL", 30.0, float),
             max_sessions=get("WORKER_MAX_SESSIONS", 100, int),
             concurrency=get("WORKER_CONCURRENCY", 8, int),
-            sandbox_network_path=get(
-                "SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3", str
-            ),
+            sandbox_network_path=get("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3", str),
             sandbox_qr_first_ttl_s=get("SANDBOX_QR_FIRST_TTL_S", 60.0, float),
             sandbox_qr_ttl_s=get("SANDBOX_QR_TTL_S", 20.0, float),
             sandbox_qr_count=get("SANDBOX_QR_COUNT", 6, int),

@@ -56,7 +56,10 @@ class HealthServer:
         self._server = _HealthHTTPServer((host, port), _Handler)
         self._server.status_fn = status_fn
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="health", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="health",
+            daemon=True,
         )
 
     @property

@@ -54,7 +54,8 @@ class Heartbeat:
     def stop(self) -> None:
         """Stop the thread (waits at most one request's timeout)."""
         self._stop.set()
-        self._thread.join(timeout=20)
+        if self._thread.is_alive():
+            self._thread.join(timeout=20)
         self._client.close()
 
     def register_body(self) -> dict[str, Any]:

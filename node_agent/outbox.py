@@ -90,4 +90,3 @@ class OutboxSender:
             )
             # Only stop interrupts the back-off: a new report must not jump the failing head.
             self._stop.wait(delay_s)
-

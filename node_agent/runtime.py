@@ -17,18 +17,16 @@ import time
 from typing import Any
 
 from node_agent.config import NodeConfig
-from node_agent.engines.base import Engine, PermanentSendError, TransientSendError
+from node_agent.engines.base import Engine
 from node_agent.engines.sandbox import SandboxEngine
+from node_agent.messages import Messages
 from node_agent.outbox import OutboxSender
 from node_agent.reports import Reporter
-from node_agent.store import Store, utc_now_iso
+from node_agent.store import Store
 
 log = logging.getLogger(__name__)
 
 METHODS = ("qr", "pairing_code")
-SUPPORTED_TYPES = ("text",)
-RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
-PENDING_RECEIPTS_MAX = 1000
 SHUTDOWN_FLUSH_S = 3.0
 
 
@@ -46,8 +44,8 @@ class NodeRuntime:
         self.started_at = time.monotonic()
         self._locks_guard = threading.Lock()
         self._session_locks: dict[str, threading.Lock] = {}
-        # Receipts that arrive before the message is marked sent, keyed by wa id.
-        self._pending_receipts: dict[str, str] = {}
+        self.messages = Messages(self.store, self.reporter, self.engines)
+        self._closed = False
 
     # Lifecycle
 
@@ -62,25 +60,26 @@ class NodeRuntime:
         A message still `handed` was given to the engine before a crash, so its fate is unknown:
         it is reported failed (`delivery_unknown`), never sent again.
         """
-        for row in self.store.session_list():
-            for message in self.store.message_list(row["session_id"], direction="out"):
-                if message["state"] == "handed":
-                    self._message_fail(message, ("handed",), "delivery_unknown")
+        self.messages.settle_handed()
         for row in self.store.session_list(desired="running"):
             log.info("restoring session %s (%s)", row["session_id"], row["engine"])
             with self._session_lock(row["session_id"]):
                 self._start_engine(row)
 
-    def shutdown(self) -> None:
+    def shutdown(self, flush_timeout_s: float = SHUTDOWN_FLUSH_S) -> None:
         """Stop every engine, report running sessions DISCONNECTED, flush the outbox briefly.
 
-        Desired states stay as they are, so the next start resumes the same sessions.
+        Desired states stay as they are, so the next start resumes the same sessions. Reports
+        not delivered within `flush_timeout_s` stay in the outbox for the next start. Idempotent.
         """
+        if self._closed:
+            return
+        self._closed = True
         for engine in self.engines.values():
             engine.shutdown()
         for row in self.store.session_list(desired="running"):
             self.reporter.session_status(row["session_id"], "DISCONNECTED", reason="node_shutdown")
-        self.outbox.stop(flush_timeout_s=SHUTDOWN_FLUSH_S)
+        self.outbox.stop(flush_timeout_s=flush_timeout_s)
         self.store.close()
 
     def _session_lock(self, session_id: str) -> threading.Lock:
@@ -153,10 +152,8 @@ class NodeRuntime:
             self.reporter.session_status(session_id, "LOGGED_OUT", reason="logged_out")
 
     def _logout(self, session_id: str) -> None:
-        row = self.store.session_get(session_id)
-        credentials = row["credentials"] if row else None
         for engine in self.engines.values():
-            engine.logout(session_id, credentials)
+            engine.logout(session_id)
         self.store.session_update(session_id, desired="stopped", credentials=None, jid=None)
 
     def session_delete(self, session_id: str) -> None:
@@ -222,44 +219,11 @@ class NodeRuntime:
             self.store.session_update(session_id, desired="stopped")
             report(session_id, "FAILED", reason=data["reason"])
         elif kind == "message":
-            self._incoming(session_id, data["incoming"])
+            self.messages.incoming(session_id, data["incoming"])
         elif kind == "receipt":
-            self._receipt(data["wa_message_id"], data["status"])
+            self.messages.receipt(data["wa_message_id"], data["status"])
         else:
             log.warning("unknown engine event %s for %s", kind, session_id)
-
-    def _incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
-        content = {key: incoming[key] for key in ("text",) if key in incoming}
-        created = self.store.message_record_in(
-            session_id=session_id,
-            wa_message_id=incoming["id"],
-            chat_jid=incoming["chatId"],
-            from_phone=incoming["from"],
-            type_=incoming.get("type", "text"),
-            payload=content,
-        )
-        if created:
-            self.reporter.message_received(session_id, incoming)
-
-    def _receipt(self, wa_message_id: str, status: str) -> None:
-        with self.reporter.lock:
-            message = self.store.message_get_by_wa(wa_message_id)
-            if message is None or message["state"] != "sent":
-                # Not marked sent yet: keep it until message_send does, so `sent` goes first.
-                held = self._pending_receipts.get(wa_message_id, "sent")
-                if RECEIPT_RANK.get(status, 0) > RECEIPT_RANK[held]:
-                    self._pending_receipts[wa_message_id] = status
-                while len(self._pending_receipts) > PENDING_RECEIPTS_MAX:
-                    self._pending_receipts.pop(next(iter(self._pending_receipts)))
-                return
-            if RECEIPT_RANK.get(status, 0) <= RECEIPT_RANK.get(message["status"] or "", 0):
-                return  # never backwards: `read` is not followed by `delivered`
-            self.store.message_set_status(message["message_id"], status)
-            self.reporter.message_status(
-                message["session_id"], message["message_id"], status, wa_message_id=wa_message_id
-            )
-
-    # Messages
 
     def message_send(
         self,
@@ -269,119 +233,8 @@ class NodeRuntime:
         *,
         final_attempt: bool = True,
     ) -> str:
-        """Send one message exactly once; return its local state (sent|failed|handed).
-
-        Recorded (committed) before anything else; claimed `handed` just before the engine gets
-        it. A repeat finds the row: sent/failed → its last report again; handed (fate unknown)
-        → failed `delivery_unknown`, never resent. While the session isn't connected this raises
-        TransientSendError (the task retries) unless `final_attempt`, which reports failed
-        `session_not_connected` instead.
-        """
-        to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
-        chat_jid = str(payload.get("chatId") or f"{to}@s.whatsapp.net")
-        message, created = self.store.message_record_out(
-            message_id,
-            session_id=session_id,
-            chat_jid=chat_jid,
-            type_=str(payload.get("type")),
-            payload=payload,
-        )
-        if not created and message["state"] in ("sent", "failed"):
-            log.info("message %s already %s: repeating its report", message_id, message["state"])
-            self._repeat_message_report(message)
-            return message["state"]
-        if not created and message["state"] == "handed":
-            self._message_fail(message, ("handed",), "delivery_unknown")
-            return "failed"
-        if payload.get("type") not in SUPPORTED_TYPES:
-            self._message_fail(message, ("recorded",), "unsupported_type")
-            return "failed"
-        row = self.store.session_get(session_id)
-        engine = self.engines.get(row["engine"]) if row else None
-        if engine is None or not engine.is_running(session_id):
-            return self._not_sent(
-                message, TransientSendError("session_not_connected", "Session is not running."),
-                final_attempt,
-            )
-        if not self.store.message_transition(message_id, ("recorded",), "handed",
-                                             handed_at=utc_now_iso()):
-            return "handed"  # another thread holds it right now
-        try:
-            wa_message_id = engine.send(session_id, message_id, payload)
-        except TransientSendError as exc:
-            self.store.message_transition(message_id, ("handed",), "recorded")
-            return self._not_sent(message, exc, final_attempt)
-        except PermanentSendError as exc:
-            self._message_fail(message, ("handed",), exc.code, exc.message)
-            return "failed"
-        except Exception:
-            log.exception("engine send of %s failed: fate unknown", message_id)
-            self._message_fail(message, ("handed",), "delivery_unknown")
-            return "failed"
-        with self.reporter.lock:
-            self.store.message_transition(
-                message_id,
-                ("handed",),
-                "sent",
-                wa_message_id=wa_message_id,
-                status="sent",
-                sent_at=utc_now_iso(),
-            )
-            self.reporter.message_status(session_id, message_id, "sent", wa_message_id=wa_message_id)
-            held = self._pending_receipts.pop(wa_message_id, None)
-        log.info("message %s sent as %s", message_id, wa_message_id)
-        if held:
-            self._receipt(wa_message_id, held)
-        return "sent"
-
-    def _not_sent(
-        self, message: dict[str, Any], exc: TransientSendError, final_attempt: bool
-    ) -> str:
-        if not final_attempt:
-            raise exc
-        self._message_fail(message, ("recorded",), exc.code, exc.message)
-        return "failed"
-
-    def _message_fail(
-        self,
-        message: dict[str, Any],
-        from_states: tuple[str, ...],
-        code: str,
-        text: str | None = None,
-    ) -> None:
-        text = text or {
-            "delivery_unknown": "The node stopped while sending; the message may or may not "
-            "have been delivered, so it was not resent.",
-            "unsupported_type": f"Message type {message['type']!r} is not supported.",
-        }.get(code, code)
-        moved = self.store.message_transition(
-            message["message_id"],
-            from_states,
-            "failed",
-            status="failed",
-            error_code=code,
-            error_message=text,
-        )
-        if moved:
-            log.info("message %s failed: %s", message["message_id"], code)
-            self.reporter.message_status(
-                message["session_id"],
-                message["message_id"],
-                "failed",
-                wa_message_id=message.get("wa_message_id"),
-                error_code=code,
-                error_message=text,
-            )
-
-    def _repeat_message_report(self, message: dict[str, Any]) -> None:
-        self.reporter.message_status(
-            message["session_id"],
-            message["message_id"],
-            message["status"] or message["state"],
-            wa_message_id=message["wa_message_id"],
-            error_code=message["error_code"],
-            error_message=message["error_message"],
-        )
+        """Send one message exactly once; see Messages.send."""
+        return self.messages.send(message_id, session_id, payload, final_attempt=final_attempt)
 
     # Health
 
@@ -402,4 +255,12 @@ class NodeRuntime:
             "sessions": len(rows),
             "connected": sum(1 for row in rows if row["status"] == "CONNECTED"),
             "outboxPending": self.store.outbox_count(),
+        }
+
+    def health(self) -> dict[str, Any]:
+        """Return the health body fields besides `status`: workerId, counters, uptimeS."""
+        return {
+            "workerId": self.config.worker_id,
+            **self.status(),
+            "uptimeS": round(time.monotonic() - self.started_at, 1),
         }

@@ -144,9 +144,7 @@ class Store:
         """Return all sessions, or those whose desired state is `desired` (running|stopped)."""
         if desired is None:
             return self._all("SELECT * FROM sessions ORDER BY created_at")
-        return self._all(
-            "SELECT * FROM sessions WHERE desired = ? ORDER BY created_at", (desired,)
-        )
+        return self._all("SELECT * FROM sessions WHERE desired = ? ORDER BY created_at", (desired,))
 
     def session_upsert(
         self, session_id: str, *, user_id: str, engine: str, method: str, phone_number: str | None
@@ -253,6 +251,12 @@ class Store:
         return self._all(
             "SELECT * FROM messages WHERE session_id = ? AND direction = ? ORDER BY id",
             (session_id, direction),
+        )
+
+    def message_list_in_state(self, state: str) -> list[dict[str, Any]]:
+        """Return outbound messages in delivery `state` (recorded|handed|sent|failed)."""
+        return self._all(
+            "SELECT * FROM messages WHERE direction = 'out' AND state = ? ORDER BY id", (state,)
         )
 
     def message_transition(

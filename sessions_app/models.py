@@ -116,7 +116,7 @@ class OutboundMessage(models.Model):
     wa_message_id = models.CharField(max_length=64, blank=True, db_index=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -130,7 +130,9 @@ class OutboundMessage(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "idempotency_key"], name="message_idempotency_key_per_owner"
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="message_idempotency_key_per_owner",
             )
         ]
         indexes = [

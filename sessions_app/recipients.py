@@ -62,6 +62,11 @@ def parse_recipient(value: str, *, default_region: str | None = None) -> Recipie
     if not _PHONE_CHARS.match(raw):
         raise RecipientError("not_a_number", "Recipient is neither a phone number nor a JID.")
     digits = re.sub(r"\D", "", raw)
+    # E.164 allows at most 15 digits (ITU-T E.164 §6); no real number has fewer than 5.
+    if len(digits) < 5:
+        raise RecipientError("too_short", "Phone number is too short.")
+    if len(digits.removeprefix("00")) > 15:
+        raise RecipientError("too_long", "Phone number is longer than E.164's 15 digits.")
     if raw.startswith("+"):
         text = "+" + digits
     elif digits.startswith("00"):

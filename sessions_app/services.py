@@ -75,7 +75,11 @@ def session_connect(
     if method == "pairing_code" and not phone_number:
         raise PhoneNumberRequired()
     worker = session.worker
-    if worker is None or worker.status != worker.Status.ONLINE or session.engine not in worker.engines:
+    if (
+        worker is None
+        or worker.status != worker.Status.ONLINE
+        or session.engine not in worker.engines
+    ):
         worker = worker_pick(engine=session.engine)
     session.worker = worker
     session.connect_method = method
@@ -132,7 +136,9 @@ def session_delete(*, owner: User, session: Session) -> None:
     route_set(session_id=session.id, worker_id=None)
     Session.objects.filter(id=session.id, owner=owner).delete()
     system_log(
-        event="session.deleted", message=f"Session {session.name!r} deleted", user=owner,
+        event="session.deleted",
+        message=f"Session {session.name!r} deleted",
+        user=owner,
         session_id=session.id,
     )
 
@@ -213,7 +219,7 @@ def message_send(
                 chat_jid=chat_jid,
                 type=payload.get("type", "text"),
                 payload=body,
-                idempotency_key=idempotency_key,
+                idempotency_key=idempotency_key or "",
             )
             node_publish_on_commit(
                 worker_id=session.worker_id,

@@ -1,5 +1,24 @@
 from django.urls import path
 
+from sessions_app import views
+
 app_name = "sessions"
 
-urlpatterns: list = []
+SESSION = "sessions/<str:session_id>"
+
+urlpatterns = [
+    path("", views.session_list_view, name="list"),
+    path("sessions/new", views.session_create_view, name="create"),
+    path("sessions/rows", views.session_rows, name="rows"),
+    path(SESSION, views.session_detail, name="detail"),
+    path(f"{SESSION}/status", views.session_status, name="status"),
+    path(f"{SESSION}/connect", views.session_connect_view, name="connect"),
+    path(f"{SESSION}/disconnect", views.session_disconnect_view, name="disconnect"),
+    path(f"{SESSION}/logout", views.session_logout_view, name="logout"),
+    path(f"{SESSION}/delete", views.session_delete_view, name="delete"),
+    path(f"{SESSION}/sandbox/scan", views.sandbox_scan_view, name="sandbox_scan"),
+    path(f"{SESSION}/sandbox/incoming", views.sandbox_incoming_view, name="sandbox_incoming"),
+    path(f"{SESSION}/sandbox/logout", views.sandbox_logout_view, name="sandbox_logout"),
+    path(f"{SESSION}/messages", views.session_messages, name="messages"),
+    path(f"{SESSION}/messages/<str:message_id>", views.message_status, name="message_status"),
+]

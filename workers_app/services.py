@@ -135,7 +135,9 @@ def workers_mark_offline() -> list[str]:
     marked = []
     for worker_id in stale:
         changed = Worker.objects.filter(
-            id=worker_id, last_heartbeat__lt=stale_before, status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING]
+            id=worker_id,
+            last_heartbeat__lt=stale_before,
+            status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING],
         ).update(status=Worker.Status.OFFLINE)
         if changed:
             marked.append(worker_id)
@@ -157,7 +159,7 @@ def worker_drain(*, worker_id: str) -> Worker:
 
 
 def worker_remove(*, worker_id: str) -> None:
-    """Remove a node from the registry; its sessions lose their assignment. Raises WorkerNotFound."""
+    """Remove a node from the registry; its sessions lose their node. Raises WorkerNotFound."""
     deleted, _ = Worker.objects.filter(id=worker_id).delete()
     if not deleted:
         raise WorkerNotFound()

@@ -72,7 +72,7 @@ class Engine(abc.ABC):
         """Close the session's connection, keeping the device linked. Safe to repeat."""
 
     @abc.abstractmethod
-    def logout(self, session_id: str, credentials: dict[str, Any] | None) -> None:
+    def logout(self, session_id: str) -> None:
         """Unlink the device from the phone's account and close the connection. Safe to repeat.
 
         Emits no `logged_out` event: the caller initiated it and reports it.
@@ -98,5 +98,6 @@ class Engine(abc.ABC):
         """Run a simulated phone action (sandbox only)."""
         raise NotImplementedError(f"engine {self.name!r} has no simulated actions")
 
+    @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop every session's connection and background threads (node exit)."""

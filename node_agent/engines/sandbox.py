@@ -156,9 +156,9 @@ class SandboxEngine(Engine):
 
     def _pair(self, session: _Session) -> None:
         config = self._config
-        window_s = config.sandbox_qr_first_ttl_s + (
-            config.sandbox_qr_count - 1
-        ) * config.sandbox_qr_ttl_s
+        window_s = (
+            config.sandbox_qr_first_ttl_s + (config.sandbox_qr_count - 1) * config.sandbox_qr_ttl_s
+        )
         session.state = "pairing"
         self.emit(session.session_id, "pair_code", code=new_pair_code())
         self._later(window_s, session, self._pair_timeout)
@@ -209,7 +209,7 @@ class SandboxEngine(Engine):
         with self._lock:
             self._sessions.pop(session_id, None)
 
-    def logout(self, session_id: str, credentials: dict[str, Any] | None) -> None:
+    def logout(self, session_id: str) -> None:
         """Unlink the session's device from the network and drop the session."""
         with self._lock:
             self._sessions.pop(session_id, None)

@@ -113,5 +113,7 @@ class MessageReceivedWebhook(NodeApiView):
     @extend_schema(tags=TAGS, request=MessageReceivedReport, responses={200: None})
     def post(self, request: Any) -> Any:
         data = _valid(MessageReceivedReport, request.data)
-        services.message_received_apply(session_id=data["sessionId"], message=request.data["message"])
+        services.message_received_apply(
+            session_id=data["sessionId"], message=request.data["message"]
+        )
         return envelope({"sessionId": data["sessionId"], "accepted": True})

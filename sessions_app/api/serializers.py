@@ -15,7 +15,9 @@ from sessions_app.recipients import RecipientError, parse_recipient
 
 class SessionCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100, trim_whitespace=True)
-    engine = serializers.ChoiceField(choices=Session.Engine.values, default=Session.Engine.WHATSAPP)
+    engine = serializers.ChoiceField(
+        choices=Session.Engine.choices, default=Session.Engine.WHATSAPP
+    )
 
 
 class SessionConnectInput(serializers.Serializer):
@@ -112,21 +114,34 @@ class SandboxScanInput(serializers.Serializer):
 
 
 @extend_schema_field(serializers.CharField(help_text="Phone number in any common form, or a JID"))
-class RecipientField(serializers.CharField):
-    """A recipient: a phone number in any common written form, or a JID; see recipients.py."""
+class RecipientField(serializers.Field):
+    """A recipient: a phone number in any common written form, or a JID; see recipients.py.
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 120)
-        super().__init__(**kwargs)
+    Validates to a `Recipient(to, chat_jid)`. Errors carry the code `invalid_recipient` and a
+    reason word (`missing_country_code`, `too_short`, `too_long`, `not_a_number`, …).
+    """
+
+    max_length = 120
 
     def to_internal_value(self, data: Any) -> Any:
-        value = super().to_internal_value(data)
+        if not isinstance(data, str | int) or isinstance(data, bool):
+            raise serializers.ValidationError(
+                "Recipient must be a string (reason: not_a_number).", code="invalid_recipient"
+            )
+        value = str(data)
+        if len(value) > self.max_length:
+            raise serializers.ValidationError(
+                "Recipient is too long (reason: too_long).", code="invalid_recipient"
+            )
         try:
             return parse_recipient(value, default_region=settings.DEFAULT_PHONE_REGION)
         except RecipientError as exc:
             raise serializers.ValidationError(
                 f"{exc} (reason: {exc.reason})", code="invalid_recipient"
             ) from exc
+
+    def to_representation(self, value: Any) -> Any:
+        return getattr(value, "to", value)
 
 
 class MessageSendInput(serializers.Serializer):

@@ -85,7 +85,9 @@ class SessionConnectApi(SessionApiView):
 class SessionDisconnectApi(SessionApiView):
     @extend_schema(tags=TAG_SESSIONS, request=None, responses=SessionOutput, summary="Disconnect")
     def post(self, request: Any, session_id: str) -> Any:
-        session = services.session_disconnect(owner=self.owner, session=self.get_session(session_id))
+        session = services.session_disconnect(
+            owner=self.owner, session=self.get_session(session_id)
+        )
         return envelope(SessionOutput(session).data)
 
 
@@ -202,7 +204,9 @@ class MessageSendApi(OwnerApiView):
         session_id = values.get("sessionId") or getattr(self.api_key, "session_id", None)
         if not session_id:
             raise serializers.ValidationError({"sessionId": ["This field is required."]})
-        session = selectors.session_get(owner=self.owner, session_id=session_id, api_key=self.api_key)
+        session = selectors.session_get(
+            owner=self.owner, session_id=session_id, api_key=self.api_key
+        )
         payload = {"type": values["type"], "text": values["text"]}
         if values.get("replyTo"):
             payload["replyTo"] = values["replyTo"]

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
+from sessions_app.models import Session
 from workers_app import selectors, services
 from workers_app.models import Worker
 
@@ -20,7 +21,7 @@ class RegisterInput(serializers.Serializer):
     endpoint = serializers.CharField(max_length=100, required=False)
     maxSessions = serializers.IntegerField(min_value=1, max_value=100000)
     engines = serializers.ListField(
-        child=serializers.ChoiceField(choices=["whatsapp", "sandbox"]), allow_empty=False
+        child=serializers.ChoiceField(choices=Session.Engine.choices), allow_empty=False
     )
     version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     healthUrl = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

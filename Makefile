@@ -1,0 +1,54 @@
+# Aliases only; see README.md.
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8000
+BIN := $(VENV)/bin
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test install install-dev migrate lint fmt up
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Secrets for the embedded default, made once and kept out of git.
+.env:
+	$(PYTHON) -c 'import secrets; t = secrets.token_urlsafe(32); print(f"SECRET_KEY={secrets.token_urlsafe(50)}\nWORKER_AUTH_TOKEN={t}\nBACKEND_AUTH_TOKEN={t}")' > .env
+	chmod 600 .env
+
+migrate: install .env
+	$(BIN)/python manage.py migrate --noinput
+
+# The gateway on the embedded default: web + backend worker with beat + one node agent.
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	PATH="$(CURDIR)/$(BIN):$$PATH" BACKEND_URL="$${BACKEND_URL:-http://127.0.0.1:$(PORT)}" \
+		$(BIN)/honcho start -p $(PORT)
+
+up: run
+
+test: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATA_DIR=$(CURDIR)/data/test \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+fmt: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

@@ -1,0 +1,40 @@
+"""`python manage.py create_api_key --email E [--session ID] [--name N]`: issue an API key.
+
+Creates the user (API-only, no password) if the email is new. The key is printed as the last line
+of standard output and is never shown again; everything else goes to standard error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from accounts.services import api_key_create, user_create
+from sessions_app.models import Session
+
+
+class Command(BaseCommand):
+    help = "Create an API key for a user (created if new); prints the key as the last line."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--session", default=None, help="Bind the key to this session id.")
+        parser.add_argument("--name", default="CLI key")
+
+    def handle(
+        self, *args: Any, email: str, session: str | None, name: str, **options: Any
+    ) -> None:
+        user = User.objects.filter(email__iexact=email.strip()).first()
+        if user is None:
+            user = user_create(email=email.strip())
+            self.stderr.write(f"Created user {user.email} (API only; set a password to log in).")
+        bound = None
+        if session:
+            bound = Session.objects.filter(id=session, owner=user).first()
+            if bound is None:
+                raise CommandError(f"User {user.email} has no session {session}.")
+        issued = api_key_create(owner=user, name=name, session=bound)
+        self.stderr.write(f"API key {issued.api_key.prefix}… created; it will not be shown again.")
+        self.stdout.write(issued.secret)

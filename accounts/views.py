@@ -1,0 +1,134 @@
+"""Dashboard pages for accounts: sign up, log in and out, API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import LogoutView, redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
+from accounts.models import ApiKey, User
+from accounts.services import api_key_create, api_key_revoke, user_create
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request seen through django-htmx's middleware (for type hints only)."""
+
+    htmx: HtmxDetails
+    user: User  # type: ignore[assignment]
+
+
+View = Callable[..., HttpResponse]
+
+
+def dashboard_login_required(view: View) -> View:
+    """Like `login_required`, but an htmx request (a poll) makes the whole page go to login.
+
+    A plain redirect would be followed by htmx and the login page swapped into a panel.
+    """
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.htmx:
+            return HttpResponseClientRedirect(resolve_url(settings.LOGIN_URL))
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HtmxHttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_create(
+            email=form.cleaned_data["email"], password=form.cleaned_data["password1"]
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HtmxHttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_next_url(request))
+    form = LoginForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid():
+        assert form.user is not None
+        login(request, form.user)
+        return redirect(_next_url(request))
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+    )
+
+
+logout_view = LogoutView.as_view()
+
+
+def _api_keys_page(
+    request: HtmxHttpRequest, form: ApiKeyCreateForm, issued_secret: str = ""
+) -> HttpResponse:
+    keys = ApiKey.objects.for_owner(request.user).select_related("session")
+    response = render(
+        request,
+        "accounts/api_keys.html",
+        {"form": form, "api_keys": keys, "issued_secret": issued_secret},
+    )
+    if issued_secret:
+        # The one response that carries a secret must not be kept by any cache.
+        add_never_cache_headers(response)
+    return response
+
+
+@dashboard_login_required
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HtmxHttpRequest) -> HttpResponse:
+    """List the user's keys; a POST creates one and shows its secret in this response only.
+
+    No redirect after the POST: the secret would otherwise have to travel through the URL or
+    the session store. It lives only in this response's HTML.
+    """
+    form = ApiKeyCreateForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        issued = api_key_create(
+            owner=request.user,
+            name=form.cleaned_data["name"],
+            session=form.cleaned_data["session"],
+        )
+        return _api_keys_page(request, ApiKeyCreateForm(owner=request.user), issued.secret)
+    return _api_keys_page(request, form)
+
+
+@dashboard_login_required
+@require_POST
+def api_key_revoke_view(request: HtmxHttpRequest, api_key_id: int) -> HttpResponse:
+    api_key_revoke(owner=request.user, api_key_id=api_key_id)
+    messages.success(request, "API key revoked.")
+    return redirect("accounts:api_keys")

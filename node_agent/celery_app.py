@@ -1,0 +1,49 @@
+"""The node's Celery app: consumes only `node.<workerId>`, with a thread pool (never prefork)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from node_agent.broker import broker_settings
+from node_agent.config import NodeConfig
+
+
+def create_celery_app(config: NodeConfig) -> Celery:
+    """Return a Celery app configured for this node's broker and queue, tasks registered."""
+    # fixups=[]: Celery's Django fixup would import the backend's settings whenever
+    # DJANGO_SETTINGS_MODULE is in the environment (a shared .env), and the node imports no Django.
+    app = Celery("node_agent", set_as_current=True, fixups=[])
+    app.conf.update(
+        broker_settings(
+            config.celery_broker_url,
+            folder=config.celery_broker_folder,
+            visibility_timeout_s=config.celery_visibility_timeout_s,
+            key_prefix=config.celery_broker_key_prefix,
+        )
+    )
+    app.conf.update(
+        task_default_queue=config.queue,
+        task_ignore_result=True,
+        worker_hijack_root_logger=False,
+        # The filesystem broker has no broadcast worth using; nodes never talk to each other.
+        worker_enable_remote_control=False,
+        worker_send_task_events=False,
+    )
+    import node_agent.tasks  # noqa: F401 (registers the shared tasks on this app)
+
+    return app
+
+
+def worker_argv(config: NodeConfig) -> list[str]:
+    """Return the `celery worker` arguments for this node (thread pool, its queue only)."""
+    return [
+        "worker",
+        "--pool=threads",
+        f"--concurrency={config.concurrency}",
+        f"--queues={config.queue}",
+        f"--hostname={config.worker_id}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel=INFO",
+    ]

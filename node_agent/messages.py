@@ -1,0 +1,210 @@
+"""Outbound and inbound messages of a node: exactly-once sends, receipts, incoming messages.
+
+Exactly-once: a send is first recorded (committed INSERT, unique gateway `messageId`), claimed
+`handed` just before the engine gets it, then marked `sent` with the WhatsApp id. A repeat finds
+the row and never sends again; a row left `handed` (the node died between hand-off and outcome)
+has an unknown fate and is reported failed `delivery_unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from node_agent.engines.base import Engine, PermanentSendError, TransientSendError
+from node_agent.reports import Reporter
+from node_agent.store import Store, utc_now_iso
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_TYPES = ("text",)
+RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
+PENDING_RECEIPTS_MAX = 1000
+
+
+class Messages:
+    """Send and track messages through `engines`, reporting via `reporter`."""
+
+    def __init__(self, store: Store, reporter: Reporter, engines: dict[str, Engine]) -> None:
+        self.store = store
+        self.reporter = reporter
+        self.engines = engines
+        # Receipts that arrive before their message is marked sent, keyed by wa id.
+        self._pending_receipts: dict[str, str] = {}
+        # Messages this process is handing to an engine right now: `handed` but not lost.
+        self._in_flight: set[str] = set()
+
+    def settle_handed(self) -> None:
+        """Report every message left `handed` as failed `delivery_unknown` (run at start)."""
+        for message in self.store.message_list_in_state("handed"):
+            self._fail(message, ("handed",), "delivery_unknown")
+
+    def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
+        """Store an engine's incoming message and report it, once per WhatsApp id."""
+        content = {key: incoming[key] for key in ("text",) if key in incoming}
+        created = self.store.message_record_in(
+            session_id=session_id,
+            wa_message_id=incoming["id"],
+            chat_jid=incoming["chatId"],
+            from_phone=incoming["from"],
+            type_=incoming.get("type", "text"),
+            payload=content,
+        )
+        if created:
+            self.reporter.message_received(session_id, incoming)
+
+    def receipt(self, wa_message_id: str, status: str) -> None:
+        """Apply a `delivered`/`read` receipt and report it; statuses never go backwards."""
+        with self.reporter.lock:
+            message = self.store.message_get_by_wa(wa_message_id)
+            if message is None or message["state"] != "sent":
+                # Not marked sent yet: keep it until send() does, so `sent` goes first.
+                held = self._pending_receipts.get(wa_message_id, "sent")
+                if RECEIPT_RANK.get(status, 0) > RECEIPT_RANK[held]:
+                    self._pending_receipts[wa_message_id] = status
+                while len(self._pending_receipts) > PENDING_RECEIPTS_MAX:
+                    self._pending_receipts.pop(next(iter(self._pending_receipts)))
+                return
+            if RECEIPT_RANK.get(status, 0) <= RECEIPT_RANK.get(message["status"] or "", 0):
+                return  # never backwards: `read` is not followed by `delivered`
+            self.store.message_set_status(message["message_id"], status)
+            self.reporter.message_status(
+                message["session_id"], message["message_id"], status, wa_message_id=wa_message_id
+            )
+
+    def send(
+        self,
+        message_id: str,
+        session_id: str,
+        payload: dict[str, Any],
+        *,
+        final_attempt: bool = True,
+    ) -> str:
+        """Send one message exactly once; return its local state (sent|failed|handed).
+
+        Recorded (committed) before anything else; claimed `handed` just before the engine gets
+        it. A repeat finds the row: sent/failed → its last report again; handed (fate unknown)
+        → failed `delivery_unknown`, never resent. While the session isn't connected this raises
+        TransientSendError (the task retries) unless `final_attempt`, which reports failed
+        `session_not_connected` instead.
+        """
+        to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
+        chat_jid = str(payload.get("chatId") or f"{to}@s.whatsapp.net")
+        message, created = self.store.message_record_out(
+            message_id,
+            session_id=session_id,
+            chat_jid=chat_jid,
+            type_=str(payload.get("type")),
+            payload=payload,
+        )
+        if not created and message["state"] in ("sent", "failed"):
+            log.info("message %s already %s: repeating its report", message_id, message["state"])
+            self._repeat_message_report(message)
+            return message["state"]
+        if not created and message["state"] == "handed":
+            with self.reporter.lock:
+                if message_id in self._in_flight:
+                    return "handed"  # a duplicate delivery of a task still running here
+            self._fail(message, ("handed",), "delivery_unknown")
+            return "failed"
+        if payload.get("type") not in SUPPORTED_TYPES:
+            self._fail(message, ("recorded",), "unsupported_type")
+            return "failed"
+        row = self.store.session_get(session_id)
+        engine = self.engines.get(row["engine"]) if row else None
+        if engine is None or not engine.is_running(session_id):
+            return self._not_sent(
+                message,
+                TransientSendError("session_not_connected", "Session is not running."),
+                final_attempt,
+            )
+        with self.reporter.lock:
+            if not self.store.message_transition(
+                message_id, ("recorded",), "handed", handed_at=utc_now_iso()
+            ):
+                return "handed"  # another thread holds it right now
+            self._in_flight.add(message_id)
+        # Each outcome moves the row out of `handed` before the id leaves `_in_flight`, so a
+        # duplicate task never mistakes this running send for a lost one.
+        try:
+            wa_message_id = engine.send(session_id, message_id, payload)
+        except TransientSendError as exc:
+            self.store.message_transition(message_id, ("handed",), "recorded")
+            self._in_flight.discard(message_id)
+            return self._not_sent(message, exc, final_attempt)
+        except PermanentSendError as exc:
+            self._fail(message, ("handed",), exc.code, exc.message)
+            self._in_flight.discard(message_id)
+            return "failed"
+        except Exception:
+            log.exception("engine send of %s failed: fate unknown", message_id)
+            self._fail(message, ("handed",), "delivery_unknown")
+            self._in_flight.discard(message_id)
+            return "failed"
+        with self.reporter.lock:
+            self._in_flight.discard(message_id)
+            self.store.message_transition(
+                message_id,
+                ("handed",),
+                "sent",
+                wa_message_id=wa_message_id,
+                status="sent",
+                sent_at=utc_now_iso(),
+            )
+            self.reporter.message_status(
+                session_id, message_id, "sent", wa_message_id=wa_message_id
+            )
+            held = self._pending_receipts.pop(wa_message_id, None)
+        log.info("message %s sent as %s", message_id, wa_message_id)
+        if held:
+            self.receipt(wa_message_id, held)
+        return "sent"
+
+    def _not_sent(
+        self, message: dict[str, Any], exc: TransientSendError, final_attempt: bool
+    ) -> str:
+        if not final_attempt:
+            raise exc
+        self._fail(message, ("recorded",), exc.code, exc.message)
+        return "failed"
+
+    def _fail(
+        self,
+        message: dict[str, Any],
+        from_states: tuple[str, ...],
+        code: str,
+        text: str | None = None,
+    ) -> None:
+        text = text or {
+            "delivery_unknown": "The node stopped while sending; the message may or may not "
+            "have been delivered, so it was not resent.",
+            "unsupported_type": f"Message type {message['type']!r} is not supported.",
+        }.get(code, code)
+        moved = self.store.message_transition(
+            message["message_id"],
+            from_states,
+            "failed",
+            status="failed",
+            error_code=code,
+            error_message=text,
+        )
+        if moved:
+            log.info("message %s failed: %s", message["message_id"], code)
+            self.reporter.message_status(
+                message["session_id"],
+                message["message_id"],
+                "failed",
+                wa_message_id=message.get("wa_message_id"),
+                error_code=code,
+                error_message=text,
+            )
+
+    def _repeat_message_report(self, message: dict[str, Any]) -> None:
+        self.reporter.message_status(
+            message["session_id"],
+            message["message_id"],
+            message["status"] or message["state"],
+            wa_message_id=message["wa_message_id"],
+            error_code=message["error_code"],
+            error_message=message["error_message"],
+        )

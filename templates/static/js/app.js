@@ -1,0 +1,55 @@
+// Small behaviours for the dashboard. Everything is delegated from `document` or found anew on
+// each tick, so it keeps working after htmx swaps parts of the page.
+(function () {
+  "use strict";
+
+  // QR expiry countdown: <span data-expires-at="ISO" data-now="ISO">. `data-now` is the
+  // server's clock when it rendered the element, so a client clock that is off does not matter.
+  function tickCountdowns() {
+    document.querySelectorAll("[data-expires-at]").forEach(function (el) {
+      if (el.dataset.offsetMs === undefined) {
+        var serverNow = Date.parse(el.dataset.now || "");
+        el.dataset.offsetMs = String(isNaN(serverNow) ? 0 : serverNow - Date.now());
+      }
+      var expiresAt = Date.parse(el.dataset.expiresAt);
+      if (isNaN(expiresAt)) return;
+      var leftMs = expiresAt - (Date.now() + Number(el.dataset.offsetMs));
+      var seconds = Math.max(0, Math.ceil(leftMs / 1000));
+      el.textContent = String(seconds);
+      el.closest(".countdown") && el.closest(".countdown").classList.toggle("expired", seconds === 0);
+    });
+  }
+  setInterval(tickCountdowns, 250);
+  document.addEventListener("DOMContentLoaded", tickCountdowns);
+  document.addEventListener("htmx:afterSwap", tickCountdowns);
+
+  // Copy buttons: <button data-copy="element-id">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    var text = source.textContent.trim();
+    var done = function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+    } else {
+      // Plain http on another host has no clipboard API: select the text and copy that.
+      var range = document.createRange();
+      range.selectNodeContents(source);
+      var selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      if (document.execCommand("copy")) done();
+    }
+  });
+
+  // Confirm before plain (non-htmx) form posts: <form data-confirm="Sure?">.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.dataset && event.target.dataset.confirm;
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+})();

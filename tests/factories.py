@@ -1,0 +1,61 @@
+"""factory_boy factories for the gateway's models."""
+
+import uuid
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from sessions_app.models import OutboundMessage, Session
+from workers_app.models import Worker
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class WorkerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Worker
+        django_get_or_create = ("id",)
+
+    # Random, not a sequence: concurrent test runs share the Redis broker's queue names.
+    id = factory.LazyFunction(lambda: f"node-{uuid.uuid4().hex[:10]}")
+    endpoint = factory.LazyAttribute(lambda w: f"node.{w.id}")
+    status = Worker.Status.ONLINE
+    max_sessions = 10
+    engines = factory.LazyFunction(lambda: ["sandbox", "whatsapp"])
+    last_heartbeat = factory.LazyFunction(timezone.now)
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Session
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"session {n}")
+    engine = Session.Engine.SANDBOX
+
+
+class ConnectedSessionFactory(SessionFactory):
+    worker = factory.SubFactory(WorkerFactory)
+    status = Session.Status.CONNECTED
+    phone_number = "15550001111"
+    jid = "15550001111@s.whatsapp.net"
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OutboundMessage
+
+    session = factory.SubFactory(ConnectedSessionFactory)
+    owner = factory.LazyAttribute(lambda m: m.session.owner)
+    to = "6281200000001"
+    chat_jid = "6281200000001@s.whatsapp.net"
+    payload = factory.LazyAttribute(
+        lambda m: {"to": m.to, "chatId": m.chat_jid, "type": "text", "text": "hi"}
+    )

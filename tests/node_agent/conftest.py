@@ -1,0 +1,66 @@
+"""Fixtures for the node agent: a fake backend on loopback, configs and runtimes in tmp dirs."""
+
+from __future__ import annotations
+
+import pytest
+
+from node_agent.config import NodeConfig
+from node_agent.runtime import NodeRuntime
+from tests.node_agent.node_helpers import TOKEN, FakeBackend
+
+
+@pytest.fixture
+def backend():
+    server = FakeBackend()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def make_config(tmp_path, backend):
+    """Build a NodeConfig in `tmp_path` with short sandbox timings; overrides by field name."""
+
+    def build(**overrides):
+        values = {
+            "backend_auth_token": TOKEN,
+            "worker_id": "node-test",
+            "worker_port": 0,
+            "backend_url": backend.url,
+            "celery_broker_folder": str(tmp_path / "broker"),
+            "node_db_path": str(tmp_path / "node.sqlite3"),
+            "session_storage_path": str(tmp_path / "sessions"),
+            "media_storage_path": str(tmp_path / "media"),
+            "sandbox_network_path": str(tmp_path / "network.sqlite3"),
+            "heartbeat_interval_s": 0.05,
+            "sandbox_qr_first_ttl_s": 30.0,
+            "sandbox_qr_ttl_s": 30.0,
+            "sandbox_connect_delay_s": 0.02,
+            "sandbox_delivery_delay_s": 0.05,
+            "sandbox_read_delay_s": 0.1,
+            "sandbox_reconnect_delay_s": 0.05,
+        }
+        values.update(overrides)
+        return NodeConfig(**values)
+
+    return build
+
+
+@pytest.fixture
+def make_runtime(make_config):
+    """Start NodeRuntimes (shut down at teardown); `make_runtime(config=None, **overrides)`."""
+    runtimes = []
+
+    def build(config=None, **overrides):
+        runtime = NodeRuntime(config or make_config(**overrides))
+        runtime.start()
+        runtimes.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in runtimes:
+        runtime.shutdown(flush_timeout_s=0)
+
+
+@pytest.fixture
+def runtime(make_runtime):
+    return make_runtime()

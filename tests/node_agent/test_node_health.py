@@ -1,0 +1,89 @@
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from node_agent.health import HealthServer
+from node_agent.heartbeat import Heartbeat
+from tests.node_agent.node_helpers import TOKEN, connect, wait_until
+
+REGISTER_PATH = "/api/admin/workers/register"
+HEARTBEAT_PATH = "/api/admin/workers/node-test/heartbeat"
+
+
+@pytest.fixture
+def health(runtime):
+    server = HealthServer("127.0.0.1", 0, runtime.health)
+    server.start()
+    yield server
+    server.stop()
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_health_reports_counters(runtime, backend, health):
+    connect(runtime, backend)
+    runtime.session_start("s2", "u1", "sandbox")
+
+    code, body = get(f"http://127.0.0.1:{health.port}/health")
+    assert code == 200
+    assert body["status"] == "ok"
+    assert body["workerId"] == "node-test"
+    assert (body["sessions"], body["connected"]) == (2, 1)
+    assert body["uptimeS"] >= 0
+    assert isinstance(body["outboxPending"], int)
+
+
+def test_health_unknown_path_is_404(health):
+    code, body = get(f"http://127.0.0.1:{health.port}/nope")
+    assert code == 404
+    assert body == {"status": "not_found"}
+
+
+@pytest.fixture
+def heartbeat(runtime, monkeypatch):
+    monkeypatch.setattr("node_agent.heartbeat.backoff_s", lambda attempt: 0.01)
+    beat = Heartbeat(runtime.config, "http://127.0.0.1:8001/health", runtime.status)
+    yield beat
+    beat.stop()
+
+
+def test_registers_after_backend_comes_up_then_heartbeats(backend, heartbeat):
+    backend.answer(REGISTER_PATH, 0, 503)
+    heartbeat.start()
+
+    wait_until(lambda: backend.received(HEARTBEAT_PATH, method="PUT"), message="heartbeat")
+    register = backend.received(REGISTER_PATH)
+    assert len(register) == 1
+    assert len(backend.received(REGISTER_PATH, ok_only=False)) == 3
+    assert register[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    assert register[0]["body"] == {
+        "workerId": "node-test",
+        "endpoint": "node.node-test",
+        "maxSessions": 100,
+        "engines": ["sandbox", "whatsapp"],
+        "version": "0.1.0",
+        "healthUrl": "http://127.0.0.1:8001/health",
+    }
+    beat = backend.received(HEARTBEAT_PATH)[0]["body"]
+    assert beat["status"] == "ONLINE"
+    metrics = beat["metrics"]
+    assert set(metrics) == {"sessionCount", "cpuUsage", "memoryUsage", "activeConnections"}
+    assert isinstance(metrics["cpuUsage"], float)
+    assert isinstance(metrics["memoryUsage"], float)
+    assert (metrics["sessionCount"], metrics["activeConnections"]) == (0, 0)
+
+
+def test_heartbeat_404_registers_again(backend, heartbeat):
+    backend.answer(HEARTBEAT_PATH, 404)
+    heartbeat.start()
+
+    wait_until(lambda: len(backend.received(REGISTER_PATH)) == 2, message="second register")
+    wait_until(lambda: backend.received(HEARTBEAT_PATH), message="heartbeat after re-register")

@@ -1,0 +1,66 @@
+import pytest
+
+from node_agent.runtime import NodeRuntime
+from tests.node_agent.node_helpers import STATUS_PATH, wait_until
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr("node_agent.outbox.backoff_s", lambda attempt: 0.01)
+
+
+def report_three(runtime):
+    for status in ("INITIALIZING", "QR_REQUIRED", "CONNECTED"):
+        runtime.reporter.session_status("x", status)
+
+
+def accepted_statuses(backend):
+    return [b["status"] for b in backend.bodies(STATUS_PATH, sessionId="x")]
+
+
+@pytest.mark.parametrize("failure", [500, 503, 429, 408, 0])
+def test_outbox_retries_until_accepted_once_in_order(runtime, backend, fast_backoff, failure):
+    backend.answer(STATUS_PATH, failure, failure)
+    report_three(runtime)
+
+    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox drained")
+    assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
+    attempts = [r["body"]["status"] for r in backend.received(STATUS_PATH, ok_only=False)]
+    assert attempts == ["INITIALIZING"] * 3 + ["QR_REQUIRED", "CONNECTED"]
+
+
+def test_outbox_survives_restart(make_config, backend, fast_backoff):
+    config = make_config()
+    backend.default_status = 500
+    first = NodeRuntime(config)
+    first.start()
+    report_three(first)
+    wait_until(lambda: backend.received(STATUS_PATH, ok_only=False), message="a failed try")
+    first.shutdown(flush_timeout_s=0)
+    assert accepted_statuses(backend) == []
+
+    backend.default_status = 200
+    second = NodeRuntime(config)
+    second.start()
+    try:
+        wait_until(lambda: second.store.outbox_count() == 0, message="outbox drained")
+        assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
+    finally:
+        second.shutdown(flush_timeout_s=0)
+
+
+def test_rejected_report_is_dropped(runtime, backend, fast_backoff):
+    backend.answer(STATUS_PATH, 400)
+    report_three(runtime)
+
+    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox drained")
+    assert accepted_statuses(backend) == ["QR_REQUIRED", "CONNECTED"]
+    assert len(backend.received(STATUS_PATH, ok_only=False)) == 3
+
+
+def test_unreachable_backend_keeps_reports(make_runtime, fast_backoff):
+    runtime = make_runtime(backend_url="http://127.0.0.1:9")
+    report_three(runtime)
+
+    assert runtime.store.outbox_count() == 3
+    assert runtime.status()["outboxPending"] == 3

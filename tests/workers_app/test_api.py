@@ -1,0 +1,189 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from gateway.models import SystemLog
+from sessions_app.models import Session
+from tests.factories import OutboundMessageFactory, SessionFactory, WorkerFactory
+from workers_app.models import Worker
+from workers_app.services import worker_pick, workers_mark_offline
+
+pytestmark = pytest.mark.django_db
+
+REGISTER = {
+    "workerId": "node-a",
+    "endpoint": "node.node-a",
+    "maxSessions": 50,
+    "engines": ["sandbox", "whatsapp"],
+    "version": "0.1.0",
+}
+
+
+def test_node_endpoints_refuse_a_wrong_token():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer wrong")
+    for path in ["/api/admin/workers/register", "/api/webhooks/session-status"]:
+        response = client.post(path, {}, format="json")
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+    assert not Worker.objects.exists()
+
+
+def test_register_then_heartbeat(node_api):
+    response = node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    assert response.status_code == 200
+    worker = Worker.objects.get(id="node-a")
+    assert (worker.status, worker.endpoint, worker.max_sessions) == ("ONLINE", "node.node-a", 50)
+    response = node_api.put(
+        "/api/admin/workers/node-a/heartbeat",
+        {
+            "status": "ONLINE",
+            "metrics": {
+                "sessionCount": 3,
+                "cpuUsage": 12.5,
+                "memoryUsage": 40.1,
+                "activeConnections": 2,
+            },
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    worker.refresh_from_db()
+    assert (worker.session_count, worker.cpu_usage, worker.active_connections) == (3, 12.5, 2)
+
+
+def test_heartbeat_of_unknown_node_is_404(node_api):
+    response = node_api.put("/api/admin/workers/ghost/heartbeat", {"metrics": {}}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "worker_not_found"
+
+
+def test_register_rejects_bad_body(node_api):
+    response = node_api.post(
+        "/api/admin/workers/register", {"workerId": "../x", "engines": []}, format="json"
+    )
+    assert response.status_code == 400
+    assert {"workerId", "engines", "maxSessions"} <= set(response.json()["error"]["fields"])
+
+
+def test_stale_nodes_are_marked_offline_and_logged(settings):
+    settings.WORKER_HEARTBEAT_INTERVAL = 10
+    fresh = WorkerFactory(last_heartbeat=timezone.now())
+    stale = WorkerFactory(last_heartbeat=timezone.now() - timedelta(seconds=31))
+    assert workers_mark_offline() == [stale.id]
+    assert workers_mark_offline() == []
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.status, fresh.status) == ("OFFLINE", "ONLINE")
+    assert SystemLog.objects.filter(event="node.offline", worker_id=stale.id).count() == 1
+
+
+def test_placement_prefers_free_capacity_and_skips_full_or_unsuitable_nodes():
+    busy = WorkerFactory(max_sessions=2)
+    roomy = WorkerFactory(max_sessions=10)
+    WorkerFactory(engines=["whatsapp"], max_sessions=100)  # lacks the sandbox engine
+    WorkerFactory(status=Worker.Status.DRAINING, max_sessions=100)
+    SessionFactory(worker=busy)
+    SessionFactory(worker=roomy)
+    assert worker_pick(engine="sandbox").id == roomy.id
+    SessionFactory(worker=busy)  # busy is now full
+    for _ in range(8):
+        SessionFactory(worker=roomy)
+    assert worker_pick(engine="sandbox").id == roomy.id
+
+
+def test_session_status_webhook_stores_qr_then_connected(node_api, worker):
+    session = SessionFactory(worker=worker, status=Session.Status.INITIALIZING)
+    now = timezone.now()
+    response = node_api.post(
+        "/api/webhooks/session-status",
+        {
+            "sessionId": session.id,
+            "status": "qr_required",
+            "qrString": "2@ref,a,b,c",
+            "qrExpiresAt": (now + timedelta(seconds=60)).isoformat(),
+            "timestamp": now.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert session.status == "QR_REQUIRED"
+    assert session.qr_code.startswith("data:image/png;base64,")
+    response = node_api.post(
+        "/api/webhooks/session-status",
+        {
+            "sessionId": session.id,
+            "status": "CONNECTED",
+            "phoneNumber": "15550001111",
+            "timestamp": (now + timedelta(seconds=1)).isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    session.refresh_from_db()
+    assert (session.status, session.phone_number, session.qr_code) == (
+        "CONNECTED",
+        "15550001111",
+        "",
+    )
+    assert SystemLog.objects.filter(event="session.connected", session_id=session.id).exists()
+
+
+def test_session_status_webhook_for_unknown_session_is_404(node_api):
+    response = node_api.post(
+        "/api/webhooks/session-status",
+        {
+            "sessionId": "ses_missing",
+            "status": "CONNECTED",
+            "timestamp": timezone.now().isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 404
+
+
+def test_message_status_webhook_applies_and_is_idempotent(node_api):
+    message = OutboundMessageFactory()
+    body = {
+        "sessionId": message.session_id,
+        "messageId": message.id,
+        "waMessageId": "3EB0AA",
+        "status": "delivered",
+        "timestamp": timezone.now().isoformat(),
+    }
+    for _ in range(2):
+        response = node_api.post("/api/webhooks/message-status", body, format="json")
+        assert response.status_code == 200
+    response = node_api.post(
+        "/api/webhooks/message-status", {**body, "status": "sent"}, format="json"
+    )
+    assert response.json()["data"]["status"] == "delivered"
+
+
+def test_message_status_webhook_rejects_bad_status(node_api):
+    message = OutboundMessageFactory()
+    response = node_api.post(
+        "/api/webhooks/message-status",
+        {
+            "sessionId": message.session_id,
+            "messageId": message.id,
+            "status": "queued",
+            "timestamp": timezone.now().isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+
+
+def test_operator_api_needs_staff(api, user):
+    assert api.get("/api/admin/workers").status_code == 403
+    user.is_staff = True
+    user.save()
+    WorkerFactory(id="node-z")
+    response = api.get("/api/admin/workers")
+    assert response.status_code == 200
+    assert [w["workerId"] for w in response.json()["data"]] == ["node-z"]
+    assert api.post("/api/admin/workers/node-z/drain").json()["data"]["status"] == "DRAINING"
