@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gateway
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev migrate lint fmt up
+.PHONY: run test install install-dev migrate lint fmt up bench
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -52,3 +52,7 @@ lint: install-dev
 fmt: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Send-path benchmark on the production shape (needs PostgreSQL and Redis); prints numbers.
+bench: install-dev
+	$(BIN)/python bench/send_path.py $(BENCH_ARGS)

@@ -100,28 +100,36 @@ def session_connect(
     return session
 
 
-@transaction.atomic
 def session_disconnect(*, owner: User, session: Session) -> Session:
     """Stop the session on its node but keep its login (reconnect needs no new scan)."""
-    session = Session.objects.select_for_update().get(id=session.id, owner=owner)
-    if session.worker_id:
-        node_publish_on_commit(
-            worker_id=session.worker_id, task="session_stop", kwargs={"sessionId": session.id}
-        )
-    _set_status(session, S.DISCONNECTED, reason="disconnected_by_user")
-    session.save()
-    return session
+    return _session_end(
+        owner=owner,
+        session=session,
+        task="session_stop",
+        status=S.DISCONNECTED,
+        reason="disconnected_by_user",
+    )
+
+
+def session_logout(*, owner: User, session: Session) -> Session:
+    """Unlink the device from the phone's account; the next connect needs a new scan."""
+    return _session_end(
+        owner=owner,
+        session=session,
+        task="session_logout",
+        status=S.LOGGED_OUT,
+        reason="logged_out_by_user",
+    )
 
 
 @transaction.atomic
-def session_logout(*, owner: User, session: Session) -> Session:
-    """Unlink the device from the phone's account; the next connect needs a new scan."""
+def _session_end(*, owner: User, session: Session, task: str, status: str, reason: str) -> Session:
     session = Session.objects.select_for_update().get(id=session.id, owner=owner)
     if session.worker_id:
         node_publish_on_commit(
-            worker_id=session.worker_id, task="session_logout", kwargs={"sessionId": session.id}
+            worker_id=session.worker_id, task=task, kwargs={"sessionId": session.id}
         )
-    _set_status(session, S.LOGGED_OUT, reason="logged_out_by_user")
+    _set_status(session, status, reason=reason)
     session.save()
     return session
 
@@ -170,11 +178,16 @@ def sandbox_scan(
 
 
 def sandbox_action(*, owner: User, session: Session, action: str, params: dict[str, Any]) -> None:
-    """Send a sandbox phone action (`scan`, `incoming`, `logout`, `disconnect`) to the node."""
+    """Send a sandbox phone action (`scan`, `incoming`, `logout`, `disconnect`) to the node.
+
+    Raises NotSandboxSession, SessionHasNoNode, or SessionNotConnected for `incoming`.
+    """
     if session.engine != Session.Engine.SANDBOX:
         raise NotSandboxSession()
     if not session.worker_id:
         raise SessionHasNoNode()
+    if action == "incoming" and session.status != S.CONNECTED:
+        raise SessionNotConnected()
     with transaction.atomic():
         node_publish_on_commit(
             worker_id=session.worker_id,

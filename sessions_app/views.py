@@ -198,24 +198,27 @@ def session_connect_view(request: HtmxHttpRequest, session: Session) -> HttpResp
     return _panel_response(request, session)
 
 
-@with_session
-@require_POST
-def session_disconnect_view(request: HtmxHttpRequest, session: Session) -> HttpResponse:
+def _panel_action(
+    request: HtmxHttpRequest, session: Session, service: Callable[..., Any]
+) -> HttpResponse:
+    """Run a session service that takes only owner and session; answer with the panel."""
     try:
-        session_disconnect(owner=request.user, session=session)
+        service(owner=request.user, session=session)
     except GatewayError as exc:
         return _panel_response(request, session, failed=True, error=exc.message)
     return _panel_response(request, session)
+
+
+@with_session
+@require_POST
+def session_disconnect_view(request: HtmxHttpRequest, session: Session) -> HttpResponse:
+    return _panel_action(request, session, session_disconnect)
 
 
 @with_session
 @require_POST
 def session_logout_view(request: HtmxHttpRequest, session: Session) -> HttpResponse:
-    try:
-        session_logout(owner=request.user, session=session)
-    except GatewayError as exc:
-        return _panel_response(request, session, failed=True, error=exc.message)
-    return _panel_response(request, session)
+    return _panel_action(request, session, session_logout)
 
 
 @with_session

@@ -153,10 +153,6 @@ class SandboxIncomingApi(SessionApiView):
         data = SandboxIncomingInput(data=request.data)
         data.is_valid(raise_exception=True)
         session = self.get_session(session_id)
-        if session.status != session.Status.CONNECTED:
-            from gateway.errors import SessionNotConnected
-
-            raise SessionNotConnected()
         services.sandbox_action(
             owner=self.owner, session=session, action="incoming", params=dict(data.validated_data)
         )

@@ -81,7 +81,7 @@ class Stack:
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--workers",
-                "2",
+                self.env.get("WEB_CONCURRENCY", "2"),
                 "--threads",
                 "4",
                 "--access-logfile",
