@@ -57,7 +57,12 @@ def main() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_exit)
     runtime = NodeRuntime(config)
-    heartbeat = Heartbeat(config, health_url(config.worker_host, health.port), runtime.status)
+    heartbeat = Heartbeat(
+        config,
+        health_url(config.worker_host, health.port),
+        runtime.status,
+        engines=list(runtime.engines),
+    )
     app = create_celery_app(config)
     bind_runtime(runtime)
     health.start()

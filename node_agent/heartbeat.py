@@ -24,8 +24,6 @@ from node_agent.config import NodeConfig
 
 log = logging.getLogger(__name__)
 
-ENGINES = ["sandbox", "whatsapp"]
-
 
 class Heartbeat:
     """Keep the node registered and alive in the backend's eyes."""
@@ -35,8 +33,11 @@ class Heartbeat:
         config: NodeConfig,
         health_url: str,
         status_fn: Callable[[], dict[str, Any]],
+        engines: list[str],
     ) -> None:
+        """`engines` are the engines this node can run; the backend places sessions by them."""
         self._config = config
+        self._engines = sorted(engines)
         self._health_url = health_url
         self._status_fn = status_fn
         self._client = BackendClient(config.backend_url, config.backend_auth_token)
@@ -64,7 +65,7 @@ class Heartbeat:
             "workerId": self._config.worker_id,
             "endpoint": self._config.queue,
             "maxSessions": self._config.max_sessions,
-            "engines": ENGINES,
+            "engines": self._engines,
             "version": __version__,
             "healthUrl": self._health_url,
         }

@@ -138,6 +138,8 @@ class SandboxEngine(Engine):
                 self._later(0, session, self._qr_tick, 1)
 
     def _qr_tick(self, session: _Session, index: int) -> None:
+        if session.state not in ("starting", "qr"):
+            return  # scanned (or otherwise moved on) since this rotation was scheduled
         config = self._config
         if index > config.sandbox_qr_count:
             self._fail(session, "qr_timeout")

@@ -50,7 +50,12 @@ def test_health_unknown_path_is_404(health):
 @pytest.fixture
 def heartbeat(runtime, monkeypatch):
     monkeypatch.setattr("node_agent.heartbeat.backoff_s", lambda attempt: 0.01)
-    beat = Heartbeat(runtime.config, "http://127.0.0.1:8001/health", runtime.status)
+    beat = Heartbeat(
+        runtime.config,
+        "http://127.0.0.1:8001/health",
+        runtime.status,
+        engines=list(runtime.engines),
+    )
     yield beat
     beat.stop()
 
@@ -68,7 +73,7 @@ def test_registers_after_backend_comes_up_then_heartbeats(backend, heartbeat):
         "workerId": "node-test",
         "endpoint": "node.node-test",
         "maxSessions": 100,
-        "engines": ["sandbox", "whatsapp"],
+        "engines": ["sandbox"],
         "version": "0.1.0",
         "healthUrl": "http://127.0.0.1:8001/health",
     }

@@ -1,4 +1,5 @@
 import re
+import time
 
 from node_agent.engines.sandbox import sandbox_phone
 from node_agent.runtime import NodeRuntime
@@ -191,3 +192,16 @@ def test_reports_carry_bearer_token(runtime, backend):
     runtime.session_start("s1", "u1", "sandbox")
     wait_until(lambda: backend.statuses("s1"))
     assert backend.received()[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_scanned_session_stays_connected_past_the_qr_window(make_runtime, backend):
+    runtime = make_runtime(sandbox_qr_first_ttl_s=0.2, sandbox_qr_ttl_s=0.1, sandbox_qr_count=3)
+    runtime.session_start("s1", "u1", "sandbox")
+    wait_until(lambda: "QR_REQUIRED" in names(backend, "s1"))
+    runtime.sandbox_action("s1", "scan", {})
+    wait_until(lambda: "CONNECTED" in names(backend, "s1"))
+
+    # The whole QR window (0.2 + 2 x 0.1 s) passes twice over: no rotation may fire any more.
+    time.sleep(0.8)
+    assert names(backend, "s1") == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
+    assert runtime.store.session_get("s1")["status"] == "CONNECTED"
