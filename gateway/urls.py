@@ -1,12 +1,15 @@
 """URL map: dashboard, Django admin, public API (/api/v1), node API, OpenAPI and /health."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gateway.converters import PublicIdConverter
 from gateway.health import health
 from sessions_app.api import node_views
 from sessions_app.api import views as session_views
+
+register_converter(PublicIdConverter, "id")
 
 handler404 = "gateway.errors.handler404"
 handler500 = "gateway.errors.handler500"

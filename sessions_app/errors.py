@@ -34,6 +34,18 @@ class IdempotencyKeyMismatch(GatewayError):
     http_status = 422
 
 
+class InvalidIdempotencyKey(GatewayError):
+    code = "invalid_idempotency_key"
+    message = "Idempotency-Key must be 1 to 100 printable ASCII characters."
+    http_status = 400
+
+
+class KeyBoundToSession(GatewayError):
+    code = "api_key_session_scoped"
+    message = "This API key is bound to one session and cannot manage others."
+    http_status = 403
+
+
 class PhoneNumberRequired(GatewayError):
     code = "phone_number_required"
     message = "phoneNumber is required for the pairing_code method."

@@ -108,7 +108,7 @@ class OutboundMessage(models.Model):
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    to = models.CharField(max_length=32, help_text="E.164 digits, or the JID's user part.")
+    to = models.CharField(max_length=64, help_text="E.164 digits, or the JID's user part.")
     chat_jid = models.CharField(max_length=100)
     type = models.CharField(max_length=16, default="text")
     payload = models.JSONField(default=dict)

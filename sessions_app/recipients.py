@@ -9,6 +9,7 @@ groups, `lid` for linked identities); a device suffix (`:12`) is dropped.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -17,11 +18,11 @@ from phonenumbers import ValidationResult
 USER_SERVER = "s.whatsapp.net"
 _JID_SERVERS = {"s.whatsapp.net": USER_SERVER, "c.us": USER_SERVER, "g.us": "g.us", "lid": "lid"}
 _JID_USER = {
-    USER_SERVER: re.compile(r"^\d{5,20}$"),
-    "g.us": re.compile(r"^\d{5,20}(-\d{5,20})?$"),
-    "lid": re.compile(r"^\d{5,20}$"),
+    USER_SERVER: re.compile(r"[0-9]{5,20}"),
+    "g.us": re.compile(r"[0-9]{5,20}(-[0-9]{5,20})?"),
+    "lid": re.compile(r"[0-9]{5,20}"),
 }
-_PHONE_CHARS = re.compile(r"^[\d\s().\-+/]+$")
+_PHONE_CHARS = re.compile(r"[0-9 ().\-+/]+")
 
 _POSSIBLE_REASONS = {
     ValidationResult.INVALID_COUNTRY_CODE: "invalid_country_code",
@@ -59,9 +60,11 @@ def parse_recipient(value: str, *, default_region: str | None = None) -> Recipie
         raise RecipientError("empty", "Recipient is empty.")
     if "@" in raw:
         return _parse_jid(raw)
-    if not _PHONE_CHARS.match(raw):
+    # Digits typed in another script (fullwidth, Arabic-Indic, …) count as the digits they are.
+    raw = "".join(str(d) if (d := unicodedata.decimal(c, None)) is not None else c for c in raw)
+    if not _PHONE_CHARS.fullmatch(raw):
         raise RecipientError("not_a_number", "Recipient is neither a phone number nor a JID.")
-    digits = re.sub(r"\D", "", raw)
+    digits = re.sub(r"[^0-9]", "", raw)
     # E.164 allows at most 15 digits (ITU-T E.164 §6); no real number has fewer than 5.
     if len(digits) < 5:
         raise RecipientError("too_short", "Phone number is too short.")
@@ -83,7 +86,9 @@ def parse_recipient(value: str, *, default_region: str | None = None) -> Recipie
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise RecipientError("not_a_number", f"Not a phone number: {exc}") from exc
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise RecipientError("invalid_country_code", "Unknown country code.") from exc
+        raise RecipientError("not_a_number", "Not a phone number.") from exc
     result = phonenumbers.is_possible_number_with_reason(number)
     if result not in (ValidationResult.IS_POSSIBLE, ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
         reason = _POSSIBLE_REASONS.get(result, "invalid_number")
@@ -98,6 +103,6 @@ def _parse_jid(raw: str) -> Recipient:
     if server is None:
         raise RecipientError("unknown_jid_server", "Unknown JID server.")
     user = user.split(":", 1)[0]  # a device suffix addresses one device, never a chat
-    if not _JID_USER[server].match(user):
+    if not _JID_USER[server].fullmatch(user):
         raise RecipientError("malformed_jid", "Malformed JID.")
     return Recipient(to=user, chat_jid=f"{user}@{server}")

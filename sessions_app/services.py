@@ -180,13 +180,14 @@ def sandbox_scan(
 def sandbox_action(*, owner: User, session: Session, action: str, params: dict[str, Any]) -> None:
     """Send a sandbox phone action (`scan`, `incoming`, `logout`, `disconnect`) to the node.
 
-    Raises NotSandboxSession, SessionHasNoNode, or SessionNotConnected for `incoming`.
+    Raises NotSandboxSession, SessionHasNoNode, or SessionNotConnected (every action but
+    `scan` needs a connected session).
     """
     if session.engine != Session.Engine.SANDBOX:
         raise NotSandboxSession()
     if not session.worker_id:
         raise SessionHasNoNode()
-    if action == "incoming" and session.status != S.CONNECTED:
+    if action in ("incoming", "logout", "disconnect") and session.status != S.CONNECTED:
         raise SessionNotConnected()
     with transaction.atomic():
         node_publish_on_commit(
@@ -213,8 +214,6 @@ def message_send(
     and sends nothing (`created` is False); with another body raises IdempotencyKeyMismatch.
     Raises SessionNotConnected. One short transaction: one insert, no query per item.
     """
-    if session.status != S.CONNECTED or not session.worker_id:
-        raise SessionNotConnected()
     body = {"to": to, "chatId": chat_jid, **payload}
     if idempotency_key:
         existing = OutboundMessage.objects.filter(
@@ -222,6 +221,8 @@ def message_send(
         ).first()
         if existing is not None:
             return _idempotent_repeat(existing, session, body), False
+    if session.status != S.CONNECTED or not session.worker_id:
+        raise SessionNotConnected()
     try:
         with transaction.atomic():
             message = OutboundMessage.objects.create(

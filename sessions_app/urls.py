@@ -4,7 +4,7 @@ from sessions_app import views
 
 app_name = "sessions"
 
-SESSION = "sessions/<str:session_id>"
+SESSION = "sessions/<id:session_id>"
 
 urlpatterns = [
     path("", views.session_list_view, name="list"),
@@ -20,5 +20,5 @@ urlpatterns = [
     path(f"{SESSION}/sandbox/incoming", views.sandbox_incoming_view, name="sandbox_incoming"),
     path(f"{SESSION}/sandbox/logout", views.sandbox_logout_view, name="sandbox_logout"),
     path(f"{SESSION}/messages", views.session_messages, name="messages"),
-    path(f"{SESSION}/messages/<str:message_id>", views.message_status, name="message_status"),
+    path(f"{SESSION}/messages/<id:message_id>", views.message_status, name="message_status"),
 ]

@@ -16,6 +16,12 @@ class Worker(models.Model):
     id = models.CharField(primary_key=True, max_length=64)
     endpoint = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ONLINE)
+    drain_requested_by = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="Who put the node in DRAINING: 'operator' (stays until undone) or 'node' "
+        "(it asked before a restart; its next registration makes it ONLINE again).",
+    )
     session_count = models.PositiveIntegerField(default=0)
     max_sessions = models.PositiveIntegerField(default=100)
     active_connections = models.PositiveIntegerField(default=0)

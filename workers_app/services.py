@@ -39,7 +39,7 @@ def worker_register(
     version: str = "",
     health_url: str = "",
 ) -> Worker:
-    """Register (or re-register) a node as ONLINE. A DRAINING node stays DRAINING.
+    """Register (or re-register) a node as ONLINE. A node an operator drained stays DRAINING.
 
     Safe to repeat: a node registers again on every start and whenever a heartbeat is refused.
     """
@@ -56,8 +56,9 @@ def worker_register(
         worker.version = version
         worker.health_url = health_url
         worker.last_heartbeat = now
-        if worker.status != Worker.Status.DRAINING:
+        if worker.status != Worker.Status.DRAINING or worker.drain_requested_by == "node":
             worker.status = Worker.Status.ONLINE
+            worker.drain_requested_by = ""
         worker.save()
     if not was_online:
         system_log(
@@ -68,16 +69,18 @@ def worker_register(
     return worker
 
 
-def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any]) -> Worker:
+def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any], draining: bool = False) -> Worker:
     """Record a heartbeat with the node's metrics. Raises WorkerNotFound for an unknown node.
 
     `metrics`: `sessionCount`, `activeConnections` (ints), `cpuUsage`, `memoryUsage` (percent).
-    A node marked OFFLINE comes back ONLINE with its next heartbeat.
+    A node marked OFFLINE comes back ONLINE with its next heartbeat; `draining` (the node asks
+    for it, e.g. before it must be restarted) marks it DRAINING until its next registration.
     """
     worker = Worker.objects.filter(id=worker_id).first()
     if worker is None:
         raise WorkerNotFound()
-    came_back = worker.status == Worker.Status.OFFLINE
+    came_back = worker.status == Worker.Status.OFFLINE and not draining
+    starts_draining = draining and worker.status != Worker.Status.DRAINING
     worker.last_heartbeat = timezone.now()
     worker.session_count = int(metrics.get("sessionCount", worker.session_count))
     worker.active_connections = int(metrics.get("activeConnections", worker.active_connections))
@@ -85,6 +88,9 @@ def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any]) -> Worker:
     worker.memory_usage = float(metrics.get("memoryUsage", worker.memory_usage))
     if came_back:
         worker.status = Worker.Status.ONLINE
+    if starts_draining:
+        worker.status = Worker.Status.DRAINING
+        worker.drain_requested_by = "node"
     worker.save(
         update_fields=[
             "last_heartbeat",
@@ -93,10 +99,18 @@ def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any]) -> Worker:
             "cpu_usage",
             "memory_usage",
             "status",
+            "drain_requested_by",
         ]
     )
     if came_back:
         system_log(event="node.online", message=f"Node {worker_id} is back", worker_id=worker_id)
+    if starts_draining:
+        system_log(
+            event="node.draining",
+            level=SystemLog.Level.WARNING,
+            message=f"Node {worker_id} asked to drain",
+            worker_id=worker_id,
+        )
     return worker
 
 
@@ -152,7 +166,10 @@ def workers_mark_offline() -> list[str]:
 
 def worker_drain(*, worker_id: str) -> Worker:
     """Mark a node DRAINING: it keeps its sessions but takes no new ones. Raises WorkerNotFound."""
-    if not Worker.objects.filter(id=worker_id).update(status=Worker.Status.DRAINING):
+    drained = Worker.objects.filter(id=worker_id).update(
+        status=Worker.Status.DRAINING, drain_requested_by="operator"
+    )
+    if not drained:
         raise WorkerNotFound()
     system_log(event="node.draining", message=f"Node {worker_id} draining", worker_id=worker_id)
     return Worker.objects.get(id=worker_id)

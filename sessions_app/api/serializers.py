@@ -9,12 +9,13 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gateway.fields import StrictCharField
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.recipients import RecipientError, parse_recipient
 
 
 class SessionCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    name = StrictCharField(max_length=100, trim_whitespace=True)
     engine = serializers.ChoiceField(
         choices=Session.Engine.choices, default=Session.Engine.WHATSAPP
     )
@@ -22,7 +23,7 @@ class SessionCreateInput(serializers.Serializer):
 
 class SessionConnectInput(serializers.Serializer):
     method = serializers.ChoiceField(choices=["qr", "pairing_code"], default="qr")
-    phoneNumber = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phoneNumber = StrictCharField(max_length=32, required=False, allow_blank=True)
 
     def validate_phoneNumber(self, value: str) -> str:
         if not value:
@@ -107,13 +108,13 @@ class QrOutput(serializers.Serializer):
 
 
 class SandboxScanInput(serializers.Serializer):
-    phoneNumber = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    qrString = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    phoneNumber = StrictCharField(max_length=32, required=False, allow_blank=True)
+    qrString = StrictCharField(max_length=1000, required=False, allow_blank=True)
 
     validate_phoneNumber = SessionConnectInput.validate_phoneNumber
 
 
-@extend_schema_field(serializers.CharField(help_text="Phone number in any common form, or a JID"))
+@extend_schema_field(StrictCharField(help_text="Phone number in any common form, or a JID"))
 class RecipientField(serializers.Field):
     """A recipient: a phone number in any common written form, or a JID; see recipients.py.
 
@@ -145,15 +146,15 @@ class RecipientField(serializers.Field):
 
 
 class MessageSendInput(serializers.Serializer):
-    sessionId = serializers.CharField(
+    sessionId = StrictCharField(
         max_length=32,
         required=False,
         help_text="Required unless the API key is bound to a session.",
     )
     to = RecipientField()
     type = serializers.ChoiceField(choices=["text"], default="text")
-    text = serializers.CharField(trim_whitespace=False, allow_blank=True)
-    replyTo = serializers.CharField(max_length=100, required=False)
+    text = StrictCharField(trim_whitespace=False, allow_blank=True)
+    replyTo = StrictCharField(max_length=100, required=False)
 
     def validate_text(self, value: str) -> str:
         if not value.strip():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -9,6 +10,7 @@ from rest_framework import serializers
 
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
+from gateway.fields import StrictCharField
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
     MessageOutput,
@@ -20,8 +22,23 @@ from sessions_app.api.serializers import (
     SessionOutput,
     SessionStatusOutput,
 )
+from sessions_app.errors import InvalidIdempotencyKey, KeyBoundToSession
 
 TAG_SESSIONS = ["sessions"]
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+
+
+def idempotency_key_from(request: Any) -> str | None:
+    """Return the request's `Idempotency-Key` header, or None. Raises InvalidIdempotencyKey."""
+    value = request.headers.get("Idempotency-Key")
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise InvalidIdempotencyKey()
+    return value
+
+
 TAG_MESSAGES = ["messages"]
 TAG_SANDBOX = ["sandbox"]
 
@@ -46,6 +63,8 @@ class SessionListCreateApi(OwnerApiView):
         summary="Create a session card (phase 1)",
     )
     def post(self, request: Any) -> Any:
+        if self.api_key is not None and self.api_key.session_id:
+            raise KeyBoundToSession()
         data = SessionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_create(owner=self.owner, **data.validated_data)
@@ -132,11 +151,11 @@ class SandboxScanApi(SessionApiView):
 class SandboxIncomingInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
     type = serializers.ChoiceField(choices=["text"], default="text")
-    text = serializers.CharField(max_length=4096)
+    text = StrictCharField(max_length=4096)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
-        fields["from"] = serializers.CharField(max_length=32)
+        fields["from"] = StrictCharField(max_length=32)
         return fields
 
     validate_from = SandboxScanInput.validate_phoneNumber
@@ -213,7 +232,7 @@ class MessageSendApi(OwnerApiView):
             to=values["to"].to,
             chat_jid=values["to"].chat_jid,
             payload=payload,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=idempotency_key_from(request),
         )
         return envelope(MessageOutput(message).data, status=202)
 

@@ -243,3 +243,95 @@ def test_unknown_dashboard_path_is_an_html_404(client):
     assert response.status_code == 404
     assert b"Not found" in response.content
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_deeply_nested_json_is_400_not_500(api):
+    response = api.post("/api/v1/messages", "[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert _error(response) == {
+        "code": "invalid_json",
+        "message": "Request body is not valid JSON.",
+        "fields": {},
+    }
+
+
+def test_overlong_idempotency_key_is_400(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    response = api.post(
+        "/api/v1/messages",
+        {"sessionId": session.id, "to": "+6281200000001", "text": "hi"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k" * 101,
+    )
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid_idempotency_key"
+    assert not OutboundMessage.objects.exists()
+
+
+def test_odd_bytes_in_an_id_are_404(api):
+    for path in ["/api/v1/sessions/abc%00def", "/api/v1/messages/abc%00def"]:
+        response = api.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["success"] is False
+
+
+def test_long_group_jid_is_accepted(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    jid = "11111111111111111111-22222222222222222222@g.us"
+    response = api.post(
+        "/api/v1/messages", {"sessionId": session.id, "to": jid, "text": "hi"}, format="json"
+    )
+    assert response.status_code == 202
+    assert response.json()["data"]["chatId"] == jid
+
+
+def test_non_string_text_and_name_are_400(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    response = api.post(
+        "/api/v1/messages",
+        {"sessionId": session.id, "to": "+6281200000001", "text": 5},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "text" in _error(response)["fields"]
+    response = api.post("/api/v1/sessions", {"name": 5, "engine": "sandbox"}, format="json")
+    assert response.status_code == 400
+    assert "name" in _error(response)["fields"]
+
+
+def test_options_is_405_envelope(api):
+    response = api.options("/api/v1/sessions")
+    assert response.status_code == 405
+    assert _error(response)["code"] == "method_not_allowed"
+
+
+def test_session_bound_key_cannot_create_sessions(user):
+    bound = ConnectedSessionFactory(owner=user)
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_key_create(owner=user, name='b', session=bound).secret}"
+    )
+    response = client.post("/api/v1/sessions", {"name": "x", "engine": "sandbox"}, format="json")
+    assert response.status_code == 403
+    assert _error(response)["code"] == "api_key_session_scoped"
+    assert Session.objects.filter(owner=user).count() == 1
+
+
+def test_idempotent_replay_answers_after_the_session_disconnected(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    body = {"sessionId": session.id, "to": "+6281200000001", "text": "once"}
+    first = api.post("/api/v1/messages", body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+    services.session_disconnect(owner=user, session=session)
+    again = api.post("/api/v1/messages", body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+    assert again.status_code == 202
+    assert again.json()["data"]["messageId"] == first.json()["data"]["messageId"]
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_sandbox_phone_actions_need_a_connected_session(api, user, worker):
+    session = SessionFactory(owner=user, worker=worker, status=Session.Status.LOGGED_OUT)
+    for action in ["logout", "disconnect", "incoming"]:
+        body = {"from": "+15550002222", "text": "hi"} if action == "incoming" else {}
+        response = api.post(f"/api/v1/sessions/{session.id}/sandbox/{action}", body, format="json")
+        assert response.status_code == 409, action
+        assert _error(response)["code"] == "session_not_connected"

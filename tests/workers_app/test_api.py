@@ -187,3 +187,36 @@ def test_operator_api_needs_staff(api, user):
     assert response.status_code == 200
     assert [w["workerId"] for w in response.json()["data"]] == ["node-z"]
     assert api.post("/api/admin/workers/node-z/drain").json()["data"]["status"] == "DRAINING"
+
+
+def test_heartbeat_rejects_out_of_range_metrics(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    for metrics in ['{"cpuUsage": 1e309}', '{"memoryUsage": 101}', '{"sessionCount": 1e23}']:
+        response = node_api.put(
+            "/api/admin/workers/node-a/heartbeat",
+            '{"metrics": ' + metrics + "}",
+            content_type="application/json",
+        )
+        assert response.status_code == 400, metrics
+    assert Worker.objects.get(id="node-a").cpu_usage == 0.0
+
+
+def test_node_asks_to_drain_and_comes_back_online_after_reregistering(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    response = node_api.put(
+        "/api/admin/workers/node-a/heartbeat", {"status": "DRAINING", "metrics": {}}, format="json"
+    )
+    assert response.json()["data"]["status"] == "DRAINING"
+    with pytest.raises(Exception, match="No node"):
+        worker_pick(engine="sandbox")
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    assert Worker.objects.get(id="node-a").status == "ONLINE"
+
+
+def test_operator_drain_survives_reregistration(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    from workers_app.services import worker_drain
+
+    worker_drain(worker_id="node-a")
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    assert Worker.objects.get(id="node-a").status == "DRAINING"

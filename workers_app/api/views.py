@@ -19,7 +19,7 @@ TAGS = ["nodes"]
 class RegisterInput(serializers.Serializer):
     workerId = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     endpoint = serializers.CharField(max_length=100, required=False)
-    maxSessions = serializers.IntegerField(min_value=1, max_value=100000)
+    maxSessions = serializers.IntegerField(min_value=1, max_value=1_000_000)
     engines = serializers.ListField(
         child=serializers.ChoiceField(choices=Session.Engine.choices), allow_empty=False
     )
@@ -28,14 +28,18 @@ class RegisterInput(serializers.Serializer):
 
 
 class MetricsInput(serializers.Serializer):
-    sessionCount = serializers.IntegerField(min_value=0, default=0)
-    cpuUsage = serializers.FloatField(min_value=0, default=0.0)
-    memoryUsage = serializers.FloatField(min_value=0, default=0.0)
-    activeConnections = serializers.IntegerField(min_value=0, default=0)
+    sessionCount = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    cpuUsage = serializers.FloatField(min_value=0, max_value=100, default=0.0, help_text="%")
+    memoryUsage = serializers.FloatField(min_value=0, max_value=100, default=0.0, help_text="%")
+    activeConnections = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
 
 
 class HeartbeatInput(serializers.Serializer):
-    status = serializers.CharField(max_length=10, required=False)
+    status = serializers.ChoiceField(
+        choices=[Worker.Status.ONLINE, Worker.Status.DRAINING],
+        required=False,
+        help_text="DRAINING: the node asks to take no new sessions (e.g. before a restart).",
+    )
     metrics = MetricsInput(required=False, default=dict)
 
 
@@ -87,7 +91,9 @@ class WorkerHeartbeatApi(NodeApiView):
         data = HeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
         worker = services.worker_heartbeat(
-            worker_id=worker_id, metrics=dict(data.validated_data["metrics"])
+            worker_id=worker_id,
+            metrics=dict(data.validated_data["metrics"]),
+            draining=data.validated_data.get("status") == Worker.Status.DRAINING,
         )
         return envelope(WorkerOutput(worker).data)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 
 from accounts.models import User
 from accounts.services import api_key_create, user_create
@@ -26,9 +28,14 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, email: str, session: str | None, name: str, **options: Any
     ) -> None:
-        user = User.objects.filter(email__iexact=email.strip()).first()
+        email = email.strip()
+        try:
+            validate_email(email)
+        except ValidationError as exc:
+            raise CommandError(f"Not an email address: {email!r}") from exc
+        user = User.objects.filter(email__iexact=email).first()
         if user is None:
-            user = user_create(email=email.strip())
+            user = user_create(email=email)
             self.stderr.write(f"Created user {user.email} (API only; set a password to log in).")
         bound = None
         if session:
