@@ -7,8 +7,11 @@ import os
 
 from celery import Celery
 
+from node_agent.broker import install_ack_wakeup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 
 app = Celery("gateway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+install_ack_wakeup()

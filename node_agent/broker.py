@@ -63,3 +63,32 @@ def broker_settings(
         "worker_prefetch_multiplier": 1,
         "task_create_missing_queues": True,
     }
+
+
+ACK_WAKEUP_INTERVAL_S = 0.05
+
+
+def wake_event_loop_for_acks(sender: Any, **_: Any) -> None:
+    """Make a thread-pool worker acknowledge finished tasks within ACK_WAKEUP_INTERVAL_S.
+
+    With `-P threads`, Celery applies a finished task's acknowledgement (and so fetches the next
+    message, since prefetch is bounded) only when its event loop next wakes, which on an idle
+    broker socket is after up to ~5 s (celery/celery#6941): a burst of 500 sends then trickled in
+    at 1–2 messages/s. A no-op timer on the loop bounds that wait. Connect it to the
+    `worker_ready` signal (its sender is the worker's Consumer).
+    """
+    from celery.concurrency.thread import TaskPool as ThreadTaskPool
+
+    if isinstance(getattr(sender, "pool", None), ThreadTaskPool):
+        sender.timer.call_repeatedly(ACK_WAKEUP_INTERVAL_S, _noop)
+
+
+def _noop() -> None:
+    return None
+
+
+def install_ack_wakeup() -> None:
+    """Connect `wake_event_loop_for_acks` to `worker_ready` (once per process)."""
+    from celery.signals import worker_ready
+
+    worker_ready.connect(wake_event_loop_for_acks, weak=False, dispatch_uid="ack-wakeup")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from node_agent.broker import broker_settings
+from node_agent.broker import broker_settings, install_ack_wakeup
 from node_agent.config import NodeConfig
 
 
@@ -30,6 +30,8 @@ def create_celery_app(config: NodeConfig) -> Celery:
         worker_send_task_events=False,
     )
     import node_agent.tasks  # noqa: F401 (registers the shared tasks on this app)
+
+    install_ack_wakeup()
 
     return app
 
