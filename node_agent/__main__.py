@@ -3,17 +3,23 @@
 Order: config, runtime (SQLite, engines, outbox sender), health server, restore sessions,
 registration + heartbeat thread, then the Celery worker in this thread. SIGTERM or SIGINT makes
 Celery finish its running tasks; then engines stop and the outbox gets a short flush.
+
+neonize (the WhatsApp engine) is imported lazily, on the first WhatsApp session start, and only
+in this process; what it reads at import (NEONIZE_BOT_TAG, its log level) is set first thing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 
 from node_agent.celery_app import create_celery_app, worker_argv
 from node_agent.config import ConfigError, NodeConfig
+from node_agent.engines.whatsapp.ffi import prepare_environment
 from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat
 from node_agent.runtime import NodeRuntime
@@ -45,6 +51,7 @@ def main() -> int:
     except ConfigError as exc:
         log.error("bad configuration: %s", exc)
         return 2
+    prepare_environment(config.neonize_log_level)  # before neonize can be imported
     log.info(
         "node %s starting: queue %s, backend %s", config.worker_id, config.queue, config.backend_url
     )
@@ -80,7 +87,24 @@ def main() -> int:
         health.stop()
         bind_runtime(None)
         log.info("node %s stopped", config.worker_id)
+    _exit_if_stuck()
     return 0
+
+
+def _exit_if_stuck() -> None:
+    """Exit at once if a non-daemon thread outlived shutdown.
+
+    neonize's connect worker stuck in a dial (NEONIZE.md §3) would hold the interpreter at exit.
+    """
+    stuck = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and t.is_alive() and not t.daemon
+    ]
+    if stuck:
+        log.warning("threads still running after shutdown (%s): exiting now", ", ".join(stuck))
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == "__main__":

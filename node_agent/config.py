@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(ValueError):
@@ -47,6 +48,19 @@ class NodeConfig:
     sandbox_delivery_delay_s: float = 1.0
     sandbox_read_delay_s: float = 2.0
     sandbox_reconnect_delay_s: float = 2.0
+    neonize_store_url: str = field(default="", repr=False)
+    neonize_log_level: str = "WARNING"
+    whatsapp_retry_min_s: float = 5.0
+    whatsapp_retry_max_s: float = 300.0
+    whatsapp_retry_jitter: float = 0.2
+    whatsapp_start_spacing_s: float = 0.2
+    whatsapp_fd_budget: int = 0
+    whatsapp_stop_timeout_s: float = 10.0
+    whatsapp_qr_first_ttl_s: float = 60.0
+    whatsapp_qr_ttl_s: float = 20.0
+    whatsapp_qr_grace_s: float = 10.0
+    whatsapp_probe_timeout_s: float = 5.0
+    whatsapp_proxy_url: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later, deep inside a thread."""
@@ -66,6 +80,10 @@ class NodeConfig:
             "SANDBOX_QR_FIRST_TTL_S": self.sandbox_qr_first_ttl_s,
             "SANDBOX_QR_TTL_S": self.sandbox_qr_ttl_s,
             "SANDBOX_QR_COUNT": self.sandbox_qr_count,
+            "WHATSAPP_RETRY_MIN_S": self.whatsapp_retry_min_s,
+            "WHATSAPP_STOP_TIMEOUT_S": self.whatsapp_stop_timeout_s,
+            "WHATSAPP_QR_FIRST_TTL_S": self.whatsapp_qr_first_ttl_s,
+            "WHATSAPP_QR_TTL_S": self.whatsapp_qr_ttl_s,
         }
         for name, value in positive.items():
             if not math.isfinite(value) or value <= 0:
@@ -75,10 +93,36 @@ class NodeConfig:
             "SANDBOX_DELIVERY_DELAY_S": self.sandbox_delivery_delay_s,
             "SANDBOX_READ_DELAY_S": self.sandbox_read_delay_s,
             "SANDBOX_RECONNECT_DELAY_S": self.sandbox_reconnect_delay_s,
+            "WHATSAPP_START_SPACING_S": self.whatsapp_start_spacing_s,
+            "WHATSAPP_QR_GRACE_S": self.whatsapp_qr_grace_s,
+            "WHATSAPP_FD_BUDGET": self.whatsapp_fd_budget,
+            "WHATSAPP_PROBE_TIMEOUT_S": self.whatsapp_probe_timeout_s,
         }
         for name, value in delays.items():
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+        if not self.whatsapp_retry_min_s <= self.whatsapp_retry_max_s < math.inf:
+            raise ConfigError(
+                "WHATSAPP_RETRY_MAX_S must be finite and >= WHATSAPP_RETRY_MIN_S, "
+                f"got {self.whatsapp_retry_max_s}"
+            )
+        if not 0 <= self.whatsapp_retry_jitter < 1:
+            raise ConfigError(
+                f"WHATSAPP_RETRY_JITTER must be 0..1, got {self.whatsapp_retry_jitter}"
+            )
+        if self.neonize_store_url and not self.neonize_store_url.startswith(
+            ("postgres://", "postgresql://")
+        ):
+            raise ConfigError("NEONIZE_STORE_URL must be a postgres:// or postgresql:// URL")
+        if self.whatsapp_proxy_url and not self.whatsapp_proxy_url.startswith(
+            ("socks5://", "http://", "https://")
+        ):
+            raise ConfigError("WHATSAPP_PROXY_URL must be a socks5:// or http(s):// URL")
+        if self.neonize_log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(
+                f"NEONIZE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                f"got {self.neonize_log_level!r}"
+            )
 
     @property
     def queue(self) -> str:
@@ -130,4 +174,17 @@ class NodeConfig:
             sandbox_delivery_delay_s=get("SANDBOX_DELIVERY_DELAY_S", 1.0, float),
             sandbox_read_delay_s=get("SANDBOX_READ_DELAY_S", 2.0, float),
             sandbox_reconnect_delay_s=get("SANDBOX_RECONNECT_DELAY_S", 2.0, float),
+            neonize_store_url=get("NEONIZE_STORE_URL", "", str),
+            neonize_log_level=get("NEONIZE_LOG_LEVEL", "WARNING", str).upper(),
+            whatsapp_retry_min_s=get("WHATSAPP_RETRY_MIN_S", 5.0, float),
+            whatsapp_retry_max_s=get("WHATSAPP_RETRY_MAX_S", 300.0, float),
+            whatsapp_retry_jitter=get("WHATSAPP_RETRY_JITTER", 0.2, float),
+            whatsapp_start_spacing_s=get("WHATSAPP_START_SPACING_S", 0.2, float),
+            whatsapp_fd_budget=get("WHATSAPP_FD_BUDGET", 0, int),
+            whatsapp_stop_timeout_s=get("WHATSAPP_STOP_TIMEOUT_S", 10.0, float),
+            whatsapp_qr_first_ttl_s=get("WHATSAPP_QR_FIRST_TTL_S", 60.0, float),
+            whatsapp_qr_ttl_s=get("WHATSAPP_QR_TTL_S", 20.0, float),
+            whatsapp_qr_grace_s=get("WHATSAPP_QR_GRACE_S", 10.0, float),
+            whatsapp_probe_timeout_s=get("WHATSAPP_PROBE_TIMEOUT_S", 5.0, float),
+            whatsapp_proxy_url=get("WHATSAPP_PROXY_URL", "", str),
         )

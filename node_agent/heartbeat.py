@@ -71,10 +71,13 @@ class Heartbeat:
         }
 
     def heartbeat_body(self) -> dict[str, Any]:
-        """Return a heartbeat body with fresh metrics."""
+        """Return a heartbeat body with fresh metrics.
+
+        `status` is DRAINING when the node wants a restart (NodeRuntime.status), else ONLINE.
+        """
         status = self._status_fn()
         return {
-            "status": "ONLINE",
+            "status": "DRAINING" if status.get("draining") else "ONLINE",
             "metrics": {
                 "sessionCount": status["sessions"],
                 "cpuUsage": round(self._process.cpu_percent(None) / self._cpus, 2),

@@ -19,6 +19,7 @@ from typing import Any
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine
 from node_agent.engines.sandbox import SandboxEngine
+from node_agent.engines.whatsapp import WhatsAppEngine, neonize_installed
 from node_agent.messages import Messages
 from node_agent.outbox import OutboxSender
 from node_agent.reports import Reporter
@@ -38,9 +39,11 @@ class NodeRuntime:
         self.store = Store(config.node_db_path)
         self.outbox = OutboxSender(self.store, config.backend_url, config.backend_auth_token)
         self.reporter = Reporter(self.store, self.outbox.wake)
-        self.engines: dict[str, Engine] = (
-            engines if engines is not None else {"sandbox": SandboxEngine(config, self.on_event)}
-        )
+        if engines is None:
+            engines = {"sandbox": SandboxEngine(config, self.on_event)}
+            if neonize_installed():  # the node advertises only engines it can run
+                engines["whatsapp"] = WhatsAppEngine(config, self.on_event)
+        self.engines: dict[str, Engine] = engines
         self.started_at = time.monotonic()
         self._locks_guard = threading.Lock()
         self._session_locks: dict[str, threading.Lock] = {}
@@ -104,7 +107,14 @@ class NodeRuntime:
         with self._session_lock(session_id):
             row = self.store.session_get(session_id)
             current = self.engines.get(row["engine"]) if row else None
-            if row and current and current.is_running(session_id) and row["last_report"]:
+            # A FAILED session still held by its engine waits to retry: starting it retries now.
+            if (
+                row
+                and current
+                and current.is_running(session_id)
+                and row["last_report"]
+                and row["status"] != "FAILED"
+            ):
                 log.info("session %s already running: repeating its status", session_id)
                 self.reporter.repeat_session_status(session_id, row["last_report"])
                 return
@@ -216,7 +226,8 @@ class NodeRuntime:
             self.store.session_update(session_id, desired="stopped", credentials=None, jid=None)
             report(session_id, "LOGGED_OUT", reason=data["reason"])
         elif kind == "failed":
-            self.store.session_update(session_id, desired="stopped")
+            if not data.get("retrying"):  # else the engine keeps trying (e.g. offline)
+                self.store.session_update(session_id, desired="stopped")
             report(session_id, "FAILED", reason=data["reason"])
         elif kind == "message":
             self.messages.incoming(session_id, data["incoming"])
@@ -249,12 +260,17 @@ class NodeRuntime:
         )
 
     def status(self) -> dict[str, Any]:
-        """Return counters for health and heartbeat: sessions, connected, outboxPending."""
+        """Return counters for health and heartbeat: sessions, connected, outboxPending, draining.
+
+        `draining` is True when an engine wants the node restarted (the WhatsApp engine's file
+        descriptor budget ran out); the heartbeat then reports the node DRAINING.
+        """
         rows = self.store.session_list(desired="running")
         return {
             "sessions": len(rows),
             "connected": sum(1 for row in rows if row["status"] == "CONNECTED"),
             "outboxPending": self.store.outbox_count(),
+            "draining": any(getattr(e, "draining", False) for e in self.engines.values()),
         }
 
     def health(self) -> dict[str, Any]:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from node_agent.config import NodeConfig
 from node_agent.runtime import NodeRuntime
 from tests.node_agent.node_helpers import TOKEN, FakeBackend
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `live` tests (real phone, real WhatsApp) unless WHATSAPP_LIVE=1."""
+    if os.environ.get("WHATSAPP_LIVE") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs a real phone: set WHATSAPP_LIVE=1 (README)")
+    for item in items:
+        if "live" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
@@ -64,3 +76,27 @@ def make_runtime(make_config):
 @pytest.fixture
 def runtime(make_runtime):
     return make_runtime()
+
+
+@pytest.fixture
+def make_wa_runtime(make_config):
+    """Start NodeRuntimes whose `whatsapp` engine is real; `make_wa_runtime(connect, **overrides)`.
+
+    `connect=False` never calls neonize's connect(): tests feed events to the session's client.
+    neonize is imported only by tests that use this fixture.
+    """
+    from node_agent.engines.whatsapp import WhatsAppEngine
+
+    runtimes = []
+
+    def build(connect=False, config=None, **overrides):
+        config = config or make_config(**overrides)
+        runtime = NodeRuntime(config)
+        runtime.engines["whatsapp"] = WhatsAppEngine(config, runtime.on_event, connect=connect)
+        runtime.start()
+        runtimes.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in runtimes:
+        runtime.shutdown(flush_timeout_s=0)

@@ -73,7 +73,7 @@ def test_registers_after_backend_comes_up_then_heartbeats(backend, heartbeat):
         "workerId": "node-test",
         "endpoint": "node.node-test",
         "maxSessions": 100,
-        "engines": ["sandbox"],
+        "engines": ["sandbox", "whatsapp"],
         "version": "0.1.0",
         "healthUrl": "http://127.0.0.1:8001/health",
     }

@@ -85,8 +85,8 @@ def test_start_twice_repeats_status_instead_of_restarting(runtime, backend):
     assert names(backend, "s1") == ["INITIALIZING", "QR_REQUIRED", "CONNECTED", "CONNECTED"]
 
 
-def test_whatsapp_engine_is_unavailable(runtime, backend):
-    runtime.session_start("s1", "u1", "whatsapp")
+def test_unknown_engine_is_unavailable(runtime, backend):
+    runtime.session_start("s1", "u1", "telegram")
 
     report = wait_until(lambda: backend.statuses("s1"))[0]
     assert report[0] == "FAILED"

@@ -1,0 +1,89 @@
+"""What only a real phone can show. Skipped unless WHATSAPP_LIVE=1 (README, live checklist).
+
+Environment: WHATSAPP_LIVE_PHONE (E.164 digits of the phone that links, for pairing by code),
+WHATSAPP_LIVE_TO (E.164 digits of a second WhatsApp account that receives and replies),
+WHATSAPP_LIVE_STORE (a directory that keeps the linked stores between runs; default ./data/live).
+The tests print what to do on the phone and wait for it.
+"""
+
+import os
+
+import pytest
+
+from node_agent.engines.whatsapp.engine import build_text_message
+from tests.node_agent.node_helpers import MESSAGE_STATUS_PATH, RECEIVED_PATH, wait_until
+from tests.node_agent.whatsapp_helpers import wait_status
+
+pytestmark = pytest.mark.live
+
+WINDOW_S = 170  # whatsmeow: 6 QR codes, 60 s + 5 × 20 s
+
+
+@pytest.fixture
+def live_runtime(make_wa_runtime):
+    store = os.path.abspath(os.environ.get("WHATSAPP_LIVE_STORE", "data/live"))
+    return make_wa_runtime(
+        connect=True,
+        session_storage_path=store,
+        node_db_path=os.path.join(store, "node.sqlite3"),
+    )
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip(f"set {name}")
+    return value
+
+
+def test_live_pair_by_qr(live_runtime, backend, capsys):
+    live_runtime.session_start("live-qr", "u1", "whatsapp")
+    qr = wait_status(backend, "live-qr", "QR_REQUIRED", timeout_s=30)
+    with capsys.disabled():
+        import qrcode
+
+        code = qrcode.QRCode()
+        code.add_data(qr["qrString"])
+        code.print_ascii()
+        print("Scan with WhatsApp > Linked devices > Link a device")
+    report = wait_status(backend, "live-qr", "CONNECTED", timeout_s=WINDOW_S)
+    assert report["phoneNumber"]
+    assert report["jid"].endswith("@s.whatsapp.net")
+
+
+def test_live_pair_by_code(live_runtime, backend, capsys):
+    phone = env("WHATSAPP_LIVE_PHONE")
+    live_runtime.session_start("live-code", "u1", "whatsapp", "pairing_code", phone)
+    pairing = wait_status(backend, "live-code", "PAIRING", timeout_s=60)
+    with capsys.disabled():
+        print(f"On {phone}: Linked devices > Link with phone number > {pairing['pairingCode']}")
+    assert wait_status(backend, "live-code", "CONNECTED", timeout_s=WINDOW_S)["phoneNumber"]
+
+
+def test_live_send_receive_receipts_and_lid_reply(live_runtime, backend, capsys):
+    to = env("WHATSAPP_LIVE_TO")
+    live_runtime.restore()  # resumes live-qr from its store (pair it first)
+    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+    engine = live_runtime.engines["whatsapp"]
+    assert engine.check_number("live-qr", to)
+    state = live_runtime.message_send(
+        "live-m1",
+        "live-qr",
+        {"to": to, "chatId": f"{to}@s.whatsapp.net", "type": "text", "text": "gateway live test"},
+    )
+    assert state == "sent"
+    with capsys.disabled():
+        print(f"On {to}: open the chat, read the message, then reply to it (swipe right).")
+    wait_until(
+        lambda: "read" in [b["status"] for b in backend.bodies(MESSAGE_STATUS_PATH)],
+        timeout_s=300,
+        message="read receipt",
+    )
+    incoming = wait_until(
+        lambda: backend.bodies(RECEIVED_PATH, sessionId="live-qr"), timeout_s=300
+    )[-1]["message"]
+    # Reply into the chat the message came from, which may be an @lid chat.
+    reply = {"chatId": incoming["chatId"], "type": "text", "text": "reply ok"}
+    reply.update({"to": incoming["from"], "replyTo": incoming["id"]})
+    assert build_text_message(reply, tuple(incoming["chatId"].split("@")))
+    assert live_runtime.message_send("live-m2", "live-qr", reply) == "sent"
