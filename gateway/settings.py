@@ -172,6 +172,9 @@ DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="") or None
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=4096)
 API_KEY_LAST_USED_RESOLUTION_S = env.int("API_KEY_LAST_USED_RESOLUTION_S", default=60)
 
+# Let webhooks and media URLs reach loopback and private addresses (local development, tests).
+ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -24,6 +24,7 @@ from gateway.errors import GatewayError, MessageNotFound, SessionNotFound
 from sessions_app.api.serializers import qr_current
 from sessions_app.forms import ConnectForm, SandboxIncomingForm, SendTestForm, SessionCreateForm
 from sessions_app.models import OutboundMessage, Session
+from sessions_app.reasons import reason_text
 from sessions_app.selectors import message_get, message_list, session_get, session_list
 from sessions_app.services import (
     message_send,
@@ -112,6 +113,7 @@ def _panel_context(session: Session, **extra: Any) -> dict[str, Any]:
         expires_in_s = max(0, int((session.qr_expires_at - now).total_seconds()))
     context = {
         "session": session,
+        "reason_text": reason_text(session.status_reason),
         "token": _panel_token(session),
         # Poll fast while something is about to happen, slowly once linked.
         "poll_s": 5 if session.status == S.CONNECTED else 1,

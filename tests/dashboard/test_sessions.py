@@ -468,3 +468,20 @@ def test_connected_sandbox_page_has_unique_element_ids(logged_in, user):
     assert "id_send-text" in ids
     assert "id_incoming-text" in ids
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def test_failed_session_explains_its_reason(logged_in, user):
+    from django.utils import timezone
+
+    from sessions_app.services import session_create, session_status_apply
+
+    session = session_create(owner=user, name="wa", engine="whatsapp")
+    session_status_apply(
+        session_id=session.id,
+        status="FAILED",
+        timestamp=timezone.now(),
+        reason="whatsapp_unreachable",
+    )
+    response = logged_in.get(f"/sessions/{session.id}")
+    assert b"cannot reach WhatsApp" in response.content
+    assert b"whatsapp_unreachable" in response.content

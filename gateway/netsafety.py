@@ -1,0 +1,95 @@
+"""Checks for URLs the gateway calls or fetches on a user's behalf (webhooks, media URLs).
+
+A user-supplied URL must not make the gateway reach its own machine, the private network or a
+cloud metadata service (server-side request forgery). Every address the host name resolves to
+must be public; `ALLOW_PRIVATE_URLS` lifts that for local development and tests. Callers must
+connect to the address returned here, not resolve the name again, or a DNS answer that changes
+between check and use (DNS rebinding) would slip through.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from gateway.errors import GatewayError
+
+# Cloud metadata services answer on these even where link-local is routed (AWS, GCP, Azure,
+# Alibaba, Oracle); they are refused even when private addresses are allowed.
+METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("169.254.170.2"),
+    ipaddress.ip_address("100.100.100.200"),
+    ipaddress.ip_address("fd00:ec2::254"),
+}
+
+
+class UnsafeUrl(GatewayError):
+    code = "unsafe_url"
+    message = "URL must be http(s) and reach a public address."
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class CheckedUrl:
+    """A URL that passed the checks, with the addresses its host resolved to."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+def address_allowed(address: str, *, allow_private: bool) -> bool:
+    """Tell whether the gateway may connect to `address` (IPv4 or IPv6 text)."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return False
+    if allow_private:
+        return not ip.is_multicast and not ip.is_unspecified
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str, *, allow_private: bool | None = None) -> CheckedUrl:
+    """Check that `url` is http(s), has a host, and resolves only to allowed addresses.
+
+    `allow_private` defaults to the `ALLOW_PRIVATE_URLS` setting. Raises UnsafeUrl (400
+    `unsafe_url`) with the reason in the message; DNS failures are UnsafeUrl too.
+    """
+    if allow_private is None:
+        allow_private = settings.ALLOW_PRIVATE_URLS
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("URL must start with http:// or https://.")
+    if not parts.hostname:
+        raise UnsafeUrl("URL has no host.")
+    if parts.username or parts.password:
+        raise UnsafeUrl("URL must not carry a user name or password.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl("URL has an invalid port.") from exc
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUrl("URL's host name does not resolve.") from exc
+    addresses = tuple(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise UnsafeUrl("URL's host name does not resolve.")
+    for address in addresses:
+        if not address_allowed(address, allow_private=allow_private):
+            raise UnsafeUrl("URL points at a loopback, private, link-local or metadata address.")
+    return CheckedUrl(
+        url=url.strip(),
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port,
+        addresses=addresses,
+    )

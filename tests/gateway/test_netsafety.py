@@ -1,0 +1,64 @@
+import pytest
+
+from gateway.netsafety import UnsafeUrl, address_allowed, check_url
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.1.1",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "0.0.0.0",
+        "::ffff:127.0.0.1",
+        "100.64.0.1",
+        "169.254.169.254",
+    ],
+)
+def test_non_public_addresses_are_refused(address):
+    assert not address_allowed(address, allow_private=False)
+
+
+def test_metadata_stays_refused_when_private_is_allowed():
+    assert address_allowed("127.0.0.1", allow_private=True)
+    assert address_allowed("10.0.0.5", allow_private=True)
+    assert not address_allowed("169.254.169.254", allow_private=True)
+    assert not address_allowed("::ffff:169.254.169.254", allow_private=True)
+
+
+def test_public_addresses_pass():
+    assert address_allowed("93.184.216.34", allow_private=False)
+    assert address_allowed("2606:4700:4700::1111", allow_private=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "http://",
+        "javascript:alert(1)",
+        "http://user:pw@127.0.0.1/",
+        "http://127.0.0.1:99999/",
+        "http://localhost:8000/hook",
+        "http://[::1]/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data",
+    ],
+)
+def test_unsafe_urls_are_refused(url, settings):
+    settings.ALLOW_PRIVATE_URLS = False
+    with pytest.raises(UnsafeUrl):
+        check_url(url)
+
+
+def test_loopback_allowed_only_with_the_setting(settings):
+    settings.ALLOW_PRIVATE_URLS = True
+    checked = check_url("http://127.0.0.1:8123/hook")
+    assert checked.addresses == ("127.0.0.1",)
+    assert checked.port == 8123
