@@ -87,3 +87,69 @@ class BackendClient:
     def close(self) -> None:
         """Release pooled connections."""
         self._http.close()
+
+
+MEDIA_UPLOAD_PATH = "/api/webhooks/media"
+MEDIA_READ_TIMEOUT_S = 60.0
+
+
+def media_download_path(media_id: str) -> str:
+    """Return the internal URL path a node fetches a file to send from."""
+    return f"/api/internal/media/{media_id}"
+
+
+class MediaUnavailable(Exception):
+    """The backend does not have the file, or it differs from its descriptor (permanent)."""
+
+
+def media_fetch(base_url: str, token: str, media: dict[str, Any]) -> bytes:
+    """Download a file to send, described by `media` {id, size (bytes), sha256}.
+
+    Reads at most `size` bytes and checks the SHA-256. Raises MediaUnavailable (404, size or
+    hash mismatch) or requests.RequestException (network trouble: worth a retry).
+    """
+    import hashlib
+
+    size = int(media.get("size") or 0)
+    with requests.get(
+        base_url.rstrip("/") + media_download_path(str(media["id"])),
+        headers={"Authorization": f"Bearer {token}", "User-Agent": "wa-gateway-node-agent"},
+        timeout=(CONNECT_TIMEOUT_S, MEDIA_READ_TIMEOUT_S),
+        stream=True,
+    ) as answer:
+        if answer.status_code == 404:
+            raise MediaUnavailable(f"media {media['id']} not found")
+        answer.raise_for_status()
+        data = bytearray()
+        for chunk in answer.iter_content(64 * 1024):
+            data += chunk
+            if len(data) > size:
+                raise MediaUnavailable(f"media {media['id']} is larger than {size} bytes")
+    if len(data) != size or hashlib.sha256(data).hexdigest() != media.get("sha256"):
+        raise MediaUnavailable(f"media {media['id']} does not match its descriptor")
+    return bytes(data)
+
+
+def media_upload(
+    base_url: str, token: str, *, session_id: str, data: bytes, mimetype: str, filename: str
+) -> dict[str, Any] | None:
+    """Upload a received file to the backend's storage; return its descriptor or None.
+
+    The descriptor is {id, mimetype, filename, size, sha256}; None when the upload failed
+    (logged; the message is still reported, without a media id).
+    """
+    try:
+        answer = requests.post(
+            base_url.rstrip("/") + MEDIA_UPLOAD_PATH,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": "wa-gateway-node-agent"},
+            data={"sessionId": session_id, "mimetype": mimetype, "filename": filename},
+            files={"file": (filename or "media", data, mimetype or "application/octet-stream")},
+            timeout=(CONNECT_TIMEOUT_S, MEDIA_READ_TIMEOUT_S),
+        )
+    except requests.RequestException as exc:
+        log.warning("media upload for %s failed: %s", session_id, type(exc).__name__)
+        return None
+    if answer.status_code != 201:
+        log.warning("media upload for %s refused: HTTP %s", session_id, answer.status_code)
+        return None
+    return answer.json()["data"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from celery import Celery
 
 from node_agent.broker import broker_settings, install_ack_wakeup
@@ -21,8 +23,19 @@ def create_celery_app(config: NodeConfig) -> Celery:
             key_prefix=config.celery_broker_key_prefix,
         )
     )
+    result_backend = config.celery_result_backend or None
+    if result_backend and result_backend.startswith("file://"):
+        os.makedirs(result_backend.removeprefix("file://"), exist_ok=True)
     app.conf.update(
+        result_backend=result_backend,
+        result_expires=300,
+        result_backend_transport_options=(
+            {"global_keyprefix": config.celery_broker_key_prefix}
+            if config.celery_broker_key_prefix
+            else {}
+        ),
         task_default_queue=config.queue,
+        # Only the RPC tasks (messages_list, check_number) store a result; they say so.
         task_ignore_result=True,
         worker_hijack_root_logger=False,
         # The filesystem broker has no broadcast worth using; nodes never talk to each other.

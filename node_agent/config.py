@@ -34,6 +34,8 @@ class NodeConfig:
     celery_broker_folder: str = "data/broker"
     celery_visibility_timeout_s: int = 600
     celery_broker_key_prefix: str = ""
+    # Where answers to RPC tasks go (the backend reads them): Redis, or a folder both share.
+    celery_result_backend: str = ""
     node_db_path: str = "data/node-node-local.sqlite3"
     session_storage_path: str = "data/sessions"
     media_storage_path: str = "data/media"
@@ -150,6 +152,10 @@ class NodeConfig:
 
         worker_id = get("WORKER_ID", f"node-{socket.gethostname()}", str)
         broker_default = env.get("REDIS_URL") or "filesystem://"
+        data_dir = env.get("DATA_DIR") or "data"
+        result_default = env.get("REDIS_URL") or (
+            "file://" + os.path.join(os.path.abspath(data_dir), "celery-results")
+        )
         return cls(
             backend_auth_token=env.get("BACKEND_AUTH_TOKEN", "").strip(),
             worker_id=worker_id,
@@ -160,6 +166,7 @@ class NodeConfig:
             celery_broker_folder=get("CELERY_BROKER_FOLDER", "data/broker", str),
             celery_visibility_timeout_s=get("CELERY_VISIBILITY_TIMEOUT_S", 600, int),
             celery_broker_key_prefix=get("CELERY_BROKER_KEY_PREFIX", "", str),
+            celery_result_backend=get("CELERY_RESULT_BACKEND", result_default, str),
             node_db_path=get("NODE_DB_PATH", f"data/node-{worker_id}.sqlite3", str),
             session_storage_path=get("SESSION_STORAGE_PATH", "data/sessions", str),
             media_storage_path=get("MEDIA_STORAGE_PATH", "data/media", str),

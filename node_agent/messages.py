@@ -17,7 +17,31 @@ from node_agent.store import Store, utc_now_iso
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_TYPES = ("text",)
+SUPPORTED_TYPES = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "reaction",
+)
+# Keys of an engine's incoming dict kept as the message's content (history) and reported.
+INCOMING_CONTENT = (
+    "text",
+    "media",
+    "location",
+    "contact",
+    "reaction",
+    "quotedId",
+    "mentions",
+    "pushName",
+    "isGroup",
+    "senderJid",
+)
 RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
 PENDING_RECEIPTS_MAX = 1000
 
@@ -41,7 +65,7 @@ class Messages:
 
     def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
         """Store an engine's incoming message and report it, once per WhatsApp id."""
-        content = {key: incoming[key] for key in ("text",) if key in incoming}
+        content = {key: incoming[key] for key in INCOMING_CONTENT if key in incoming}
         created = self.store.message_record_in(
             session_id=session_id,
             wa_message_id=incoming["id"],
@@ -127,7 +151,7 @@ class Messages:
         # Each outcome moves the row out of `handed` before the id leaves `_in_flight`, so a
         # duplicate task never mistakes this running send for a lost one.
         try:
-            wa_message_id = engine.send(session_id, message_id, payload)
+            wa_message_id = engine.send(session_id, message_id, self._enrich(session_id, payload))
         except TransientSendError as exc:
             self.store.message_transition(message_id, ("handed",), "recorded")
             self._in_flight.discard(message_id)
@@ -159,6 +183,26 @@ class Messages:
         if held:
             self.receipt(wa_message_id, held)
         return "sent"
+
+    def _enrich(self, session_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add what the engine needs about quoted or reacted-to messages from the history.
+
+        `replyToText` (the quoted text) and `reaction.fromMe` (whether we sent the target).
+        """
+        enriched = dict(payload)
+        target_id = payload.get("replyTo")
+        if target_id:
+            quoted = self.store.message_get_by_wa_any(session_id, str(target_id))
+            if quoted and quoted["payload"].get("text") and "replyToText" not in payload:
+                enriched["replyToText"] = quoted["payload"]["text"]
+        reaction = payload.get("reaction")
+        if isinstance(reaction, dict) and reaction.get("messageId"):
+            target = self.store.message_get_by_wa_any(session_id, str(reaction["messageId"]))
+            enriched["reaction"] = {
+                **reaction,
+                "fromMe": bool(target and target["direction"] == "out"),
+            }
+        return enriched
 
     def _not_sent(
         self, message: dict[str, Any], exc: TransientSendError, final_attempt: bool

@@ -93,8 +93,20 @@ class Reporter:
             "timestamp": incoming.get("timestamp"),
             "fromMe": False,
         }
-        if incoming.get("text") is not None:
-            message["text"] = incoming["text"]
+        for key in (
+            "text",
+            "media",
+            "location",
+            "contact",
+            "reaction",
+            "quotedId",
+            "mentions",
+            "pushName",
+            "isGroup",
+            "senderJid",
+        ):
+            if incoming.get(key) is not None:
+                message[key] = incoming[key]
         body = {"sessionId": session_id, "message": message}
         with self.lock:
             if message["timestamp"] is None:

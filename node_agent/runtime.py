@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from node_agent.config import NodeConfig
-from node_agent.engines.base import Engine
+from node_agent.engines.base import Engine, TransientSendError
 from node_agent.engines.sandbox import SandboxEngine
 from node_agent.engines.whatsapp import WhatsAppEngine, neonize_installed
 from node_agent.messages import Messages
@@ -29,6 +29,28 @@ log = logging.getLogger(__name__)
 
 METHODS = ("qr", "pairing_code")
 SHUTDOWN_FLUSH_S = 3.0
+
+
+def history_item(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the wire form (camelCase) of one stored message row."""
+    payload = row["payload"] or {}
+    content = {k: v for k, v in payload.items() if k not in ("to", "chatId", "type", "id")}
+    error = None
+    if row["error_code"]:
+        error = {"code": row["error_code"], "message": row["error_message"] or ""}
+    return {
+        "id": row["message_id"] or row["wa_message_id"],
+        "waMessageId": row["wa_message_id"],
+        "direction": row["direction"],
+        "chatId": row["chat_jid"],
+        "from": row["from_phone"],
+        "type": row["type"],
+        "status": row["status"] or row["state"],
+        "error": error,
+        "content": content,
+        "createdAt": row["created_at"],
+        "cursor": row["id"],
+    }
 
 
 class NodeRuntime:
@@ -246,6 +268,27 @@ class NodeRuntime:
     ) -> str:
         """Send one message exactly once; see Messages.send."""
         return self.messages.send(message_id, session_id, payload, final_attempt=final_attempt)
+
+    def messages_list(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+        """Return up to `limit` (1..200) messages of a session after cursor `since`, both ways.
+
+        Each: id (gateway id out, WhatsApp id in), waMessageId, direction, chatId, from, type,
+        status, error, content (text, media descriptor, location, …), createdAt, cursor.
+        """
+        rows = self.store.message_page(session_id, max(0, since), max(1, min(limit, 200)))
+        return [history_item(row) for row in rows]
+
+    def check_number(self, session_id: str, phone: str) -> dict[str, Any]:
+        """Return `{"jid": <jid or None>}`, or `{"error": "session_not_connected"}`."""
+        row = self.store.session_get(session_id)
+        engine = self.engines.get(row["engine"]) if row else None
+        if engine is None or not engine.is_running(session_id):
+            return {"error": "session_not_connected"}
+        digits = "".join(c for c in str(phone) if c.isdigit())
+        try:
+            return {"jid": engine.check_number(session_id, digits)}
+        except TransientSendError:
+            return {"error": "session_not_connected"}
 
     # Health
 

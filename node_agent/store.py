@@ -253,6 +253,20 @@ class Store:
             (session_id, direction),
         )
 
+    def message_get_by_wa_any(self, session_id: str, wa_message_id: str) -> dict[str, Any] | None:
+        """Return a session's message (in or out) with this WhatsApp id, or None."""
+        return self._one(
+            "SELECT * FROM messages WHERE session_id = ? AND wa_message_id = ? ORDER BY id LIMIT 1",
+            (session_id, wa_message_id),
+        )
+
+    def message_page(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+        """Return up to `limit` of a session's messages with row id above `since`, oldest first."""
+        return self._all(
+            "SELECT * FROM messages WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
+            (session_id, since, limit),
+        )
+
     def message_list_in_state(self, state: str) -> list[dict[str, Any]]:
         """Return outbound messages in delivery `state` (recorded|handed|sent|failed)."""
         return self._all(

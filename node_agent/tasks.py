@@ -85,6 +85,22 @@ def message_send(
         ) from exc
 
 
+@shared_task(name="node_agent.tasks.messages_list", ignore_result=False, acks_late=False)
+def messages_list(
+    sessionId: str,  # noqa: N803
+    since: int = 0,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Return a session's history from the node's SQLite (an RPC; see NodeRuntime)."""
+    return get_runtime().messages_list(sessionId, int(since), int(limit))
+
+
+@shared_task(name="node_agent.tasks.check_number", ignore_result=False, acks_late=False)
+def check_number(sessionId: str, phone: str) -> dict[str, Any]:  # noqa: N803
+    """Return `{jid}` (None when not on WhatsApp) or `{error: "session_not_connected"}`."""
+    return get_runtime().check_number(sessionId, phone)
+
+
 @shared_task(name="node_agent.tasks.sandbox_action")
 def sandbox_action(
     sessionId: str,  # noqa: N803

@@ -50,3 +50,51 @@ class PhoneNumberRequired(GatewayError):
     code = "phone_number_required"
     message = "phoneNumber is required for the pairing_code method."
     http_status = 400
+
+
+class MediaTooLarge(GatewayError):
+    code = "media_too_large"
+    message = "The file is larger than this message type allows."
+    http_status = 413
+
+
+class MediaTypeMismatch(GatewayError):
+    code = "media_type_mismatch"
+    message = "The file's content does not fit the message type."
+    http_status = 422
+
+
+class MediaInvalid(GatewayError):
+    code = "invalid_media"
+    message = "The media could not be read."
+    http_status = 400
+
+
+class MediaDownloadFailed(GatewayError):
+    code = "media_download_failed"
+    message = "The media URL could not be downloaded."
+    http_status = 422
+
+
+class MediaDownloadTimeout(GatewayError):
+    code = "media_download_timeout"
+    message = "The media URL did not deliver the file in time."
+    http_status = 422
+
+
+class MediaNotFound(GatewayError):
+    code = "media_not_found"
+    message = "Media not found."
+    http_status = 404
+
+
+class NodeTimeout(GatewayError):
+    code = "node_timeout"
+    message = "The session's node did not answer in time; try again."
+    http_status = 504
+
+
+class NodeRequestFailed(GatewayError):
+    code = "node_error"
+    message = "The session's node could not answer the request."
+    http_status = 502

@@ -49,3 +49,40 @@ def node_publish_on_commit(*, worker_id: str, task: str, kwargs: dict[str, Any])
     transaction.on_commit(
         lambda: node_publish(worker_id=worker_id, task=task, kwargs=kwargs), robust=True
     )
+
+
+def node_call(*, worker_id: str, task: str, kwargs: dict[str, Any], timeout_s: float) -> Any:
+    """Run `node_agent.tasks.<task>` on the node and return its JSON result (an RPC).
+
+    Waits at most `timeout_s` seconds on the Celery result backend. Raises NodeTimeout (504)
+    when no answer comes in time (the node is down or busy) and NodeRequestFailed (502) when
+    the task failed or could not be published.
+    """
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    from sessions_app.errors import NodeRequestFailed, NodeTimeout
+
+    try:
+        # The message expires with the wait: a node that comes back later must not do stale work.
+        result = app.send_task(
+            f"node_agent.tasks.{task}",
+            kwargs=kwargs,
+            queue=node_queue(worker_id),
+            expires=timeout_s,
+            ignore_result=False,
+        )
+    except Exception as exc:
+        logger.exception("publish of %s to node %s failed", task, worker_id)
+        raise NodeRequestFailed() from exc
+    try:
+        return result.get(timeout=timeout_s, interval=0.05, propagate=True)
+    except CeleryTimeout as exc:
+        raise NodeTimeout() from exc
+    except Exception as exc:
+        logger.warning("node %s failed %s: %s", worker_id, task, exc)
+        raise NodeRequestFailed() from exc
+    finally:
+        try:
+            result.forget()
+        except Exception:  # a result that never came has nothing to forget
+            pass

@@ -9,7 +9,9 @@ method waits on it), with these kinds and `data` keys:
 - `pair_code`: `code` (`ABCD-EFGH`)
 - `connected`: `phone_number` (E.164 digits), `jid`, `credentials` (JSON-able dict to keep)
 - `disconnected`, `reconnecting`, `logged_out`, `failed`: `reason` (snake_case)
-- `message`: `incoming` = {`id`, `from`, `chatId`, `type`, `text`?, `timestamp`}
+- `message`: `incoming` = {`id`, `from`, `chatId`, `type`, `timestamp`, `text`?, `media`?
+  {`id` (backend media id), `mimetype`, `size`, `filename`?, `caption`?}, `location`?,
+  `contact`?, `reaction`?, `quotedId`?, `mentions`?}
 - `receipt`: `wa_message_id`, `status` (`delivered` | `read`)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.

@@ -18,7 +18,9 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
 - Resuming with credentials whose device the network no longer knows: `logged_out`
   (`device_removed`).
 
-Every message sent lands in the shared network's ledger (see sandbox_network).
+Every type is accepted (text, image, video, audio, voice, document, sticker, location,
+contact, reaction). Every message sent lands in the shared network's ledger (see sandbox_network)
+with its payload as sent: media by reference (`media.id`, size, sha256), never the bytes.
 """
 
 from __future__ import annotations
@@ -42,7 +44,18 @@ log = logging.getLogger(__name__)
 
 NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
-SUPPORTED_TYPES = ("text",)
+SUPPORTED_TYPES = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "reaction",
+)
 
 
 def sandbox_phone(session_id: str) -> str:
@@ -323,6 +336,11 @@ class SandboxEngine(Engine):
         }
         if params.get("text") is not None:
             incoming["text"] = str(params["text"])
+        # Media arrive as the descriptor of a file the backend already keeps (as a real node
+        # uploads a received file before reporting it); location and contact as given.
+        for key in ("media", "location", "contact"):
+            if isinstance(params.get(key), dict):
+                incoming[key] = params[key]
         self.emit(session.session_id, "message", incoming=incoming)
 
     def _phone_logout(self, session: _Session, params: dict[str, Any]) -> None:

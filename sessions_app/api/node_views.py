@@ -6,9 +6,10 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 
 from gateway.api import NodeApiView
-from gateway.errors import envelope
+from gateway.errors import SessionNotFound, envelope
 from sessions_app import services
 from sessions_app.models import OutboundMessage, Session
 
@@ -117,3 +118,53 @@ class MessageReceivedWebhook(NodeApiView):
             session_id=data["sessionId"], message=request.data["message"]
         )
         return envelope({"sessionId": data["sessionId"], "accepted": True})
+
+
+class NodeMediaDownload(NodeApiView):
+    """A node fetches a file it must send (`media.id` of a message_send payload)."""
+
+    @extend_schema(tags=TAGS, responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Any, media_id: str) -> Any:
+        from sessions_app.api.views import media_file_response
+        from sessions_app.errors import MediaNotFound
+        from sessions_app.models import MediaFile
+
+        media = MediaFile.objects.filter(id=media_id).first()
+        if media is None:
+            raise MediaNotFound()
+        return media_file_response(media)
+
+
+class MediaUploadForm(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    file = serializers.FileField()
+    mimetype = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    filename = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class MediaUploadWebhook(NodeApiView):
+    """A node uploads a file a session received; the answer's `id` goes in message-received."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        tags=TAGS,
+        request={"multipart/form-data": MediaUploadForm},
+        responses={201: None},
+    )
+    def post(self, request: Any) -> Any:
+        from sessions_app.media import media_descriptor, media_store_received
+
+        data = _valid(MediaUploadForm, request.data)
+        session = Session.objects.filter(id=data["sessionId"]).select_related("owner").first()
+        if session is None:
+            raise SessionNotFound()
+        media = media_store_received(
+            session=session,
+            upload=data["file"],
+            mimetype=data.get("mimetype", ""),
+            filename=data.get("filename", ""),
+        )
+        return envelope(media_descriptor(media), status=201)

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
+import json
+import mimetypes
 import re
 from typing import Any
 
+from django.core.files.storage import default_storage
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
 from gateway.fields import StrictCharField
+from gateway.parsers import JSONParser
 from sessions_app import selectors, services
 from sessions_app.api.serializers import (
+    MESSAGE_TYPES,
+    ContactCheckOutput,
+    ContactInput,
+    HistoryMessageOutput,
+    LocationInput,
+    MediaInput,
     MessageOutput,
     MessageSendInput,
+    MessageUploadInput,
     QrOutput,
+    RecipientField,
     SandboxScanInput,
     SessionConnectInput,
     SessionCreateInput,
     SessionOutput,
     SessionStatusOutput,
+    vcard_of,
 )
 from sessions_app.errors import InvalidIdempotencyKey, KeyBoundToSession
+from sessions_app.media import MEDIA_LIMITS, MEDIA_TYPES, MediaSource, media_descriptor, media_store
 
 TAG_SESSIONS = ["sessions"]
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
@@ -150,8 +166,21 @@ class SandboxScanApi(SessionApiView):
 
 class SandboxIncomingInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
-    type = serializers.ChoiceField(choices=["text"], default="text")
-    text = StrictCharField(max_length=4096)
+    type = serializers.ChoiceField(choices=MESSAGE_TYPES, default="text")
+    text = StrictCharField(max_length=4096, required=False, trim_whitespace=False)
+    media = MediaInput(required=False)
+    location = LocationInput(required=False)
+    contact = ContactInput(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        type_ = attrs["type"]
+        if type_ == "text" and not attrs.get("text"):
+            raise serializers.ValidationError({"text": ["Required for type text."]})
+        if type_ in MEDIA_TYPES and "media" not in attrs:
+            raise serializers.ValidationError({"media": [f"Required for type {type_}."]})
+        if type_ in ("location", "contact") and type_ not in attrs:
+            raise serializers.ValidationError({type_: [f"Required for type {type_}."]})
+        return attrs
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
@@ -172,9 +201,21 @@ class SandboxIncomingApi(SessionApiView):
         data = SandboxIncomingInput(data=request.data)
         data.is_valid(raise_exception=True)
         session = self.get_session(session_id)
-        services.sandbox_action(
-            owner=self.owner, session=session, action="incoming", params=dict(data.validated_data)
-        )
+        params = dict(data.validated_data)
+        if params["type"] in MEDIA_TYPES:
+            # The sandbox contact's file is stored as a received file, as a node would upload it.
+            media = media_store(
+                owner=self.owner,
+                session=session,
+                type_=params["type"],
+                source=MediaSource(**params.pop("media")),
+                direction="in",
+            )
+            params["media"] = media_descriptor(media)
+        if params["type"] == "contact" and not params["contact"].get("vcard"):
+            contact = params["contact"]
+            contact["vcard"] = vcard_of(contact["name"], contact["phone"])
+        services.sandbox_action(owner=self.owner, session=session, action="incoming", params=params)
         return envelope({"sessionId": session.id, "accepted": True}, status=202)
 
 
@@ -190,10 +231,203 @@ class SandboxPhoneActionApi(SessionApiView):
         return envelope({"sessionId": session.id, "accepted": True}, status=202)
 
 
+_EX_SESSION = "ses_abc123"
+_EX_TO = "+62 812-0000-0001"
+SEND_EXAMPLES = [
+    OpenApiExample(
+        "text",
+        value={"sessionId": _EX_SESSION, "to": _EX_TO, "type": "text", "text": "Halo 👋"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "image (URL, with caption)",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "image",
+            "media": {"url": "https://example.com/cat.jpg"},
+            "text": "A cat",
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "video",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "video",
+            "media": {"url": "https://example.com/clip.mp4"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "audio",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "audio",
+            "media": {"url": "https://example.com/song.mp3"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "voice note (OGG/Opus, base64)",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "voice",
+            "media": {"base64": "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA…"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "document (base64, with file name)",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "document",
+            "media": {
+                "base64": "JVBERi0xLjQK…",
+                "mimetype": "application/pdf",
+                "filename": "Faktur März.pdf",
+            },
+            "text": "Your invoice",
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "sticker (WebP)",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "sticker",
+            "media": {"url": "https://example.com/sticker.webp"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "location",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "location",
+            "location": {
+                "latitude": -6.1754,
+                "longitude": 106.8272,
+                "name": "Monas",
+                "address": "Jakarta",
+            },
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "contact",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "contact",
+            "contact": {"name": "Budi", "phone": "+62 812-0000-0002"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "reaction",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": _EX_TO,
+            "type": "reaction",
+            "reaction": {"messageId": "3EB0C0FFEE", "emoji": "👍"},
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "reply with mentions (group)",
+        value={
+            "sessionId": _EX_SESSION,
+            "to": "120363000000000000@g.us",
+            "type": "text",
+            "text": "@6281200000001 see above",
+            "replyTo": "3EB0C0FFEE",
+            "mentions": ["+62 812-0000-0001"],
+        },
+        request_only=True,
+    ),
+]
+
+
+def _form_to_dict(request: Any) -> tuple[dict[str, Any], Any]:
+    """Return a multipart form as the JSON send body, and its `file` upload (or None)."""
+    data = request.data
+    upload = request.FILES.get("file")
+    if not hasattr(data, "getlist"):  # JSON
+        return data, None
+    body: dict[str, Any] = {}
+    for key in data:
+        if key in ("file", "mimetype", "filename"):
+            continue
+        if key == "mentions":
+            body[key] = data.getlist(key)
+            continue
+        value = data.get(key)
+        if key in ("location", "contact", "reaction", "media") and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # the serializer reports it as not an object
+        body[key] = value
+    if upload is not None:
+        # The upload's own name and type, unless the form names them.
+        media_options = {k: data.get(k) for k in ("mimetype", "filename") if data.get(k)}
+        body.setdefault("_upload", media_options)
+    return body, upload
+
+
+def build_payload(*, owner: Any, session: Any, values: dict[str, Any], upload: Any) -> dict:
+    """Return the node's payload of a validated send body, storing its media first.
+
+    Media come as `media{id, mimetype, filename, size, sha256}`; `mentions` as E.164 digits;
+    a contact as `{name, vcard}`. Raises the media errors of `sessions_app.media`.
+    """
+    type_ = values["type"]
+    payload: dict[str, Any] = {"type": type_}
+    if "text" in values:
+        payload["text"] = values["text"]
+    if values.get("replyTo"):
+        payload["replyTo"] = values["replyTo"]
+    if values.get("mentions"):
+        payload["mentions"] = [m.to for m in values["mentions"]]
+    if type_ in MEDIA_TYPES:
+        given = values.get("media") or {}
+        options = values.get("_upload") or {}
+        source = MediaSource(
+            url=given.get("url"),
+            base64=given.get("base64"),
+            upload=upload,
+            mimetype=given.get("mimetype") or options.get("mimetype"),
+            filename=given.get("filename") or options.get("filename"),
+        )
+        media = media_store(owner=owner, session=session, type_=type_, source=source)
+        payload["media"] = media_descriptor(media)
+        if type_ == "document" and not media.filename:
+            extension = mimetypes.guess_extension(media.mimetype) or ""
+            payload["media"]["filename"] = f"document{extension}"
+    elif type_ == "location":
+        payload["location"] = {k: v for k, v in values["location"].items() if v not in (None, "")}
+    elif type_ == "contact":
+        contact = values["contact"]
+        vcard = contact.get("vcard") or vcard_of(contact["name"], contact["phone"])
+        payload["contact"] = {"name": contact["name"], "vcard": vcard}
+    elif type_ == "reaction":
+        payload["reaction"] = dict(values["reaction"])
+    return payload
+
+
 class MessageSendApi(OwnerApiView):
+    parser_classes = [JSONParser, MultiPartParser]
+
     @extend_schema(
         tags=TAG_MESSAGES,
-        request=MessageSendInput,
+        request={"application/json": MessageSendInput, "multipart/form-data": MessageUploadInput},
         responses={202: MessageOutput},
         parameters=[
             OpenApiParameter(
@@ -203,28 +437,34 @@ class MessageSendApi(OwnerApiView):
                 description="A repeat with the same key and body returns the first message.",
             )
         ],
-        examples=[
-            OpenApiExample(
-                "Text",
-                value={"sessionId": "ses_…", "to": "+62 812-0000-0001", "text": "Hello"},
-                request_only=True,
-            )
-        ],
-        summary="Send a message",
+        examples=SEND_EXAMPLES,
+        summary="Send a message of any type",
+        description=(
+            "Types: text, image, video, audio, voice (OGG/Opus voice note), document, sticker "
+            "(WebP), location, contact, reaction; `replyTo` and `mentions` on any type. Media by "
+            "`media.url`, `media.base64` (with or without a `data:` prefix) or a multipart "
+            "`file`. Limits (bytes): "
+            + ", ".join(f"{k} {v}" for k, v in MEDIA_LIMITS.items())
+            + " (413 `media_too_large`); content that does not fit the type is 422 "
+            "`media_type_mismatch`; a URL that fails is 422 `media_download_failed` or "
+            "`media_download_timeout`; a private or loopback URL is 400 `unsafe_url`."
+        ),
     )
     def post(self, request: Any) -> Any:
-        data = MessageSendInput(data=request.data)
+        body, upload = _form_to_dict(request)
+        data = MessageSendInput(data=body, upload=upload)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
+        values = dict(data.validated_data)
+        if upload is not None:
+            values["_upload"] = body.get("_upload") or {}
         session_id = values.get("sessionId") or getattr(self.api_key, "session_id", None)
         if not session_id:
             raise serializers.ValidationError({"sessionId": ["This field is required."]})
         session = selectors.session_get(
             owner=self.owner, session_id=session_id, api_key=self.api_key
         )
-        payload = {"type": values["type"], "text": values["text"]}
-        if values.get("replyTo"):
-            payload["replyTo"] = values["replyTo"]
+        idempotency_key = idempotency_key_from(request)
+        payload = build_payload(owner=self.owner, session=session, values=values, upload=upload)
         message, _created = services.message_send(
             owner=self.owner,
             session=session,
@@ -232,7 +472,7 @@ class MessageSendApi(OwnerApiView):
             to=values["to"].to,
             chat_jid=values["to"].chat_jid,
             payload=payload,
-            idempotency_key=idempotency_key_from(request),
+            idempotency_key=idempotency_key,
         )
         return envelope(MessageOutput(message).data, status=202)
 
@@ -249,10 +489,73 @@ class MessageDetailApi(OwnerApiView):
 class SessionMessagesApi(SessionApiView):
     @extend_schema(
         tags=TAG_MESSAGES,
-        responses=MessageOutput(many=True),
-        summary="Outbound messages of a session (delivery ledger, newest first)",
+        parameters=[
+            OpenApiParameter("since", int, description="`cursor` of the last message seen"),
+            OpenApiParameter("limit", int, description="1–200, default 50"),
+        ],
+        responses=HistoryMessageOutput(many=True),
+        summary="History of a session in both directions (from its node), oldest first",
+        description="Asks the session's node; 504 `node_timeout` when it does not answer.",
     )
     def get(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
-        messages = selectors.message_list(owner=self.owner, session=session)
-        return envelope(MessageOutput(messages, many=True).data)
+        query = HistoryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages = selectors.message_history(
+            owner=self.owner,
+            session=session,
+            since=query.validated_data["since"],
+            limit=query.validated_data["limit"],
+        )
+        return envelope(messages)
+
+
+class HistoryQuery(serializers.Serializer):
+    since = serializers.IntegerField(min_value=0, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=selectors.HISTORY_LIMIT_MAX, default=50)
+
+
+class ContactCheckQuery(serializers.Serializer):
+    phone = RecipientField()
+
+
+class ContactCheckApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_MESSAGES,
+        parameters=[OpenApiParameter("phone", str, required=True, description="Any common form")],
+        responses=ContactCheckOutput,
+        summary="Tell whether a number is on WhatsApp, and its JID",
+    )
+    def get(self, request: Any, session_id: str) -> Any:
+        session = self.get_session(session_id)
+        query = ContactCheckQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        recipient = query.validated_data["phone"]
+        if not recipient.chat_jid.endswith("@s.whatsapp.net"):
+            raise serializers.ValidationError(
+                {"phone": ["Give a phone number, not a group or LID JID."]}
+            )
+        answer = selectors.contact_check(owner=self.owner, session=session, phone=recipient.to)
+        return envelope(answer)
+
+
+class MediaDownloadApi(OwnerApiView):
+    @extend_schema(
+        tags=TAG_MESSAGES,
+        responses={(200, "application/octet-stream"): bytes},
+        summary="Download a media file (sent or received) of yours",
+    )
+    def get(self, request: Any, media_id: str) -> Any:
+        media = selectors.media_get(owner=self.owner, media_id=media_id)
+        return media_file_response(media)
+
+
+def media_file_response(media: Any) -> FileResponse:
+    """Stream a MediaFile from storage with its mimetype and exact (RFC 6266) file name."""
+    handle = default_storage.open(media.storage_name, "rb")
+    return FileResponse(
+        handle,
+        content_type=media.mimetype,
+        as_attachment=True,
+        filename=media.filename or media.id,
+    )

@@ -246,11 +246,14 @@ def test_incoming_text_is_reported_and_stored_once(make_wa_runtime, backend):
         "text": "hello",
         "timestamp": "2023-11-14T22:13:20.000000Z",
         "fromMe": False,
+        "pushName": "Ana",
+        "isGroup": False,
+        "senderJid": f"{PEER}@s.whatsapp.net",
     }
     time.sleep(0.1)
     assert len(backend.bodies(RECEIVED_PATH, sessionId="w1")) == 1
     stored = runtime.store.message_list("w1", direction="in")
-    assert [(m["wa_message_id"], m["payload"]) for m in stored] == [("3EB0AA01", {"text": "hello"})]
+    assert [(m["wa_message_id"], m["payload"]["text"]) for m in stored] == [("3EB0AA01", "hello")]
 
 
 def test_incoming_from_a_lid_sender_reports_the_phone_number(make_wa_runtime, backend):

@@ -25,9 +25,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import requests
+
+from node_agent.backend import MediaUnavailable, media_fetch, media_upload
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
-from node_agent.engines.whatsapp import mapping
+from node_agent.engines.whatsapp import builders, mapping
 from node_agent.engines.whatsapp.ffi import (
     START_HOLD_CAP_S,
     FfiGate,
@@ -43,11 +46,14 @@ from node_agent.scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 DEVICE_NAME = "WhatsApp Gateway"  # shown on the phone under "Linked devices"
-SUPPORTED_TYPES = ("text",)
+SUPPORTED_TYPES = ("text", "location", "contact", "reaction", *builders.MEDIA_TYPES)
 # Send errors after which nothing left this process (neonize/whatsmeow texts, NEONIZE.md §9).
 NOT_SENT_ERRORS = ("client is nil", "websocket not connected", "doesn't contain a device jid")
 SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 QUEUE_WARN_SIZE = 10_000
+# Received files above this are reported without being kept (the backend's MEDIA_MAX_BYTES
+# default; WhatsApp's own document cap is larger).
+INCOMING_MEDIA_MAX_BYTES = 100 * 1024 * 1024
 
 # neonize event class name → our handler (`_ev_<kind>`).
 EVENTS = {
@@ -333,17 +339,25 @@ class WhatsAppEngine(Engine):
         return session
 
     def send(self, session_id: str, message_id: str, payload: dict[str, Any]) -> str:
-        """Send a text (with `replyTo` and `mentions` when given) and return its WhatsApp id.
+        """Send a message of any type (with `replyTo`, `mentions`) and return its WhatsApp id.
 
-        Raises TransientSendError `session_not_connected`, PermanentSendError
-        `unsupported_type` or `recipient_not_on_whatsapp`; other errors leave the fate unknown.
+        Media bytes are fetched from the backend (`media.id`) and uploaded to WhatsApp by
+        neonize's builders. Raises TransientSendError `session_not_connected`,
+        `media_upload_failed` or `media_unavailable` (network), PermanentSendError
+        `unsupported_type`, `recipient_not_on_whatsapp` or `media_unavailable`; other errors
+        leave the fate unknown.
         """
         if payload.get("type", "text") not in SUPPORTED_TYPES:
             raise PermanentSendError("unsupported_type", f"Unsupported type {payload['type']!r}.")
         session = self._connected_session(session_id)
         target = self._target(session, payload)
-        message = build_text_message(payload, target)
+        data = self._media_bytes(payload) if payload.get("type") in builders.MEDIA_TYPES else None
         neonize = self._neonize()
+        try:
+            with self._gate.shared():
+                message = builders.build_message(session.client, payload, target, data)
+        except neonize.UploadError as exc:  # nothing was sent; WhatsApp's media host failed
+            raise TransientSendError("media_upload_failed", str(exc)) from exc
         try:
             with self._gate.shared():
                 response = session.client.send_message(neonize.build_jid(*target), message)
@@ -352,6 +366,17 @@ class WhatsAppEngine(Engine):
                 raise TransientSendError("session_not_connected", str(exc)) from exc
             raise
         return str(response.ID)
+
+    def _media_bytes(self, payload: dict[str, Any]) -> bytes:
+        media = payload.get("media") or {}
+        if not media.get("id"):
+            raise PermanentSendError("media_unavailable", "The payload names no media id.")
+        try:
+            return media_fetch(self._config.backend_url, self._config.backend_auth_token, media)
+        except MediaUnavailable as exc:
+            raise PermanentSendError("media_unavailable", str(exc)) from exc
+        except requests.RequestException as exc:
+            raise TransientSendError("media_unavailable", type(exc).__name__) from exc
 
     def _target(self, session: _Session, payload: dict[str, Any]) -> tuple[str, str]:
         """Return (user, server) to send to; phone numbers are checked with WhatsApp first."""
@@ -787,8 +812,41 @@ class WhatsAppEngine(Engine):
 
     def _ev_message(self, session: _Session, event: Any) -> None:
         incoming = mapping.incoming(event)
-        if incoming is not None:
-            self._emit_for(session, "message", incoming=incoming)
+        if incoming is None:
+            return
+        if incoming.get("media"):
+            self._save_incoming_media(session, event, incoming["media"])
+        self._emit_for(session, "message", incoming=incoming)
+
+    def _save_incoming_media(self, session: _Session, event: Any, media: dict[str, Any]) -> None:
+        """Download a received file and upload it to the backend's storage; add its `id`.
+
+        Files above INCOMING_MEDIA_MAX_BYTES are not downloaded (neonize holds whole files in
+        memory, NEONIZE.md §8); on any failure the message is reported without a media id.
+        """
+        if media.get("size", 0) > INCOMING_MEDIA_MAX_BYTES:
+            log.info("session %s: received file too large to keep", session.session_id)
+            return
+        neonize = self._neonize()
+        try:
+            with self._gate.shared():
+                data = session.client.download_any(event.Message)
+        except neonize.DownloadError as exc:
+            log.warning("session %s: media download failed: %s", session.session_id, exc)
+            return
+        if not data:
+            return
+        stored = media_upload(
+            self._config.backend_url,
+            self._config.backend_auth_token,
+            session_id=session.session_id,
+            data=bytes(data),
+            mimetype=media.get("mimetype") or "",
+            filename=media.get("filename") or "",
+        )
+        if stored:
+            media["id"] = stored["id"]
+            media["sha256"] = stored["sha256"]
 
     def _ev_receipt(self, session: _Session, event: Any) -> None:
         for wa_message_id, status in mapping.receipts(event):
@@ -799,31 +857,5 @@ class WhatsAppEngine(Engine):
 
 
 def build_text_message(payload: dict[str, Any], target: tuple[str, str]) -> Any:
-    """Build the waE2E Message of a text payload: plain, or with a reply and mentions.
-
-    `replyTo` is the quoted WhatsApp message id; `mentions` a list of E.164 digit strings.
-    Built explicitly so neonize never scans the text for mentions (NEONIZE.md §7.2).
-    """
-    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
-        ContextInfo,
-        ExtendedTextMessage,
-        Message,
-    )
-
-    text = str(payload.get("text") or "")
-    reply_to = payload.get("replyTo")
-    mentions = [
-        "".join(c for c in str(m) if c.isdigit()) + "@s.whatsapp.net"
-        for m in payload.get("mentions") or []
-    ]
-    if not reply_to and not mentions:
-        return Message(conversation=text)
-    context = ContextInfo(mentionedJID=mentions)
-    if reply_to:
-        context.stanzaID = str(reply_to)
-        user, server = target
-        if server != "g.us":
-            context.participant = f"{user}@{server}"
-        if payload.get("replyToText"):  # the quoted text, when the caller knows it
-            context.quotedMessage.conversation = str(payload["replyToText"])
-    return Message(extendedTextMessage=ExtendedTextMessage(text=text, contextInfo=context))
+    """Build the waE2E Message of a text payload (see builders.build_text)."""
+    return builders.build_text(payload, target)

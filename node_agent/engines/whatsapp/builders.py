@@ -1,0 +1,173 @@
+"""Build the waE2E `Message` of every payload type the gateway sends (NEONIZE.md §7).
+
+Text, location, contact and reaction messages are plain protobufs built here, with no network.
+Media messages go through neonize's `build_*_message` builders, which upload the bytes to
+WhatsApp first; they always get bytes (never a path or URL, NEONIZE.md §7.2). Reply and mention
+context is set on the sub-message explicitly, so neonize never scans text for mentions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
+# Which field of `Message` holds each type's sub-message.
+SUB_MESSAGE = {
+    "text": "extendedTextMessage",
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "voice": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+    "location": "locationMessage",
+    "contact": "contactMessage",
+}
+
+
+def _digits_jid(value: Any) -> str:
+    return "".join(c for c in str(value) if c.isdigit()) + "@s.whatsapp.net"
+
+
+def context_info(payload: dict[str, Any], target: tuple[str, str]) -> Any | None:
+    """Return the ContextInfo of `replyTo`/`mentions` (None when the payload has neither).
+
+    `replyTo` is the quoted WhatsApp id; `replyToText` (the node adds it from its history)
+    the quoted text; `mentions` E.164 digit strings.
+    """
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo
+
+    reply_to = payload.get("replyTo")
+    mentions = [_digits_jid(m) for m in payload.get("mentions") or []]
+    if not reply_to and not mentions:
+        return None
+    context = ContextInfo(mentionedJID=mentions)
+    if reply_to:
+        context.stanzaID = str(reply_to)
+        user, server = target
+        if server != "g.us":
+            context.participant = f"{user}@{server}"
+        if payload.get("replyToText"):
+            context.quotedMessage.conversation = str(payload["replyToText"])
+    return context
+
+
+def build_text(payload: dict[str, Any], target: tuple[str, str]) -> Any:
+    """Return a text Message: `conversation`, or `extendedTextMessage` with context."""
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ExtendedTextMessage, Message
+
+    text = str(payload.get("text") or "")
+    context = context_info(payload, target)
+    if context is None:
+        return Message(conversation=text)
+    return Message(extendedTextMessage=ExtendedTextMessage(text=text, contextInfo=context))
+
+
+def build_location(payload: dict[str, Any]) -> Any:
+    """Return a location Message (degrees; name and address optional)."""
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import LocationMessage, Message
+
+    location = payload["location"]
+    sub = LocationMessage(
+        degreesLatitude=float(location["latitude"]),
+        degreesLongitude=float(location["longitude"]),
+    )
+    if location.get("name"):
+        sub.name = str(location["name"])
+    if location.get("address"):
+        sub.address = str(location["address"])
+    return Message(locationMessage=sub)
+
+
+def build_contact(payload: dict[str, Any]) -> Any:
+    """Return a contact Message from `contact{name, vcard}` (the backend builds the vCard)."""
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContactMessage, Message
+
+    contact = payload["contact"]
+    return Message(
+        contactMessage=ContactMessage(displayName=str(contact["name"]), vcard=contact["vcard"])
+    )
+
+
+def build_reaction(payload: dict[str, Any], target: tuple[str, str]) -> Any:
+    """Return a reaction Message to `reaction.messageId` in the target chat.
+
+    `reaction.fromMe` says whether the session sent the target message; an empty emoji removes
+    the reaction. Built directly because neonize's `build_reaction` needs a connected client.
+    """
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message, ReactionMessage
+
+    reaction = payload["reaction"]
+    user, server = target
+    key = MessageKey(
+        remoteJID=f"{user}@{server}",
+        fromMe=bool(reaction.get("fromMe")),
+        ID=str(reaction["messageId"]),
+    )
+    return Message(
+        reactionMessage=ReactionMessage(
+            key=key,
+            text=str(reaction.get("emoji") or ""),
+            senderTimestampMS=int(time.time() * 1000),
+        )
+    )
+
+
+def build_media(client: Any, payload: dict[str, Any], data: bytes) -> Any:
+    """Return a media Message built (and uploaded) by neonize's builders from `data` bytes.
+
+    Raises neonize's UploadError when the upload fails (nothing was sent).
+    """
+    type_ = payload["type"]
+    media = payload.get("media") or {}
+    caption = payload.get("text") or None
+    if type_ == "image":
+        return client.build_image_message(data, caption=caption)
+    if type_ == "video":
+        return client.build_video_message(data, caption=caption)
+    if type_ in ("audio", "voice"):
+        return client.build_audio_message(data, ptt=type_ == "voice")
+    if type_ == "document":
+        filename = media.get("filename") or "document"
+        return client.build_document_message(
+            data,
+            caption=caption,
+            title=filename,
+            filename=filename,
+            mimetype=media.get("mimetype") or None,
+        )
+    if type_ == "sticker":
+        # passthrough: the backend checked it is WebP; neonize sends it untouched.
+        return client.build_sticker_message(data, passthrough=True)
+    raise ValueError(f"not a media type: {type_!r}")
+
+
+def build_message(
+    client: Any, payload: dict[str, Any], target: tuple[str, str], data: bytes | None
+) -> Any:
+    """Return the waE2E Message of any payload type; media types need their `data` bytes.
+
+    Reply and mention context is added to every type that has a `contextInfo`. Raises
+    ValueError for an unknown type.
+    """
+    type_ = payload.get("type", "text")
+    if type_ == "text":
+        return build_text(payload, target)
+    if type_ == "reaction":
+        return build_reaction(payload, target)
+    if type_ == "location":
+        message = build_location(payload)
+    elif type_ == "contact":
+        message = build_contact(payload)
+    elif type_ in MEDIA_TYPES:
+        if data is None:
+            raise ValueError("media bytes are required")
+        message = build_media(client, payload, data)
+    else:
+        raise ValueError(f"unknown message type {type_!r}")
+    context = context_info(payload, target)
+    if context is not None:
+        getattr(message, SUB_MESSAGE[type_]).contextInfo.MergeFrom(context)
+    return message

@@ -1,0 +1,105 @@
+"""The WhatsApp engine's message builders, with real neonize protobuf types (no network)."""
+
+from node_agent.engines.whatsapp import builders
+
+TARGET = ("6281200000001", "s.whatsapp.net")
+
+
+def test_location_contact_reaction_are_real_protobufs():
+    location = builders.build_message(
+        None,
+        {"type": "location", "location": {"latitude": -6.17, "longitude": 106.8, "name": "Monas"}},
+        TARGET,
+        None,
+    )
+    assert location.locationMessage.degreesLatitude == -6.17
+    assert location.locationMessage.name == "Monas"
+    contact = builders.build_message(
+        None,
+        {"type": "contact", "contact": {"name": "Budi", "vcard": "BEGIN:VCARD\nEND:VCARD"}},
+        TARGET,
+        None,
+    )
+    assert contact.contactMessage.displayName == "Budi"
+    reaction = builders.build_message(
+        None,
+        {"type": "reaction", "reaction": {"messageId": "3EB0AA", "emoji": "👍", "fromMe": True}},
+        TARGET,
+        None,
+    )
+    assert reaction.reactionMessage.text == "👍"
+    assert reaction.reactionMessage.key.ID == "3EB0AA"
+    assert reaction.reactionMessage.key.fromMe is True
+    assert reaction.reactionMessage.key.remoteJID == "6281200000001@s.whatsapp.net"
+    for message in (location, contact, reaction):
+        assert message.SerializePartialToString()
+
+
+def test_text_with_reply_and_mentions_keeps_unicode():
+    text = "Halo 👋 e\u0301 עברית"
+    message = builders.build_message(
+        None,
+        {"type": "text", "text": text, "replyTo": "3EB0", "mentions": ["6281200000002"]},
+        TARGET,
+        None,
+    )
+    sub = message.extendedTextMessage
+    assert sub.text == text
+    assert sub.contextInfo.stanzaID == "3EB0"
+    assert list(sub.contextInfo.mentionedJID) == ["6281200000002@s.whatsapp.net"]
+
+
+class FakeClient:
+    """Stands in for neonize's builders (they upload to WhatsApp); returns real Messages."""
+
+    def __init__(self):
+        self.calls = []
+
+    def _build(self, name, field, data, **kwargs):
+        from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message
+
+        self.calls.append((name, data, kwargs))
+        message = Message()
+        getattr(message, field).SetInParent()
+        return message
+
+    def build_image_message(self, data, **kw):
+        return self._build("image", "imageMessage", data, **kw)
+
+    def build_video_message(self, data, **kw):
+        return self._build("video", "videoMessage", data, **kw)
+
+    def build_audio_message(self, data, **kw):
+        return self._build("audio", "audioMessage", data, **kw)
+
+    def build_document_message(self, data, **kw):
+        return self._build("document", "documentMessage", data, **kw)
+
+    def build_sticker_message(self, data, **kw):
+        return self._build("sticker", "stickerMessage", data, **kw)
+
+
+def test_media_types_pass_bytes_and_options_to_neonize_builders():
+    client = FakeClient()
+    media = {"id": "med_1", "mimetype": "application/pdf", "filename": "Faktur März.pdf"}
+    builders.build_message(
+        client, {"type": "document", "media": media, "text": "cap"}, TARGET, b"%PDF"
+    )
+    builders.build_message(client, {"type": "voice", "media": media}, TARGET, b"OggS")
+    builders.build_message(client, {"type": "sticker", "media": media}, TARGET, b"RIFF")
+    image = builders.build_message(
+        client, {"type": "image", "media": media, "replyTo": "3EB0"}, TARGET, b"\x89PNG"
+    )
+    assert client.calls[0] == (
+        "document",
+        b"%PDF",
+        {
+            "caption": "cap",
+            "title": "Faktur März.pdf",
+            "filename": "Faktur März.pdf",
+            "mimetype": "application/pdf",
+        },
+    )
+    assert client.calls[1] == ("audio", b"OggS", {"ptt": True})
+    assert client.calls[2] == ("sticker", b"RIFF", {"passthrough": True})
+    assert image.imageMessage.contextInfo.stanzaID == "3EB0"
