@@ -14,4 +14,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 app = Celery("gateway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["sessions_app.webhooks"])  # tasks in a sub-package
 install_ack_wakeup()

@@ -148,9 +148,26 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
+# Results carry only the node's answers to RPC tasks (`messages_list`, `check_number`): Redis when
+# REDIS_URL is set, else files under DATA_DIR that the node agents on this machine also write.
+CELERY_RESULT_BACKEND = env.str(
+    "CELERY_RESULT_BACKEND",
+    default=REDIS_URL or f"file://{(DATA_DIR / 'celery-results').resolve()}",
+)
+if CELERY_RESULT_BACKEND.startswith("file://"):
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES_S", default=300)
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
+    {"global_keyprefix": _celery["broker_transport_options"]["global_keyprefix"]}
+    if "global_keyprefix" in _celery["broker_transport_options"]
+    else {}
+)
+NODE_RPC_TIMEOUT_S = env.float("NODE_RPC_TIMEOUT_S", default=10.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ROUTES = {
     "workers_app.tasks.check_node_health": {"queue": "default"},
+    "sessions_app.webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
+    "sessions_app.webhooks.tasks.sweep_webhooks": {"queue": "webhooks"},
 }
 # node_agent tasks have no static route: each goes to its session's node, node.<workerId>.
 
@@ -174,6 +191,36 @@ API_KEY_LAST_USED_RESOLUTION_S = env.int("API_KEY_LAST_USED_RESOLUTION_S", defau
 
 # Let webhooks and media URLs reach loopback and private addresses (local development, tests).
 ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
+# Media given by URL: the download must finish within this time and these bytes (per-type caps
+# in sessions_app/media.py apply as well).
+MEDIA_DOWNLOAD_TIMEOUT_S = env.float("MEDIA_DOWNLOAD_TIMEOUT_S", default=20.0)
+MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# A JSON body (base64 media included) may be this big; larger files go by URL or multipart upload,
+# whose file parts Django streams to disk instead of holding them in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=24 * 1024 * 1024)
+
+# --- User webhooks --------------------------------------------------------------------------
+# Waits before each automatic attempt (the first is immediate): the retry schedule Svix, the
+# authors of Standard Webhooks, publish (docs.svix.com/retries: now, 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 10 h), extended with 10 h steps to cover three days (about 78 h, 13 attempts).
+WEBHOOK_RETRY_SCHEDULE_S = env.list(
+    "WEBHOOK_RETRY_SCHEDULE_S",
+    cast=float,
+    default=[0, 5, 300, 1800, 7200, 18000] + [36000] * 7,
+)
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)  # ± share of each wait
+WEBHOOK_RETRY_AFTER_MAX_S = env.float("WEBHOOK_RETRY_AFTER_MAX_S", default=36000.0)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)  # per attempt, whole exchange
+WEBHOOK_SWEEP_INTERVAL_S = env.float("WEBHOOK_SWEEP_INTERVAL_S", default=5.0)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+WEBHOOK_REQUEUE_AFTER_S = env.float("WEBHOOK_REQUEUE_AFTER_S", default=120.0)
+WEBHOOK_SECRET_OVERLAP_S = env.int("WEBHOOK_SECRET_OVERLAP_S", default=24 * 3600)
+WEBHOOK_REPLAY_WINDOW_DAYS = env.int("WEBHOOK_REPLAY_WINDOW_DAYS", default=14)
+WEBHOOK_RESPONSE_SNIPPET_CHARS = min(env.int("WEBHOOK_RESPONSE_SNIPPET_CHARS", default=500), 1000)
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
+    "task": "sessions_app.webhooks.tasks.sweep_webhooks",
+    "schedule": WEBHOOK_SWEEP_INTERVAL_S,
+}
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -182,8 +229,27 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "templates" / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))
+# Media (sent and received files) go through django-storages: local disk under MEDIA_ROOT by
+# default, S3 or MinIO when MEDIA_S3_BUCKET is set.
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", default="")
+_media_storage: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if MEDIA_S3_BUCKET:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "access_key": env.str("MEDIA_S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("MEDIA_S3_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("MEDIA_S3_PREFIX", default="media"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True

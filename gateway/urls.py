@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/webhooks/session-status", node_views.SessionStatusWebhook.as_view()),
     path("api/webhooks/message-status", node_views.MessageStatusWebhook.as_view()),
     path("api/webhooks/message-received", node_views.MessageReceivedWebhook.as_view()),
+    path("api/webhooks/media", node_views.MediaUploadWebhook.as_view()),
+    path("api/internal/media/<id:media_id>", node_views.NodeMediaDownload.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("accounts.urls")),

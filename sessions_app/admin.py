@@ -31,3 +31,6 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     search_fields = ("id", "to", "chat_jid", "wa_message_id", "owner__email", "session__id")
     readonly_fields = [f.name for f in OutboundMessage._meta.fields]
     date_hierarchy = "created_at"
+
+
+import sessions_app.webhooks.admin  # noqa: E402, F401  (registers the webhook models)

@@ -29,6 +29,7 @@ from sessions_app.errors import (
 )
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.node_client import node_publish_on_commit, route_set
+from sessions_app.webhooks import services as webhooks
 from workers_app.services import worker_pick
 
 logger = logging.getLogger(__name__)
@@ -322,6 +323,7 @@ def session_status_apply(
     if last is not None and timestamp <= last:
         return session
     session.last_seen_at = timestamp
+    before = (session.status, session.qr_string, session.pairing_code)
     _set_status(session, status, reason=reason)
     if status == S.QR_REQUIRED and qr_string:
         session.qr_string = qr_string
@@ -335,6 +337,7 @@ def session_status_apply(
         session.phone_number = phone_number or session.phone_number
         session.jid = jid or session.jid
     session.save()
+    webhooks.session_status_emit(session=session, before=before, timestamp=timestamp)
     return session
 
 
@@ -391,6 +394,7 @@ def message_status_apply(
         message.error_code = error_code or "send_failed"
         message.error_message = error_message[:300]
     message.save()
+    webhooks.message_status_emit(message=message, timestamp=timestamp)
     if counted:
         usage_record_add(
             user_id=message.owner_id,
@@ -421,3 +425,4 @@ def message_received_apply(*, session_id: str, message: dict[str, Any]) -> None:
         kind=UsageRecord.Kind.MESSAGE_IN,
         billing_date=timezone.now().date(),
     )
+    webhooks.message_received_emit(session=session, message=message)

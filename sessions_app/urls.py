@@ -1,10 +1,12 @@
 from django.urls import path
 
 from sessions_app import views
+from sessions_app.webhooks import views as webhooks
 
 app_name = "sessions"
 
 SESSION = "sessions/<id:session_id>"
+WEBHOOK = "webhooks/<id:webhook_id>"
 
 urlpatterns = [
     path("", views.session_list_view, name="list"),
@@ -21,4 +23,14 @@ urlpatterns = [
     path(f"{SESSION}/sandbox/logout", views.sandbox_logout_view, name="sandbox_logout"),
     path(f"{SESSION}/messages", views.session_messages, name="messages"),
     path(f"{SESSION}/messages/<id:message_id>", views.message_status, name="message_status"),
+    path("webhooks", webhooks.webhook_list_view, name="webhooks"),
+    path(f"{WEBHOOK}/toggle", webhooks.webhook_toggle_view, name="webhook_toggle"),
+    path(f"{WEBHOOK}/rotate", webhooks.webhook_rotate_view, name="webhook_rotate"),
+    path(f"{WEBHOOK}/delete", webhooks.webhook_delete_view, name="webhook_delete"),
+    path(f"{WEBHOOK}/deliveries", webhooks.webhook_deliveries_view, name="webhook_deliveries"),
+    path(
+        f"{WEBHOOK}/deliveries/<id:delivery_id>/replay",
+        webhooks.webhook_replay_view,
+        name="webhook_replay",
+    ),
 ]

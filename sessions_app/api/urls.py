@@ -1,6 +1,7 @@
 from django.urls import path
 
 from sessions_app.api import views
+from sessions_app.webhooks import api as webhooks
 
 app_name = "api_sessions"
 
@@ -41,6 +42,29 @@ urlpatterns = [
         views.SandboxPhoneActionApi.as_view(action="disconnect"),
         name="sandbox-disconnect",
     ),
+    path(
+        "sessions/<id:session_id>/contacts/check",
+        views.ContactCheckApi.as_view(),
+        name="contacts-check",
+    ),
+    path("media/<id:media_id>", views.MediaDownloadApi.as_view(), name="media"),
     path("messages", views.MessageSendApi.as_view(), name="send"),
     path("messages/<id:message_id>", views.MessageDetailApi.as_view(), name="message"),
+    path("webhooks", webhooks.WebhookListCreateApi.as_view(), name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks.WebhookDetailApi.as_view(), name="webhook"),
+    path(
+        "webhooks/<id:webhook_id>/rotate-secret",
+        webhooks.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<id:webhook_id>/deliveries",
+        webhooks.WebhookDeliveriesApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<id:webhook_id>/deliveries/<id:delivery_id>/replay",
+        webhooks.WebhookDeliveryReplayApi.as_view(),
+        name="webhook-delivery-replay",
+    ),
 ]

@@ -203,6 +203,12 @@ def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
             "SANDBOX_DELIVERY_DELAY_S": "0.3",
             "SANDBOX_READ_DELAY_S": "0.6",
             "PYTHONUNBUFFERED": "1",
+            # Webhooks to a loopback receiver, with retries compressed into seconds.
+            "ALLOW_PRIVATE_URLS": "true",
+            "WEBHOOK_SWEEP_INTERVAL_S": "0.5",
+            "WEBHOOK_RETRY_SCHEDULE_S": "0,0.5,1,2",
+            "WEBHOOK_REQUEUE_AFTER_S": "5",
+            "WEBHOOK_TIMEOUT_S": "5",
         }
     )
     env.update(overrides)

@@ -1,0 +1,1 @@
+"""User webhooks: endpoints, events, signed deliveries with retries, and their log."""

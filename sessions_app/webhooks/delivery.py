@@ -1,0 +1,325 @@
+"""Sending webhook deliveries: claim, check the URL again, sign, POST once, record, reschedule.
+
+Each attempt is its own task on the `webhooks` queue and a worker thread holds it for at most
+WEBHOOK_TIMEOUT_S, so a slow receiver only ever costs its own deliveries time. Retries are not
+Celery countdowns (a Redis broker would redeliver hour-long ETAs after its visibility timeout and
+workers would hold them in memory): a delivery stores `next_attempt_at` and the beat sweeper
+enqueues the due ones.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from gateway.netsafety import CheckedUrl, UnsafeUrl, check_url
+from sessions_app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from sessions_app.webhooks.services import endpoint_disable, endpoint_secrets
+from sessions_app.webhooks.signing import signature_headers
+
+logger = logging.getLogger(__name__)
+
+D = WebhookDelivery.Status
+USER_AGENT = "whatsapp-gateway-webhooks/1"
+_SNIPPET_READ_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """What a receiver answered: status code, the start of the body, `Retry-After` in seconds."""
+
+    status: int
+    snippet: str
+    retry_after_s: float | None
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """An HTTP connection to an address already checked, never to a fresh DNS answer."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """As _PinnedHTTPConnection, with TLS verified against the URL's host name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def http_post(
+    *, checked: CheckedUrl, body: bytes, headers: dict[str, str], timeout_s: float
+) -> HttpResult:
+    """POST `body` to the checked URL's first reachable address; never follow a redirect.
+
+    `timeout_s` bounds connecting, each read, and the whole exchange. Raises OSError (including
+    socket.timeout and ssl.SSLError) or http.client.HTTPException.
+    """
+    deadline = time.monotonic() + timeout_s
+    parts = urlsplit(checked.url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection_class = (
+        _PinnedHTTPSConnection if checked.scheme == "https" else _PinnedHTTPConnection
+    )
+    last_error: OSError | None = None
+    for address in checked.addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        connection = connection_class(
+            checked.host, checked.port, address=address, timeout=remaining
+        )
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            snippet = _read_snippet(response, connection, deadline)
+            return HttpResult(
+                status=response.status,
+                snippet=snippet,
+                retry_after_s=_retry_after_s(response.getheader("Retry-After")),
+            )
+        except ConnectionRefusedError as exc:
+            last_error = exc  # try the host's next address
+        finally:
+            connection.close()
+    raise last_error or TimeoutError("timed out")
+
+
+def _read_snippet(response: http.client.HTTPResponse, connection: object, deadline: float) -> str:
+    chunks: list[bytes] = []
+    size = 0
+    while size < _SNIPPET_READ_BYTES:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            sock.settimeout(remaining)
+        try:
+            chunk = response.read1(_SNIPPET_READ_BYTES - size)
+        except (OSError, http.client.HTTPException):
+            break  # the status line and headers already arrived; the body is only for the log
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    limit = settings.WEBHOOK_RESPONSE_SNIPPET_CHARS
+    return b"".join(chunks).decode("utf-8", errors="replace")[:limit]
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Parse `Retry-After` (seconds or an HTTP date, RFC 9110 §10.2.3) into seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def retry_delay_s(*, step: int, retry_after_s: float | None = None) -> float | None:
+    """Return the wait before automatic attempt `step + 1`, or None when the schedule is done.
+
+    `step` is the number of automatic attempts made. The schedule's step is spread by
+    ±WEBHOOK_RETRY_JITTER (a share) so receivers that come back are not hit all at once; a
+    longer `Retry-After` wins, capped at WEBHOOK_RETRY_AFTER_MAX_S.
+    """
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE_S
+    if step >= len(schedule):
+        return None
+    jitter = settings.WEBHOOK_RETRY_JITTER
+    delay = float(schedule[step]) * random.uniform(1 - jitter, 1 + jitter)
+    if retry_after_s is not None:
+        delay = max(delay, min(retry_after_s, settings.WEBHOOK_RETRY_AFTER_MAX_S))
+    return delay
+
+
+def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | None:
+    """Make the due attempt of one delivery and record it; return the attempt.
+
+    Claims the delivery with a conditional UPDATE (pending, due, endpoint enabled → sending), so
+    of two workers given the same id only one sends; the other gets None, as does a delivery
+    that is not due. Checks the URL again (UnsafeUrl is recorded as a failed attempt), signs with
+    every current secret, and sends with WEBHOOK_TIMEOUT_S. Afterwards: 2xx succeeds; 410
+    disables the endpoint; anything else is retried on the schedule, and a delivery past the
+    schedule fails and disables its endpoint unless that endpoint succeeded meanwhile.
+    """
+    now = timezone.now()
+    claimed = WebhookDelivery.objects.filter(
+        id=delivery_id, status=D.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+    ).update(
+        status=D.SENDING,
+        claimed_at=now,
+        enqueued_at=None,
+        attempt_count=F("attempt_count") + 1,
+        updated_at=now,
+    )
+    if not claimed:
+        return None
+    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(id=delivery_id)
+    endpoint = delivery.endpoint
+    trigger = WebhookAttempt.Trigger.REPLAY if delivery.replay_requested else "auto"
+    body = json.dumps(delivery.event.payload, separators=(",", ":"), ensure_ascii=False)
+    started_at = timezone.now()
+    started = time.monotonic()
+    result: HttpResult | None = None
+    error = ""
+    try:
+        checked = check_url(endpoint.url)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            **signature_headers(
+                msg_id=delivery.event_id,
+                timestamp=started_at,
+                body=body,
+                secrets_=endpoint_secrets(endpoint, now=started_at),
+                hub_secret=endpoint.secret if endpoint.hub_signature else None,
+            ),
+        }
+        result = http_post(
+            checked=checked,
+            body=body.encode(),
+            headers=headers,
+            timeout_s=settings.WEBHOOK_TIMEOUT_S,
+        )
+    except UnsafeUrl as exc:
+        error = f"unsafe_url: {exc.message}"
+    except TimeoutError:
+        error = f"timeout: no answer within {settings.WEBHOOK_TIMEOUT_S:g} s"
+    except (OSError, http.client.HTTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    duration_ms = int((time.monotonic() - started) * 1000)
+    success = result is not None and 200 <= result.status < 300
+    if result is not None and not success:
+        error = f"HTTP {result.status}"
+    attempt = WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempt_count,
+        trigger=trigger,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status_code=result.status if result else None,
+        success=success,
+        response_snippet=result.snippet if result else "",
+        error=error[:300],
+    )
+    _settle(delivery, attempt, result)
+    return attempt
+
+
+def _settle(delivery: WebhookDelivery, attempt: WebhookAttempt, result: HttpResult | None) -> None:
+    now = timezone.now()
+    auto = attempt.trigger == WebhookAttempt.Trigger.AUTO
+    step = delivery.schedule_step + (1 if auto else 0)
+    fields = {
+        "schedule_step": step,
+        "replay_requested": False,
+        "claimed_at": None,
+        "last_status_code": attempt.status_code,
+        "last_error": attempt.error,
+        "updated_at": now,
+    }
+    endpoint = delivery.endpoint
+    if attempt.success:
+        fields.update(status=D.SUCCEEDED, completed_at=now, next_attempt_at=None)
+    elif result is not None and result.status == 410:
+        fields.update(status=D.FAILED, completed_at=now, next_attempt_at=None)
+    else:
+        delay = retry_delay_s(step=step, retry_after_s=result.retry_after_s if result else None)
+        if delay is None:
+            fields.update(status=D.FAILED, completed_at=now, next_attempt_at=None)
+        else:
+            fields.update(status=D.PENDING, next_attempt_at=now + timedelta(seconds=delay))
+    WebhookDelivery.objects.filter(id=delivery.id, status=D.SENDING).update(**fields)
+    if result is not None and result.status == 410:
+        endpoint_disable(
+            endpoint=endpoint,
+            reason=f"The receiver answered 410 Gone on {_when(now)}; deliveries stopped.",
+        )
+    elif fields["status"] == D.FAILED and auto and _failing_since(endpoint, delivery.created_at):
+        hours = (now - delivery.created_at).total_seconds() / 3600
+        endpoint_disable(
+            endpoint=endpoint,
+            reason=(
+                f"Every attempt failed for {hours:.1f} h, through the whole retry schedule "
+                f"(last: {attempt.error or 'no answer'}); disabled on {_when(now)}."
+            ),
+        )
+
+
+def _failing_since(endpoint: WebhookEndpoint, since: datetime) -> bool:
+    return not endpoint.deliveries.filter(status=D.SUCCEEDED, completed_at__gte=since).exists()
+
+
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def deliveries_sweep(*, enqueue: Callable[[list[str]], None], limit: int | None = None) -> int:
+    """Enqueue the deliveries that are due; return how many.
+
+    Due: pending with `next_attempt_at` passed, and not enqueued in the last
+    WEBHOOK_REQUEUE_AFTER_S (a queued task not yet run). Deliveries stuck in `sending` longer
+    than WEBHOOK_TIMEOUT_S + WEBHOOK_REQUEUE_AFTER_S (a worker died mid-attempt) go back to
+    pending first. Marks them enqueued with a conditional UPDATE, so two sweepers never enqueue
+    the same delivery twice in one round. `enqueue` gets the ids (after commit).
+    """
+    now = timezone.now()
+    requeue_after = timedelta(seconds=settings.WEBHOOK_REQUEUE_AFTER_S)
+    stuck_before = now - timedelta(seconds=settings.WEBHOOK_TIMEOUT_S) - requeue_after
+    WebhookDelivery.objects.filter(status=D.SENDING, claimed_at__lt=stuck_before).update(
+        status=D.PENDING, claimed_at=None, next_attempt_at=now, updated_at=now
+    )
+    due = (
+        WebhookDelivery.objects.filter(
+            status=D.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+        )
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
+        .order_by("next_attempt_at")
+        .values_list("id", flat=True)[: limit or settings.WEBHOOK_SWEEP_BATCH]
+    )
+    ids = list(due)
+    marked = []
+    with transaction.atomic():
+        for delivery_id in ids:
+            if (
+                WebhookDelivery.objects.filter(id=delivery_id, status=D.PENDING)
+                .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - requeue_after))
+                .update(enqueued_at=now)
+            ):
+                marked.append(delivery_id)
+        if marked:
+            transaction.on_commit(lambda: enqueue(marked))
+    return len(marked)

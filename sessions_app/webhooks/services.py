@@ -1,0 +1,383 @@
+"""Writes for webhooks: endpoints (create, change, rotate, delete) and events fanned out to them.
+
+Events come from the three places node reports land (sessions_app.services); each is stored once
+(a repeated report is recognised by its dedupe key) and gets one delivery per distinct endpoint
+URL, sent after the surrounding transaction commits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from gateway.netsafety import check_url
+from sessions_app.models import OutboundMessage, Session
+from sessions_app.webhooks.errors import (
+    DeliveryInProgress,
+    ReplayWindowPassed,
+    WebhookDisabled,
+)
+from sessions_app.webhooks.models import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    new_event_id,
+)
+from sessions_app.webhooks.signing import secret_generate
+
+logger = logging.getLogger(__name__)
+
+D = WebhookDelivery.Status
+
+# Keys that would carry a file's bytes inline; they are never put in a payload.
+_INLINE_MEDIA_KEYS = {"base64", "data", "bytes", "content", "body", "jpegThumbnail", "thumbnail"}
+
+
+# --- Endpoints --------------------------------------------------------------------------------
+
+
+def url_normalize(url: str) -> str:
+    """Return `url` in a canonical form for telling duplicates apart.
+
+    Lower-case scheme and host, the default port dropped, an empty path as `/`, no fragment.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, parts.path or "/", parts.query, ""))
+
+
+def endpoint_create(
+    *,
+    owner: User,
+    url: str,
+    event_types: list[str],
+    session: Session | None = None,
+    description: str = "",
+    hub_signature: bool = False,
+    enabled: bool = True,
+) -> WebhookEndpoint:
+    """Register a webhook endpoint with a new secret (`endpoint.secret`, to show once).
+
+    `session` None means every session of the owner. Raises UnsafeUrl (400 `unsafe_url`) for a
+    URL that is not http(s) or reaches a loopback, private, link-local or metadata address.
+    """
+    checked = check_url(url)
+    return WebhookEndpoint.objects.create(
+        owner=owner,
+        session=session,
+        url=checked.url,
+        url_normalized=url_normalize(checked.url),
+        event_types=_event_types(event_types),
+        description=description,
+        hub_signature=hub_signature,
+        enabled=enabled,
+        secret=secret_generate(),
+    )
+
+
+def endpoint_update(*, owner: User, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+    """Change an endpoint's `url`, `event_types`, `description`, `hub_signature` or `enabled`.
+
+    Enabling clears the disabled reason; disabling stops its pending deliveries (they can be
+    replayed). Raises UnsafeUrl for a bad new URL.
+    """
+    if "url" in changes:
+        checked = check_url(changes["url"])
+        endpoint.url = checked.url
+        endpoint.url_normalized = url_normalize(checked.url)
+    if "event_types" in changes:
+        endpoint.event_types = _event_types(changes["event_types"])
+    for field in ("description", "hub_signature"):
+        if field in changes:
+            setattr(endpoint, field, changes[field])
+    if "enabled" in changes and changes["enabled"] != endpoint.enabled:
+        if changes["enabled"]:
+            endpoint.enabled = True
+            endpoint.disabled_reason = ""
+            endpoint.disabled_at = None
+        else:
+            endpoint.save()
+            return endpoint_disable(endpoint=endpoint, reason="Disabled by its owner.")
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> WebhookEndpoint:
+    """Disable an endpoint with a reason its owner sees; its pending deliveries fail.
+
+    Safe to repeat (the first reason stays).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        changed = WebhookEndpoint.objects.filter(id=endpoint.id, enabled=True).update(
+            enabled=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
+        )
+        if changed:
+            WebhookDelivery.objects.filter(endpoint=endpoint, status=D.PENDING).update(
+                status=D.FAILED,
+                last_error="Endpoint disabled before this delivery was sent.",
+                completed_at=now,
+                next_attempt_at=None,
+                replay_requested=False,
+            )
+    endpoint.refresh_from_db()
+    if changed:
+        logger.warning("webhook %s disabled: %s", endpoint.id, reason)
+    return endpoint
+
+
+def endpoint_rotate_secret(*, owner: User, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Give an endpoint a new secret; the old one keeps signing for WEBHOOK_SECRET_OVERLAP_S.
+
+    During the overlap every delivery carries a signature with each secret (the Standard Webhooks
+    spec allows several in `webhook-signature`). Returns the endpoint with the new `secret`.
+    """
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + timedelta(
+        seconds=settings.WEBHOOK_SECRET_OVERLAP_S
+    )
+    endpoint.secret = secret_generate()
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, owner: User, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint with its deliveries and attempts."""
+    WebhookEndpoint.objects.filter(id=endpoint.id, owner=owner).delete()
+
+
+def endpoint_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
+    """Return the secrets that sign a delivery now: the current one, then the previous one."""
+    secrets_ = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        secrets_.append(endpoint.previous_secret)
+    return secrets_
+
+
+def _event_types(values: list[str]) -> list[str]:
+    types = list(dict.fromkeys(values))
+    return ["*"] if "*" in types or not types else sorted(types)
+
+
+# --- Events -----------------------------------------------------------------------------------
+
+
+def event_emit(
+    *,
+    owner_id: int,
+    session_id: str,
+    type_: str,
+    data: dict[str, Any],
+    dedupe_key: str,
+) -> WebhookEvent | None:
+    """Store an event and one delivery per distinct endpoint URL; enqueue them after commit.
+
+    Returns None when no enabled endpoint wants it (nothing is stored) or when the same
+    (`type_`, `dedupe_key`) was emitted before (a node repeating a report): a repeat is safe.
+    Endpoints with the same normalized URL get one delivery, made by the oldest of them.
+    """
+    candidates = WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True).filter(
+        Q(session__isnull=True) | Q(session_id=session_id)
+    )
+    endpoints: dict[str, WebhookEndpoint] = {}
+    for endpoint in candidates.order_by("created_at", "id"):
+        if endpoint.wants(type_):
+            endpoints.setdefault(endpoint.url_normalized, endpoint)
+    if not endpoints:
+        return None
+    now = timezone.now()
+    event_id = new_event_id()
+    payload = {
+        "id": event_id,
+        "type": type_,
+        "timestamp": _iso(now),
+        "sessionId": session_id,
+        "data": data,
+    }
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            owner_id=owner_id,
+            type=type_,
+            dedupe_key=dedupe_key[:200],
+            defaults={
+                "id": event_id,
+                "session_id": session_id,
+                "payload": payload,
+                "created_at": now,
+            },
+        )
+        if not created:
+            return None
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                endpoint=endpoint,
+                event=event,
+                next_attempt_at=now,
+                enqueued_at=now,
+                created_at=now,
+            )
+            for endpoint in endpoints.values()
+        )
+        ids = [delivery.id for delivery in deliveries]
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+    return event
+
+
+def deliveries_enqueue(delivery_ids: list[str]) -> None:
+    """Queue one delivery task per id on the `webhooks` queue.
+
+    A broker error is logged, not raised: the sweeper enqueues the delivery again later.
+    """
+    from sessions_app.webhooks.tasks import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.delay(delivery_id)
+        except Exception:
+            logger.exception("could not enqueue webhook delivery %s", delivery_id)
+
+
+def session_status_emit(
+    *, session: Session, before: tuple[str, str, str], timestamp: datetime
+) -> None:
+    """Emit `session.status` when a report changed the status, QR or pairing code.
+
+    `before` is (status, qr_string, pairing_code) from before the report was applied.
+    """
+    if before == (session.status, session.qr_string, session.pairing_code):
+        return
+    data = {
+        "sessionId": session.id,
+        "status": session.status,
+        "reason": session.status_reason or None,
+        "phoneNumber": session.phone_number or None,
+        "qrString": session.qr_string or None,
+        "qrCode": session.qr_code or None,
+        "qrExpiresAt": _iso(session.qr_expires_at) if session.qr_expires_at else None,
+        "pairingCode": session.pairing_code or None,
+        "timestamp": _iso(timestamp),
+    }
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_="session.status",
+        data=data,
+        dedupe_key=f"{session.id}:{session.status}:{timestamp.isoformat()}",
+    )
+
+
+def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> None:
+    """Emit `message.status` for a status the message just moved to."""
+    failed = message.status == OutboundMessage.Status.FAILED
+    data = {
+        "sessionId": message.session_id,
+        "messageId": message.id,
+        "waMessageId": message.wa_message_id or None,
+        "to": message.to,
+        "chatId": message.chat_jid,
+        "status": message.status,
+        "error": (
+            {"code": message.error_code, "message": message.error_message} if failed else None
+        ),
+        "timestamp": _iso(timestamp),
+    }
+    event_emit(
+        owner_id=message.owner_id,
+        session_id=message.session_id,
+        type_="message.status",
+        data=data,
+        dedupe_key=f"{message.id}:{message.status}",
+    )
+
+
+def message_received_emit(*, session: Session, message: dict[str, Any]) -> None:
+    """Emit `message.received` for a node's incoming-message report (repeats are dropped).
+
+    `message` is the node's message object; a `media` object in it is passed on without inline
+    bytes, with a `url` when it names a stored `mediaId`.
+    """
+    data = {key: value for key, value in message.items() if key != "media"}
+    media = message.get("media")
+    if isinstance(media, dict):
+        data["media"] = _media_reference(media)
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_="message.received",
+        data={"sessionId": session.id, "message": data},
+        dedupe_key=f"{session.id}:{message.get('id')}",
+    )
+
+
+def _media_reference(media: dict[str, Any]) -> dict[str, Any]:
+    reference = {k: v for k, v in media.items() if k not in _INLINE_MEDIA_KEYS}
+    media_id = reference.get("mediaId")
+    if media_id:
+        url = _media_url(str(media_id))
+        if url:
+            reference["url"] = url
+    return reference
+
+
+def _media_url(media_id: str) -> str | None:
+    # Media storage belongs to sessions_app.media; use its URL builder only where it exists.
+    try:
+        module = importlib.import_module("sessions_app.media")
+    except ImportError:
+        return None
+    builder = getattr(module, "media_url", None)
+    return builder(media_id) if callable(builder) else None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- Replay -----------------------------------------------------------------------------------
+
+
+def delivery_replay(*, owner: User, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now, with the same event id, as one more attempt.
+
+    Raises WebhookDisabled, DeliveryInProgress, or ReplayWindowPassed (older than
+    WEBHOOK_REPLAY_WINDOW_DAYS). Enqueues after commit.
+    """
+    if not delivery.endpoint.enabled:
+        raise WebhookDisabled()
+    now = timezone.now()
+    if delivery.created_at < now - timedelta(days=settings.WEBHOOK_REPLAY_WINDOW_DAYS):
+        raise ReplayWindowPassed()
+    with transaction.atomic():
+        changed = (
+            WebhookDelivery.objects.filter(id=delivery.id)
+            .exclude(status=D.SENDING)
+            .update(
+                status=D.PENDING,
+                replay_requested=True,
+                next_attempt_at=now,
+                enqueued_at=now,
+                completed_at=None,
+                updated_at=now,
+            )
+        )
+        if not changed:
+            raise DeliveryInProgress()
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id]))
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,193 @@
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
+from sessions_app import services as session_services
+from sessions_app.webhooks import services
+from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from tests.factories import OutboundMessageFactory, SessionFactory
+
+URL = "http://127.0.0.1:9/hook"
+
+
+@pytest.fixture(autouse=True)
+def _private_ok(settings):
+    settings.ALLOW_PRIVATE_URLS = True
+
+
+@pytest.fixture
+def no_enqueue(monkeypatch):
+    sent = []
+    monkeypatch.setattr(services, "deliveries_enqueue", sent.extend)
+    return sent
+
+
+def test_create_shows_the_secret_once_and_lists_without_it(api):
+    response = api.post(
+        "/api/v1/webhooks", {"url": URL, "eventTypes": ["message.received"]}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    data = response.json()["data"]
+    assert data["secret"].startswith("whsec_")
+    assert data["eventTypes"] == ["message.received"]
+    assert data["sessionId"] is None
+    listed = api.get("/api/v1/webhooks").json()["data"]
+    assert [w["id"] for w in listed] == [data["id"]]
+    assert "secret" not in listed[0]
+    assert "secret" not in api.get(f"/api/v1/webhooks/{data['id']}").json()["data"]
+
+
+def test_private_url_is_refused_with_unsafe_url(api, settings):
+    settings.ALLOW_PRIVATE_URLS = False
+    response = api.post("/api/v1/webhooks", {"url": URL}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unsafe_url"
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_bad_event_type_is_a_validation_error(api):
+    response = api.post("/api/v1/webhooks", {"url": URL, "eventTypes": ["nope"]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_another_users_webhook_is_not_found(api, other_user):
+    endpoint = services.endpoint_create(owner=other_user, url=URL, event_types=["*"])
+    for method, path in [
+        ("get", f"/api/v1/webhooks/{endpoint.id}"),
+        ("patch", f"/api/v1/webhooks/{endpoint.id}"),
+        ("delete", f"/api/v1/webhooks/{endpoint.id}"),
+        ("post", f"/api/v1/webhooks/{endpoint.id}/rotate-secret"),
+        ("get", f"/api/v1/webhooks/{endpoint.id}/deliveries"),
+    ]:
+        response = getattr(api, method)(path, {}, format="json")
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "webhook_not_found"
+    assert WebhookEndpoint.objects.filter(id=endpoint.id).exists()
+
+
+def test_patch_disable_enable_rotate_delete(api, user):
+    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    path = f"/api/v1/webhooks/{endpoint.id}"
+    data = api.patch(path, {"enabled": False}, format="json").json()["data"]
+    assert (data["enabled"], data["disabledReason"]) == (False, "Disabled by its owner.")
+    data = api.patch(path, {"enabled": True, "eventTypes": ["*"]}, format="json").json()["data"]
+    assert (data["enabled"], data["disabledReason"]) == (True, "")
+    rotated = api.post(f"{path}/rotate-secret").json()["data"]
+    assert rotated["secret"] != endpoint.secret
+    assert rotated["previousSecretExpiresAt"]
+    assert api.delete(path).json()["data"] == {"id": endpoint.id, "deleted": True}
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_session_bound_key_sees_only_its_sessions_webhooks(user):
+    mine, other = SessionFactory(owner=user), SessionFactory(owner=user)
+    key = api_key_create(owner=user, name="bound", session=mine)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    services.endpoint_create(owner=user, url=URL, event_types=["*"], session=other)
+    assert client.get("/api/v1/webhooks").json()["data"] == []
+    created = client.post("/api/v1/webhooks", {"url": URL}, format="json").json()["data"]
+    assert created["sessionId"] == mine.id
+    response = client.post("/api/v1/webhooks", {"url": URL, "sessionId": other.id}, format="json")
+    assert response.status_code == 404
+    assert [w["id"] for w in client.get("/api/v1/webhooks").json()["data"]] == [created["id"]]
+
+
+def test_deliveries_list_with_attempts_and_replay(api, user, no_enqueue):
+    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    session = SessionFactory(owner=user)
+    services.message_received_emit(session=session, message={"id": "m1", "type": "text"})
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        status="failed", completed_at=timezone.now()
+    )
+    data = api.get(f"/api/v1/webhooks/{endpoint.id}/deliveries").json()["data"]
+    assert data[0]["id"] == delivery.id
+    assert data[0]["eventType"] == "message.received"
+    assert data[0]["payload"]["id"] == data[0]["eventId"]
+    assert data[0]["attempts"] == []
+    response = api.post(f"/api/v1/webhooks/{endpoint.id}/deliveries/{delivery.id}/replay")
+    assert response.status_code == 202
+    assert response.json()["data"]["status"] == "pending"
+    missing = api.post(f"/api/v1/webhooks/{endpoint.id}/deliveries/whd_nope/replay")
+    assert missing.json()["error"]["code"] == "webhook_delivery_not_found"
+
+
+def test_old_delivery_cannot_be_replayed(api, user, no_enqueue, settings):
+    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    services.message_received_emit(session=SessionFactory(owner=user), message={"id": "m1"})
+    delivery = WebhookDelivery.objects.get()
+    WebhookDelivery.objects.filter(id=delivery.id).update(
+        created_at=timezone.now() - timezone.timedelta(days=settings.WEBHOOK_REPLAY_WINDOW_DAYS + 1)
+    )
+    response = api.post(f"/api/v1/webhooks/{endpoint.id}/deliveries/{delivery.id}/replay")
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        409,
+        "replay_window_passed",
+    )
+
+
+def test_schema_documents_webhooks(api):
+    schema = api.get("/api/schema/?format=json").content.decode()
+    assert "/api/v1/webhooks/{webhook_id}/deliveries" in schema
+    assert "MessageStatusEvent" in schema
+
+
+# --- Events from node reports --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commit_callbacks):
+    services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    session = SessionFactory(owner=user)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        session_services.session_status_apply(
+            session_id=session.id, status="QR_REQUIRED", timestamp=now, qr_string="2@a"
+        )
+        session_services.session_status_apply(
+            session_id=session.id, status="QR_REQUIRED", timestamp=now
+        )  # stale
+        session_services.session_status_apply(
+            session_id=session.id,
+            status="QR_REQUIRED",
+            timestamp=now + timezone.timedelta(seconds=1),
+            qr_string="2@b",
+        )  # QR rotated
+    message = OutboundMessageFactory(owner=user, session=session)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(2):
+            session_services.message_status_apply(
+                session_id=session.id,
+                message_id=message.id,
+                status="failed",
+                timestamp=now,
+                error_code="recipient_not_on_whatsapp",
+            )
+        for _ in range(2):
+            session_services.message_received_apply(
+                session_id=session.id,
+                message={
+                    "id": "in1",
+                    "type": "image",
+                    "media": {"mimetype": "image/png", "base64": "AAAA"},
+                },
+            )
+    events = list(WebhookEvent.objects.order_by("created_at").values_list("type", flat=True))
+    assert events == ["session.status", "session.status", "message.status", "message.received"]
+    failed = WebhookEvent.objects.get(type="message.status").payload["data"]
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "recipient_not_on_whatsapp"
+    received = WebhookEvent.objects.get(type="message.received").payload["data"]
+    assert received["message"]["media"] == {"mimetype": "image/png"}
+    assert len(no_enqueue) == 4
+    qr = (
+        WebhookEvent.objects.filter(type="session.status")
+        .order_by("created_at")
+        .last()
+        .payload["data"]
+    )
+    assert qr["qrString"] == "2@b"
