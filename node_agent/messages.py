@@ -11,37 +11,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from node_agent.engines.base import Engine, PermanentSendError, TransientSendError
+from node_agent.engines.base import (
+    INCOMING_CONTENT_KEYS,
+    MESSAGE_TYPES,
+    Engine,
+    PermanentSendError,
+    TransientSendError,
+)
 from node_agent.reports import Reporter
 from node_agent.store import Store, utc_now_iso
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "reaction",
-)
-# Keys of an engine's incoming dict kept as the message's content (history) and reported.
-INCOMING_CONTENT = (
-    "text",
-    "media",
-    "location",
-    "contact",
-    "reaction",
-    "quotedId",
-    "mentions",
-    "pushName",
-    "isGroup",
-    "senderJid",
-)
 RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
 PENDING_RECEIPTS_MAX = 1000
 
@@ -65,7 +46,7 @@ class Messages:
 
     def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
         """Store an engine's incoming message and report it, once per WhatsApp id."""
-        content = {key: incoming[key] for key in INCOMING_CONTENT if key in incoming}
+        content = {key: incoming[key] for key in INCOMING_CONTENT_KEYS if key in incoming}
         created = self.store.message_record_in(
             session_id=session_id,
             wa_message_id=incoming["id"],
@@ -131,7 +112,7 @@ class Messages:
                     return "handed"  # a duplicate delivery of a task still running here
             self._fail(message, ("handed",), "delivery_unknown")
             return "failed"
-        if payload.get("type") not in SUPPORTED_TYPES:
+        if payload.get("type") not in MESSAGE_TYPES:
             self._fail(message, ("recorded",), "unsupported_type")
             return "failed"
         row = self.store.session_get(session_id)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from node_agent.backend import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH, SESSION_STATUS_PATH
+from node_agent.engines.base import INCOMING_CONTENT_KEYS
 from node_agent.store import Store
 
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -93,18 +94,7 @@ class Reporter:
             "timestamp": incoming.get("timestamp"),
             "fromMe": False,
         }
-        for key in (
-            "text",
-            "media",
-            "location",
-            "contact",
-            "reaction",
-            "quotedId",
-            "mentions",
-            "pushName",
-            "isGroup",
-            "senderJid",
-        ):
+        for key in INCOMING_CONTENT_KEYS:
             if incoming.get(key) is not None:
                 message[key] = incoming[key]
         body = {"sessionId": session_id, "message": message}

@@ -25,6 +25,36 @@ from typing import Any
 
 EventCallback = Callable[[str, str, dict[str, Any]], None]
 
+# Every message type of the wire protocol (DESIGN.md §3.3): the backend accepts these on
+# POST /api/v1/messages and a node's runtime hands them to its engine.
+MESSAGE_TYPES = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "voice",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "reaction",
+)
+
+# Keys of an engine's incoming message dict that are its content: kept in the node's history
+# and passed on to the backend in the message-received report.
+INCOMING_CONTENT_KEYS = (
+    "text",
+    "media",
+    "location",
+    "contact",
+    "reaction",
+    "quotedId",
+    "mentions",
+    "pushName",
+    "isGroup",
+    "senderJid",
+)
+
 
 class SendError(Exception):
     """A message was definitely not handed to WhatsApp."""

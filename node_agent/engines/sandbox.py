@@ -35,7 +35,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from node_agent.config import NodeConfig
-from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
+from node_agent.engines.base import (
+    MESSAGE_TYPES,
+    Engine,
+    EventCallback,
+    PermanentSendError,
+    TransientSendError,
+)
 from node_agent.engines.sandbox_network import SandboxNetwork
 from node_agent.scheduler import Scheduler
 from node_agent.store import utc_now_iso
@@ -44,18 +50,7 @@ log = logging.getLogger(__name__)
 
 NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
-SUPPORTED_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "reaction",
-)
+SUPPORTED_TYPES = MESSAGE_TYPES
 
 
 def sandbox_phone(session_id: str) -> str:

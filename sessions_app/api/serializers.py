@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gateway.fields import StrictCharField
+from node_agent.engines.base import MESSAGE_TYPES
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.recipients import RecipientError, parse_recipient
 
@@ -145,18 +146,6 @@ class RecipientField(serializers.Field):
         return getattr(value, "to", value)
 
 
-MESSAGE_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "reaction",
-)
 # Types whose `text` is a caption. Caption limit: Meta, WhatsApp Cloud API reference,
 # "Messages" — media object `caption`, at most 1024 characters.
 CAPTION_TYPES = ("image", "video", "document")
