@@ -65,7 +65,11 @@ def check_url(url: str, *, allow_private: bool | None = None) -> CheckedUrl:
     """
     if allow_private is None:
         allow_private = settings.ALLOW_PRIVATE_URLS
-    parts = urlsplit(url.strip())
+    url = url.strip()
+    # urlsplit silently drops tabs and line breaks, so the URL checked would not be the one kept.
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise UnsafeUrl("URL must not contain spaces or control characters.")
+    parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl("URL must start with http:// or https://.")
     if not parts.hostname:
@@ -87,7 +91,7 @@ def check_url(url: str, *, allow_private: bool | None = None) -> CheckedUrl:
         if not address_allowed(address, allow_private=allow_private):
             raise UnsafeUrl("URL points at a loopback, private, link-local or metadata address.")
     return CheckedUrl(
-        url=url.strip(),
+        url=url,
         scheme=parts.scheme,
         host=parts.hostname,
         port=port,

@@ -46,6 +46,9 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Celery logs each task's return value at INFO ("succeeded in …: <value>"); a history
+    # answer holds message texts, which a node must not write to its log.
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     try:
         config = NodeConfig.from_env()
     except ConfigError as exc:

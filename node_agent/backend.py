@@ -80,6 +80,10 @@ class BackendClient:
                 json=body,
                 timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
             )
+        except requests.exceptions.InvalidJSONError as exc:
+            # The body cannot be encoded (NaN or infinity from an engine): no retry can change
+            # that, so answer like a refusal and let the outbox drop it instead of jamming.
+            return Response(status=400, error=f"unencodable report: {exc}")
         except requests.RequestException as exc:
             return Response(status=None, error=type(exc).__name__)
         return Response(status=answer.status_code, error="" if answer.ok else answer.text[:300])

@@ -17,6 +17,7 @@ import hashlib
 import mimetypes
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from typing import IO, Any
@@ -105,6 +106,37 @@ def sniff_mimetype(head: bytes) -> str:
     return magic.from_buffer(head[:SNIFF_BYTES], mime=True) or "application/octet-stream"
 
 
+# RFC 6838 §4.2 restricted names: `type/subtype`, each 1–127 characters of this set.
+MIMETYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+FILENAME_MAX_CHARS = 255
+
+
+def clean_filename(name: str | None, *, strict: bool) -> str | None:
+    """Return a file name fit to keep: control characters and path parts removed.
+
+    Over FILENAME_MAX_CHARS characters it raises MediaInvalid when `strict` (the user named it),
+    else it is shortened keeping its extension (a name taken from a URL or a node).
+    """
+    if not name:
+        return None
+    name = "".join(c for c in name if c.isprintable()).replace("/", "_").replace("\\", "_")
+    name = name.strip()
+    if len(name) > FILENAME_MAX_CHARS:
+        if strict:
+            raise MediaInvalid(
+                f"File name is longer than {FILENAME_MAX_CHARS} characters.",
+                fields={"filename": [f"At most {FILENAME_MAX_CHARS} characters."]},
+            )
+        stem, dot, ext = name.rpartition(".")
+        keep = ext if dot and len(ext) <= 16 else ""
+        name = (
+            name[: FILENAME_MAX_CHARS - len(keep) - 1] + "." + keep
+            if keep
+            else name[:FILENAME_MAX_CHARS]
+        )
+    return name or None
+
+
 def decide_mimetype(*, type_: str, head: bytes, declared: str | None, filename: str | None) -> str:
     """Return the file's mimetype: content first, then declared, then the file name.
 
@@ -113,6 +145,8 @@ def decide_mimetype(*, type_: str, head: bytes, declared: str | None, filename: 
     """
     sniffed = sniff_mimetype(head)
     declared = (declared or "").split(";")[0].strip().lower() or None
+    if declared is not None and not MIMETYPE.fullmatch(declared):
+        declared = None  # a declared type is only a hint; one that isn't `type/subtype` is noise
     guessed = mimetypes.guess_type(filename or "")[0] if filename else None
     allowed = ALLOWED_MIMETYPES[type_]
     if allowed is None:  # documents: anything, named as precisely as we can
@@ -231,8 +265,18 @@ def download(url: str, *, type_: str) -> tuple[_Spool, str | None, str | None]:
             if length and length.isdigit() and int(length) > limit:
                 raise _too_large(type_, limit)
             spool = _Spool(limit, type_)
-            for chunk in _chunks(response, deadline):
-                spool.write(chunk)
+            # A server that drips a few bytes at a time satisfies every per-read timeout; the
+            # watchdog cuts the connection at the deadline so the whole download is bounded.
+            watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), response.shutdown)
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                for chunk in _chunks(response, deadline):
+                    spool.write(chunk)
+            finally:
+                watchdog.cancel()
+            if time.monotonic() > deadline:
+                raise MediaDownloadTimeout()
             if spool.size == 0:
                 raise MediaDownloadFailed("The media URL returned an empty file.")
             name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or None
@@ -307,19 +351,19 @@ def media_store(
     repeated request builds the same payload). Raises UnsafeUrl, MediaInvalid, MediaTooLarge,
     MediaTypeMismatch, MediaDownloadFailed or MediaDownloadTimeout.
     """
-    filename = source.filename
+    filename = clean_filename(source.filename, strict=True)
     declared = source.mimetype
     if source.url is not None:
         spool, content_type, url_name = download(source.url, type_=type_)
         declared = declared or content_type
-        filename = filename or url_name
+        filename = filename or clean_filename(url_name, strict=False)
     elif source.base64 is not None:
         spool, prefix_mime = read_base64(source.base64, type_=type_)
         declared = declared or prefix_mime
     elif source.upload is not None:
         spool = read_upload(source.upload, type_=type_)
         declared = declared or getattr(source.upload, "content_type", None)
-        filename = filename or getattr(source.upload, "name", None)
+        filename = filename or clean_filename(getattr(source.upload, "name", None), strict=True)
     else:
         raise MediaInvalid("Give media.url, media.base64 or a file upload.")
     try:
@@ -351,14 +395,15 @@ def media_store_received(
         for chunk in upload.chunks(CHUNK_BYTES):
             spool.write(chunk)
         sniffed = sniff_mimetype(spool.head)
-        if sniffed in GENERIC_MIMETYPES and mimetype:
-            sniffed = mimetype
+        declared = (mimetype or "").split(";")[0].strip().lower()
+        if sniffed in GENERIC_MIMETYPES and MIMETYPE.fullmatch(declared):
+            sniffed = declared
         return _keep(
             owner=session.owner,
             session=session,
             spool=spool,
             mimetype=sniffed,
-            filename=filename,
+            filename=clean_filename(filename, strict=False) or "",
             direction=MediaFile.Direction.IN,
         )
     finally:

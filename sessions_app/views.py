@@ -119,7 +119,9 @@ def _panel_context(session: Session, **extra: Any) -> dict[str, Any]:
         "poll_s": 5 if session.status == S.CONNECTED else 1,
         "is_sandbox": is_sandbox,
         "can_connect": session.status in STARTABLE,
-        "can_disconnect": session.status not in STARTABLE,
+        # A FAILED session may still be retrying on its node (e.g. whatsapp_unreachable).
+        "can_disconnect": session.status not in STARTABLE
+        or (session.status == S.FAILED and bool(session.worker_id)),
         "can_logout": session.status != S.LOGGED_OUT and bool(session.worker_id),
         "can_scan": is_sandbox and session.status in (S.QR_REQUIRED, S.PAIRING),
         "is_connected": session.status == S.CONNECTED,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gateway.fields import StrictCharField
+from gateway.fields import StrictCharField, StrictFloatField
 from node_agent.engines.base import MESSAGE_TYPES
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.recipients import RecipientError, parse_recipient
@@ -168,8 +168,8 @@ class MediaInput(serializers.Serializer):
 
 
 class LocationInput(serializers.Serializer):
-    latitude = serializers.FloatField(min_value=-90, max_value=90)
-    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    latitude = StrictFloatField(min_value=-90, max_value=90)
+    longitude = StrictFloatField(min_value=-180, max_value=180)
     name = StrictCharField(max_length=256, required=False, allow_blank=True)
     address = StrictCharField(max_length=512, required=False, allow_blank=True)
 
@@ -204,7 +204,16 @@ class ReactionInput(serializers.Serializer):
 
 def vcard_of(name: str, phone: str) -> str:
     """Return a vCard 3.0 for one name and E.164 digits (`waid` lets WhatsApp link the chat)."""
-    escaped = name.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    # vCard 3.0 text-value escaping (RFC 2426, formal grammar): backslash, semicolon, comma
+    # and line breaks, so a name can never start a property or a card of its own.
+    escaped = (
+        name.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\r\n", "\\n")
+        .replace("\n", "\\n")
+        .replace("\r", "\\n")
+    )
     return f"BEGIN:VCARD\nVERSION:3.0\nFN:{escaped}\nTEL;type=CELL;waid={phone}:+{phone}\nEND:VCARD"
 
 

@@ -511,7 +511,7 @@ class SessionMessagesApi(SessionApiView):
 
 
 class HistoryQuery(serializers.Serializer):
-    since = serializers.IntegerField(min_value=0, default=0)
+    since = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)  # SQLite INTEGER
     limit = serializers.IntegerField(min_value=1, max_value=selectors.HISTORY_LIMIT_MAX, default=50)
 
 

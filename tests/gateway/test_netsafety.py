@@ -62,3 +62,13 @@ def test_loopback_allowed_only_with_the_setting(settings):
     checked = check_url("http://127.0.0.1:8123/hook")
     assert checked.addresses == ("127.0.0.1",)
     assert checked.port == 8123
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://93.184.215.14/x\r\nHost: evil", "https://93.184.215.14/\tx", "https://a b.com/"],
+)
+def test_control_characters_and_spaces_are_refused(url, settings):
+    settings.ALLOW_PRIVATE_URLS = True
+    with pytest.raises(UnsafeUrl, match="control characters"):
+        check_url(url)

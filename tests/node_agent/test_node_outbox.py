@@ -64,3 +64,19 @@ def test_unreachable_backend_keeps_reports(make_runtime, fast_backoff):
 
     assert runtime.store.outbox_count() == 3
     assert runtime.status()["outboxPending"] == 3
+
+
+def test_an_unencodable_report_is_dropped_and_does_not_jam_the_outbox(runtime, backend):
+    runtime.reporter.message_received(
+        "s1",
+        {
+            "id": "WA1",
+            "from": "6281200000005",
+            "chatId": "6281200000005@s.whatsapp.net",
+            "type": "location",
+            "location": {"latitude": float("nan"), "longitude": 1.0},
+        },
+    )
+    runtime.reporter.session_status("s1", "CONNECTED", phoneNumber="6281200000100")
+    wait_until(lambda: backend.statuses("s1"), message="the report behind the bad one")
+    assert runtime.store.outbox_count() == 0
