@@ -233,124 +233,63 @@ class SandboxPhoneActionApi(SessionApiView):
 
 _EX_SESSION = "ses_abc123"
 _EX_TO = "+62 812-0000-0001"
+
+
+def _send_example(title: str, **fields: Any) -> OpenApiExample:
+    """Return a request example of POST /api/v1/messages with `fields` after sessionId and to."""
+    return OpenApiExample(
+        title, value={"sessionId": _EX_SESSION, "to": _EX_TO, **fields}, request_only=True
+    )
+
+
 SEND_EXAMPLES = [
-    OpenApiExample(
-        "text",
-        value={"sessionId": _EX_SESSION, "to": _EX_TO, "type": "text", "text": "Halo 👋"},
-        request_only=True,
-    ),
-    OpenApiExample(
+    _send_example("text", type="text", text="Halo 👋"),
+    _send_example(
         "image (URL, with caption)",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "image",
-            "media": {"url": "https://example.com/cat.jpg"},
-            "text": "A cat",
-        },
-        request_only=True,
+        type="image",
+        media={"url": "https://example.com/cat.jpg"},
+        text="A cat",
     ),
-    OpenApiExample(
-        "video",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "video",
-            "media": {"url": "https://example.com/clip.mp4"},
-        },
-        request_only=True,
-    ),
-    OpenApiExample(
-        "audio",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "audio",
-            "media": {"url": "https://example.com/song.mp3"},
-        },
-        request_only=True,
-    ),
-    OpenApiExample(
+    _send_example("video", type="video", media={"url": "https://example.com/clip.mp4"}),
+    _send_example("audio", type="audio", media={"url": "https://example.com/song.mp3"}),
+    _send_example(
         "voice note (OGG/Opus, base64)",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "voice",
-            "media": {"base64": "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA…"},
-        },
-        request_only=True,
+        type="voice",
+        media={"base64": "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA…"},
     ),
-    OpenApiExample(
+    _send_example(
         "document (base64, with file name)",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "document",
-            "media": {
-                "base64": "JVBERi0xLjQK…",
-                "mimetype": "application/pdf",
-                "filename": "Faktur März.pdf",
-            },
-            "text": "Your invoice",
+        type="document",
+        media={
+            "base64": "JVBERi0xLjQK…",
+            "mimetype": "application/pdf",
+            "filename": "Faktur März.pdf",
         },
-        request_only=True,
+        text="Your invoice",
     ),
-    OpenApiExample(
-        "sticker (WebP)",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "sticker",
-            "media": {"url": "https://example.com/sticker.webp"},
-        },
-        request_only=True,
+    _send_example(
+        "sticker (WebP)", type="sticker", media={"url": "https://example.com/sticker.webp"}
     ),
-    OpenApiExample(
+    _send_example(
         "location",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "location",
-            "location": {
-                "latitude": -6.1754,
-                "longitude": 106.8272,
-                "name": "Monas",
-                "address": "Jakarta",
-            },
+        type="location",
+        location={
+            "latitude": -6.1754,
+            "longitude": 106.8272,
+            "name": "Monas",
+            "address": "Jakarta",
         },
-        request_only=True,
     ),
-    OpenApiExample(
-        "contact",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "contact",
-            "contact": {"name": "Budi", "phone": "+62 812-0000-0002"},
-        },
-        request_only=True,
+    _send_example(
+        "contact", type="contact", contact={"name": "Budi", "phone": "+62 812-0000-0002"}
     ),
-    OpenApiExample(
-        "reaction",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": _EX_TO,
-            "type": "reaction",
-            "reaction": {"messageId": "3EB0C0FFEE", "emoji": "👍"},
-        },
-        request_only=True,
-    ),
-    OpenApiExample(
+    _send_example("reaction", type="reaction", reaction={"messageId": "3EB0C0FFEE", "emoji": "👍"}),
+    _send_example(
         "reply with mentions (group)",
-        value={
-            "sessionId": _EX_SESSION,
-            "to": "120363000000000000@g.us",
-            "type": "text",
-            "text": "@6281200000001 see above",
-            "replyTo": "3EB0C0FFEE",
-            "mentions": ["+62 812-0000-0001"],
-        },
-        request_only=True,
+        type="text",
+        text="@6281200000001 see above",
+        replyTo="3EB0C0FFEE",
+        mentions=["+62 812-0000-0001"],
     ),
 ]
 
