@@ -168,6 +168,8 @@ CELERY_TASK_ROUTES = {
     "workers_app.tasks.check_node_health": {"queue": "default"},
     "sessions_app.webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
     "sessions_app.webhooks.tasks.sweep_webhooks": {"queue": "webhooks"},
+    "sessions_app.tasks.republish_messages": {"queue": "default"},
+    "sessions_app.tasks.fail_stalled_sessions": {"queue": "default"},
 }
 # node_agent tasks have no static route: each goes to its session's node, node.<workerId>.
 
@@ -188,6 +190,24 @@ QR_DEFAULT_TTL_S = env.int("QR_DEFAULT_TTL_S", default=60)
 DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="") or None
 MESSAGE_TEXT_MAX_CHARS = env.int("MESSAGE_TEXT_MAX_CHARS", default=4096)
 API_KEY_LAST_USED_RESOLUTION_S = env.int("API_KEY_LAST_USED_RESOLUTION_S", default=60)
+# A message still `queued` this long (its task lost: broker restart, node crash before the
+# hand-off) is published again; the node skips ids it has sent. Past MESSAGE_QUEUED_MAX_AGE_S a
+# message whose session is not connected ends `failed` (`session_not_connected`).
+MESSAGE_REQUEUE_AFTER_S = env.float("MESSAGE_REQUEUE_AFTER_S", default=60.0)
+MESSAGE_REQUEUE_BATCH = env.int("MESSAGE_REQUEUE_BATCH", default=500)
+MESSAGE_QUEUED_MAX_AGE_S = env.float("MESSAGE_QUEUED_MAX_AGE_S", default=3600.0)
+MESSAGE_SWEEP_INTERVAL_S = env.float("MESSAGE_SWEEP_INTERVAL_S", default=15.0)
+# A session INITIALIZING this long without a node report ends FAILED (`start_timeout`).
+SESSION_START_TIMEOUT_S = env.float("SESSION_START_TIMEOUT_S", default=60.0)
+SESSION_SWEEP_INTERVAL_S = env.float("SESSION_SWEEP_INTERVAL_S", default=15.0)
+CELERY_BEAT_SCHEDULE["republish-messages"] = {
+    "task": "sessions_app.tasks.republish_messages",
+    "schedule": MESSAGE_SWEEP_INTERVAL_S,
+}
+CELERY_BEAT_SCHEDULE["fail-stalled-sessions"] = {
+    "task": "sessions_app.tasks.fail_stalled_sessions",
+    "schedule": SESSION_SWEEP_INTERVAL_S,
+}
 
 # Let webhooks and media URLs reach loopback and private addresses (local development, tests).
 ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)

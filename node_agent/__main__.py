@@ -72,12 +72,16 @@ def main() -> int:
         health_url(config.worker_host, health.port),
         runtime.status,
         engines=list(runtime.engines),
+        running_fn=runtime.running_session_ids,
+        release_fn=runtime.sessions_release,
     )
     app = create_celery_app(config)
     bind_runtime(runtime)
     health.start()
     log.info("health on %s", health_url(config.worker_host, health.port))
     try:
+        # Before anything else: stop the copies of sessions that moved while this node was away.
+        heartbeat.register_once()
         runtime.start()
         heartbeat.start()
         app.worker_main(worker_argv(config))

@@ -50,6 +50,7 @@ class Response:
 
     status: int | None
     error: str = ""
+    data: dict[str, Any] | None = None  # the envelope's `data` of a 2xx JSON answer
 
     @property
     def ok(self) -> bool:
@@ -60,6 +61,15 @@ class Response:
     def retryable(self) -> bool:
         """Return True when a later try may succeed: no answer, 5xx, 408 or 429."""
         return self.status is None or self.status >= 500 or self.status in (408, 429)
+
+
+def _envelope_data(answer: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 class BackendClient:
@@ -86,7 +96,9 @@ class BackendClient:
             return Response(status=400, error=f"unencodable report: {exc}")
         except requests.RequestException as exc:
             return Response(status=None, error=type(exc).__name__)
-        return Response(status=answer.status_code, error="" if answer.ok else answer.text[:300])
+        if not answer.ok:
+            return Response(status=answer.status_code, error=answer.text[:300])
+        return Response(status=answer.status_code, data=_envelope_data(answer))
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -19,7 +19,13 @@ from typing import Any
 import psutil
 
 from node_agent import __version__
-from node_agent.backend import REGISTER_PATH, BackendClient, backoff_s, heartbeat_path
+from node_agent.backend import (
+    REGISTER_PATH,
+    BackendClient,
+    Response,
+    backoff_s,
+    heartbeat_path,
+)
 from node_agent.config import NodeConfig
 
 log = logging.getLogger(__name__)
@@ -34,8 +40,17 @@ class Heartbeat:
         health_url: str,
         status_fn: Callable[[], dict[str, Any]],
         engines: list[str],
+        running_fn: Callable[[], list[str]] | None = None,
+        release_fn: Callable[[list[str]], None] | None = None,
     ) -> None:
-        """`engines` are the engines this node can run; the backend places sessions by them."""
+        """`engines` are the engines this node can run; the backend places sessions by them.
+
+        `running_fn` returns the ids of the sessions the node runs; each registration and
+        heartbeat sends them, and `release_fn` gets the ids the backend answers are no longer
+        this node's (`stopSessions`), to stop them.
+        """
+        self._running_fn = running_fn
+        self._release_fn = release_fn
         self._config = config
         self._engines = sorted(engines)
         self._health_url = health_url
@@ -68,7 +83,28 @@ class Heartbeat:
             "engines": self._engines,
             "version": __version__,
             "healthUrl": self._health_url,
+            **self._running(),
         }
+
+    def _running(self) -> dict[str, Any]:
+        return {"runningSessions": self._running_fn()} if self._running_fn else {}
+
+    def _release_moved(self, answer: Response) -> None:
+        moved = (answer.data or {}).get("stopSessions") or []
+        if moved and self._release_fn:
+            log.warning("sessions moved to other nodes, stopping them here: %s", moved)
+            self._release_fn([str(session_id) for session_id in moved])
+
+    def register_once(self) -> bool:
+        """Try to register once, stopping sessions that moved away; return True on success.
+
+        The node calls it before resuming its sessions, so a copy of a moved session never
+        runs again here; when the backend is down, the background registration does it later.
+        """
+        answer = self._client.request("POST", REGISTER_PATH, self.register_body())
+        if answer.ok:
+            self._release_moved(answer)
+        return answer.ok
 
     def heartbeat_body(self) -> dict[str, Any]:
         """Return a heartbeat body with fresh metrics.
@@ -84,6 +120,7 @@ class Heartbeat:
                 "memoryUsage": round(self._process.memory_percent(), 2),
                 "activeConnections": status["connected"],
             },
+            **self._running(),
         }
 
     def _register(self) -> None:
@@ -91,6 +128,7 @@ class Heartbeat:
         while not self._stop.is_set():
             answer = self._client.request("POST", REGISTER_PATH, self.register_body())
             if answer.ok:
+                self._release_moved(answer)
                 log.info("registered with the backend as %s", self._config.worker_id)
                 self.registered.set()
                 return
@@ -112,3 +150,5 @@ class Heartbeat:
                 self._register()
             elif not answer.ok:
                 log.warning("heartbeat missed: %s", answer.status or answer.error)
+            else:
+                self._release_moved(answer)

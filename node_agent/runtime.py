@@ -177,6 +177,23 @@ class NodeRuntime:
             self.store.session_update(session_id, desired="stopped")
             self.reporter.session_status(session_id, "DISCONNECTED", reason="stopped")
 
+    def running_session_ids(self) -> list[str]:
+        """Return the ids of the sessions this node runs or resumes (desired state running)."""
+        return [row["session_id"] for row in self.store.session_list(desired="running")]
+
+    def sessions_release(self, session_ids: list[str]) -> None:
+        """Stop sessions that now run on another node: like session_stop, but report nothing.
+
+        Credentials stay (a logout would unlink the device the other node now uses), and no
+        status is reported, since the session's status is now the other node's to report.
+        """
+        for session_id in session_ids:
+            with self._session_lock(session_id):
+                for engine in self.engines.values():
+                    engine.stop(session_id)
+                if self.store.session_get(session_id):
+                    self.store.session_update(session_id, desired="stopped")
+
     def session_logout(self, session_id: str) -> None:
         """Unlink the device and delete its credentials; report LOGGED_OUT (`logged_out`)."""
         with self._session_lock(session_id):

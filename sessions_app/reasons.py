@@ -21,6 +21,9 @@ REASON_TEXT = {
     "pairing_code_failed": "WhatsApp refused the pairing code request; try a QR code.",
     "pairing_failed": "Pairing failed; connect again.",
     "connection_lost": "The connection dropped; reconnecting.",
+    "start_timeout": "The node did not start the session in time. Connect again.",
+    "node_lost": "The node running this session stopped answering. Connect again: the session "
+    "is placed on a node that is up (a new scan is needed if its login was on the lost node).",
 }
 
 

@@ -137,8 +137,13 @@ def worker_pick(*, engine: str) -> Worker:
 def workers_mark_offline() -> list[str]:
     """Mark OFFLINE every ONLINE or DRAINING node whose heartbeat is older than the deadline.
 
-    Returns the ids marked. Safe to run any number of times (Celery beat runs it).
+    The connected and starting sessions of each node marked become DISCONNECTED (`node_lost`),
+    see `sessions_app.recovery.sessions_mark_node_lost`. Returns the ids marked. Safe to run any
+    number of times (Celery beat runs it).
     """
+    # sessions_app's services import this module (placement), so this import waits until here.
+    from sessions_app.recovery import sessions_mark_node_lost
+
     stale_before = timezone.now() - heartbeat_deadline()
     stale = list(
         Worker.objects.filter(
@@ -161,6 +166,7 @@ def workers_mark_offline() -> list[str]:
                 message=f"Node {worker_id} missed {settings.WORKER_MISSED_HEARTBEATS} heartbeats",
                 worker_id=worker_id,
             )
+            sessions_mark_node_lost(worker_id=worker_id)
     return marked
 
 

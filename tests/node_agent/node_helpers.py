@@ -37,6 +37,7 @@ class FakeBackend:
         self.requests = []  # dicts: method, path, headers, body, answered
         self.answers = defaultdict(list)
         self.default_status = 200
+        self.data = {}  # path -> the envelope's `data` of its 2xx answers
         self.lock = threading.Lock()
         backend = self
 
@@ -59,7 +60,11 @@ class FakeBackend:
                 if status == 0:
                     self.close_connection = True
                     return
-                data = json.dumps({"success": 200 <= status < 300}).encode()
+                ok = 200 <= status < 300
+                body = {"success": ok}
+                if ok and self.path in backend.data:
+                    body["data"] = backend.data[self.path]
+                data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))

@@ -220,3 +220,28 @@ def test_operator_drain_survives_reregistration(node_api):
     worker_drain(worker_id="node-a")
     node_api.post("/api/admin/workers/register", REGISTER, format="json")
     assert Worker.objects.get(id="node-a").status == "DRAINING"
+
+
+def test_register_and_heartbeat_answer_which_running_sessions_moved(node_api, user):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    other = WorkerFactory()
+    mine = SessionFactory(owner=user, worker_id="node-a", status=Session.Status.DISCONNECTED)
+    moved = SessionFactory(owner=user, worker=other, status=Session.Status.CONNECTED)
+    running = [mine.id, moved.id, "ses_deleted0000000000"]
+
+    response = node_api.post(
+        "/api/admin/workers/register", {**REGISTER, "runningSessions": running}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["stopSessions"] == [moved.id, "ses_deleted0000000000"]
+
+    response = node_api.put(
+        "/api/admin/workers/node-a/heartbeat",
+        {"status": "ONLINE", "metrics": {}, "runningSessions": running},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["stopSessions"] == [moved.id, "ses_deleted0000000000"]
+
+    response = node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    assert response.json()["data"]["stopSessions"] == []

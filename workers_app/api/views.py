@@ -25,6 +25,14 @@ class RegisterInput(serializers.Serializer):
     )
     version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     healthUrl = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    runningSessions = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=100_000,
+        help_text="Ids of the sessions the node runs; the answer's stopSessions lists those "
+        "no longer assigned to it.",
+    )
 
 
 class MetricsInput(serializers.Serializer):
@@ -41,6 +49,14 @@ class HeartbeatInput(serializers.Serializer):
         help_text="DRAINING: the node asks to take no new sessions (e.g. before a restart).",
     )
     metrics = MetricsInput(required=False, default=dict)
+    runningSessions = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=100_000,
+        help_text="Ids of the sessions the node runs; the answer's stopSessions lists those "
+        "no longer assigned to it.",
+    )
 
 
 class WorkerOutput(serializers.ModelSerializer):
@@ -69,8 +85,23 @@ class WorkerOutput(serializers.ModelSerializer):
         ]
 
 
+class NodeAnswerOutput(WorkerOutput):
+    stopSessions = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Sessions the node runs that are no longer assigned to it: it stops them.",
+    )
+
+    class Meta(WorkerOutput.Meta):
+        fields = [*WorkerOutput.Meta.fields, "stopSessions"]
+
+
+def _node_answer(worker: Worker, running: list[str]) -> dict[str, Any]:
+    stop = selectors.sessions_not_on_worker(worker_id=worker.id, session_ids=running)
+    return {**WorkerOutput(worker).data, "stopSessions": stop}
+
+
 class WorkerRegisterApi(NodeApiView):
-    @extend_schema(tags=TAGS, request=RegisterInput, responses=WorkerOutput)
+    @extend_schema(tags=TAGS, request=RegisterInput, responses=NodeAnswerOutput)
     def post(self, request: Any) -> Any:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -82,11 +113,11 @@ class WorkerRegisterApi(NodeApiView):
             version=values["version"],
             health_url=values["healthUrl"],
         )
-        return envelope(WorkerOutput(worker).data)
+        return envelope(_node_answer(worker, values["runningSessions"]))
 
 
 class WorkerHeartbeatApi(NodeApiView):
-    @extend_schema(tags=TAGS, request=HeartbeatInput, responses=WorkerOutput)
+    @extend_schema(tags=TAGS, request=HeartbeatInput, responses=NodeAnswerOutput)
     def put(self, request: Any, worker_id: str) -> Any:
         data = HeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,7 +126,7 @@ class WorkerHeartbeatApi(NodeApiView):
             metrics=dict(data.validated_data["metrics"]),
             draining=data.validated_data.get("status") == Worker.Status.DRAINING,
         )
-        return envelope(WorkerOutput(worker).data)
+        return envelope(_node_answer(worker, data.validated_data["runningSessions"]))
 
 
 class WorkerListApi(OwnerApiView):
