@@ -16,7 +16,7 @@ from django.utils import timezone
 from gateway.models import SystemLog, system_log
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.node_client import node_publish_on_commit
-from sessions_app.services import STARTING, _set_status, message_status_apply
+from sessions_app.services import STARTING, message_status_apply, session_status_set
 from sessions_app.webhooks import services as webhooks
 
 S = Session.Status
@@ -139,7 +139,7 @@ def sessions_mark_node_lost(*, worker_id: str) -> int:
 
 def _session_end_by_backend(session: Session, *, status: str, reason: str, now: datetime) -> None:
     before = (session.status, session.qr_string, session.pairing_code)
-    _set_status(session, status, reason=reason)
+    session_status_set(session, status, reason=reason)
     # Reports the node made before this decision arrive late (from its outbox) and must not
     # undo it; the node's next reports carry later timestamps and apply as usual.
     session.last_seen_at = now

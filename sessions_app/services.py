@@ -84,7 +84,7 @@ def session_connect(
         worker = worker_pick(engine=session.engine)
     session.worker = worker
     session.connect_method = method
-    _set_status(session, S.INITIALIZING, reason="")
+    session_status_set(session, S.INITIALIZING, reason="")
     session.save()
     route_set(session_id=session.id, worker_id=worker.id)
     node_publish_on_commit(
@@ -130,7 +130,7 @@ def _session_end(*, owner: User, session: Session, task: str, status: str, reaso
         node_publish_on_commit(
             worker_id=session.worker_id, task=task, kwargs={"sessionId": session.id}
         )
-    _set_status(session, status, reason=reason)
+    session_status_set(session, status, reason=reason)
     session.save()
     return session
 
@@ -267,7 +267,11 @@ def _is_unique_violation(exc: Exception) -> bool:
 # --- The node's side (reports through the webhook views) ---------------------------------------
 
 
-def _set_status(session: Session, status: str, *, reason: str) -> None:
+def session_status_set(session: Session, status: str, *, reason: str) -> None:
+    """Set a session's status and reason in memory (the caller saves); clear stale QR/code.
+
+    A change to CONNECTED, LOGGED_OUT or FAILED is written to the system log.
+    """
     previous = session.status
     session.status = status
     session.status_reason = reason or ""
@@ -324,7 +328,7 @@ def session_status_apply(
         return session
     session.last_seen_at = timestamp
     before = (session.status, session.qr_string, session.pairing_code)
-    _set_status(session, status, reason=reason)
+    session_status_set(session, status, reason=reason)
     if status == S.QR_REQUIRED and qr_string:
         session.qr_string = qr_string
         session.qr_code = qr_png_data_url(qr_string)
