@@ -1,8 +1,9 @@
 """Run one node: `python -m node_agent` (configuration from environment variables).
 
-Order: config, runtime (SQLite, engines, outbox sender), health server, restore sessions,
-registration + heartbeat thread, then the Celery worker in this thread. SIGTERM or SIGINT makes
-Celery finish its running tasks; then engines stop and the outbox gets a short flush.
+Order: config, runtime (SQLite, engines, outbox sender), health server, registration, restore
+sessions (see start_sessions), heartbeat thread, then the Celery worker in this thread. SIGTERM
+or SIGINT makes Celery finish its running tasks; then engines stop and the outbox gets a short
+flush.
 
 neonize (the WhatsApp engine) is imported lazily, on the first WhatsApp session start, and only
 in this process; what it reads at import (NEONIZE_BOT_TAG, its log level) is set first thing.
@@ -41,6 +42,22 @@ def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def start_sessions(runtime: NodeRuntime, heartbeat: Heartbeat) -> bool:
+    """Register, resume the node's sessions and start heartbeating; True if resumed at once.
+
+    Registration comes first: its answer stops the copies of sessions that moved while this
+    node was away. If the backend cannot be reached, a node without a shared session store
+    resumes its sessions anyway (nothing else can run them). With one, a session may be running
+    on another node by now, so its sessions wait until the background registration succeeds;
+    the outbox starts at once either way.
+    """
+    registered = heartbeat.register_once()
+    wait = not registered and runtime.shared is not None
+    runtime.start(restore_after=heartbeat.registered if wait else None)
+    heartbeat.start()
+    return not wait
+
+
 def main() -> int:
     """Run the node until it is told to stop; return the process exit code."""
     logging.basicConfig(
@@ -74,16 +91,14 @@ def main() -> int:
         engines=list(runtime.engines),
         running_fn=runtime.running_session_ids,
         release_fn=runtime.sessions_release,
+        session_store_fn=runtime.session_store_id,
     )
     app = create_celery_app(config)
     bind_runtime(runtime)
     health.start()
     log.info("health on %s", health_url(config.worker_host, health.port))
     try:
-        # Before anything else: stop the copies of sessions that moved while this node was away.
-        heartbeat.register_once()
-        runtime.start()
-        heartbeat.start()
+        start_sessions(runtime, heartbeat)
         app.worker_main(worker_argv(config))
     except SystemExit as exc:
         log.info("exit requested (code %s)", exc.code)

@@ -18,6 +18,10 @@ def node_queue(worker_id: str) -> str:
     return f"{NODE_QUEUE_PREFIX}{worker_id}"
 
 
+BROKER_CONNECT_RETRIES = 2
+BROKER_CONNECT_TIMEOUT_S = 2.0
+
+
 def broker_settings(
     broker_url: str,
     *,
@@ -48,7 +52,18 @@ def broker_settings(
             "polling_interval": polling_interval_s,
         }
     else:
-        options = {"visibility_timeout": visibility_timeout_s}
+        options = {
+            "visibility_timeout": visibility_timeout_s,
+            # kombu retries a lost connection forever by default, so a publish made while Redis
+            # is down would hang its web request; give up after ~1 s instead (the message stays
+            # `queued` in the ledger and the sweeper publishes it again). Celery's consumers
+            # reconnect by their own loop whatever these say.
+            "max_retries": BROKER_CONNECT_RETRIES,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+            "socket_connect_timeout": BROKER_CONNECT_TIMEOUT_S,
+        }
         if key_prefix:
             options["global_keyprefix"] = key_prefix
     return {

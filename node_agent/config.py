@@ -50,6 +50,9 @@ class NodeConfig:
     sandbox_delivery_delay_s: float = 1.0
     sandbox_read_delay_s: float = 2.0
     sandbox_reconnect_delay_s: float = 2.0
+    # PostgreSQL every node of a cluster shares: session credentials and send claims, so a
+    # session can move between nodes without a new scan (session_store.py).
+    session_store_url: str = field(default="", repr=False)
     neonize_store_url: str = field(default="", repr=False)
     neonize_log_level: str = "WARNING"
     whatsapp_retry_min_s: float = 5.0
@@ -112,10 +115,12 @@ class NodeConfig:
             raise ConfigError(
                 f"WHATSAPP_RETRY_JITTER must be 0..1, got {self.whatsapp_retry_jitter}"
             )
-        if self.neonize_store_url and not self.neonize_store_url.startswith(
-            ("postgres://", "postgresql://")
+        for name, url in (
+            ("SESSION_STORE_URL", self.session_store_url),
+            ("NEONIZE_STORE_URL", self.neonize_store_url),
         ):
-            raise ConfigError("NEONIZE_STORE_URL must be a postgres:// or postgresql:// URL")
+            if url and not url.startswith(("postgres://", "postgresql://")):
+                raise ConfigError(f"{name} must be a postgres:// or postgresql:// URL")
         if self.whatsapp_proxy_url and not self.whatsapp_proxy_url.startswith(
             ("socks5://", "http://", "https://")
         ):
@@ -156,6 +161,9 @@ class NodeConfig:
         result_default = env.get("REDIS_URL") or (
             "file://" + os.path.join(os.path.abspath(data_dir), "celery-results")
         )
+        # A session that moves keeps its WhatsApp device keys only if every node reads them
+        # from the same place: the shared store's database, unless NEONIZE_STORE_URL says where.
+        session_store_url = get("SESSION_STORE_URL", "", str)
         return cls(
             backend_auth_token=env.get("BACKEND_AUTH_TOKEN", "").strip(),
             worker_id=worker_id,
@@ -181,7 +189,8 @@ class NodeConfig:
             sandbox_delivery_delay_s=get("SANDBOX_DELIVERY_DELAY_S", 1.0, float),
             sandbox_read_delay_s=get("SANDBOX_READ_DELAY_S", 2.0, float),
             sandbox_reconnect_delay_s=get("SANDBOX_RECONNECT_DELAY_S", 2.0, float),
-            neonize_store_url=get("NEONIZE_STORE_URL", "", str),
+            session_store_url=session_store_url,
+            neonize_store_url=get("NEONIZE_STORE_URL", session_store_url, str),
             neonize_log_level=get("NEONIZE_LOG_LEVEL", "WARNING", str).upper(),
             whatsapp_retry_min_s=get("WHATSAPP_RETRY_MIN_S", 5.0, float),
             whatsapp_retry_max_s=get("WHATSAPP_RETRY_MAX_S", 300.0, float),

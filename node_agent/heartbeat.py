@@ -42,15 +42,19 @@ class Heartbeat:
         engines: list[str],
         running_fn: Callable[[], list[str]] | None = None,
         release_fn: Callable[[list[str]], None] | None = None,
+        session_store_fn: Callable[[], str] | None = None,
     ) -> None:
         """`engines` are the engines this node can run; the backend places sessions by them.
 
         `running_fn` returns the ids of the sessions the node runs; each registration and
         heartbeat sends them, and `release_fn` gets the ids the backend answers are no longer
-        this node's (`stopSessions`), to stop them.
+        this node's (`stopSessions`), to stop them. `session_store_fn` returns the id of the
+        node's shared session store ("" for none); it may raise when the store is out of reach,
+        and then the node does not register until it can say which store it uses.
         """
         self._running_fn = running_fn
         self._release_fn = release_fn
+        self._session_store_fn = session_store_fn
         self._config = config
         self._engines = sorted(engines)
         self._health_url = health_url
@@ -75,7 +79,12 @@ class Heartbeat:
         self._client.close()
 
     def register_body(self) -> dict[str, Any]:
-        """Return the registration body."""
+        """Return the registration body.
+
+        `sessionStore` is the shared session store's id ("" without one): the backend moves
+        sessions only between nodes that report the same one. Raises what `session_store_fn`
+        raises.
+        """
         return {
             "workerId": self._config.worker_id,
             "endpoint": self._config.queue,
@@ -83,8 +92,16 @@ class Heartbeat:
             "engines": self._engines,
             "version": __version__,
             "healthUrl": self._health_url,
+            "sessionStore": self._session_store_fn() if self._session_store_fn else "",
             **self._running(),
         }
+
+    def _register_request(self) -> Response:
+        try:
+            body = self.register_body()
+        except Exception as exc:  # the session store is out of reach: not registering yet
+            return Response(status=None, error=f"session store unavailable: {exc}")
+        return self._client.request("POST", REGISTER_PATH, body)
 
     def _running(self) -> dict[str, Any]:
         return {"runningSessions": self._running_fn()} if self._running_fn else {}
@@ -101,9 +118,11 @@ class Heartbeat:
         The node calls it before resuming its sessions, so a copy of a moved session never
         runs again here; when the backend is down, the background registration does it later.
         """
-        answer = self._client.request("POST", REGISTER_PATH, self.register_body())
+        answer = self._register_request()
         if answer.ok:
             self._release_moved(answer)
+        else:
+            log.warning("registration failed: %s", answer.status or answer.error)
         return answer.ok
 
     def heartbeat_body(self) -> dict[str, Any]:
@@ -126,7 +145,7 @@ class Heartbeat:
     def _register(self) -> None:
         attempt = 0
         while not self._stop.is_set():
-            answer = self._client.request("POST", REGISTER_PATH, self.register_body())
+            answer = self._register_request()
             if answer.ok:
                 self._release_moved(answer)
                 log.info("registered with the backend as %s", self._config.worker_id)

@@ -4,12 +4,21 @@ Exactly-once: a send is first recorded (committed INSERT, unique gateway `messag
 `handed` just before the engine gets it, then marked `sent` with the WhatsApp id. A repeat finds
 the row and never sends again; a row left `handed` (the node died between hand-off and outcome)
 has an unknown fate and is reported failed `delivery_unknown`.
+
+With a shared session store (SESSION_STORE_URL) the same holds across nodes: just before the local
+`handed` step the message is claimed in the shared store, and its outcome is recorded there. A
+task that reaches a second node (the session moved) finds the claim: `sent` is reported sent
+again, never resent; `failed` is reported failed; `handed` by another node has an unknown fate,
+so it is reported failed `delivery_unknown`. No claim, no send: an unreachable store is a
+transient error (`session_store_unavailable`) and the task retries.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+import psycopg
 
 from node_agent.engines.base import (
     INCOMING_CONTENT_KEYS,
@@ -19,6 +28,7 @@ from node_agent.engines.base import (
     TransientSendError,
 )
 from node_agent.reports import Reporter
+from node_agent.session_store import SharedSessionStore
 from node_agent.store import Store, utc_now_iso
 
 log = logging.getLogger(__name__)
@@ -28,12 +38,23 @@ PENDING_RECEIPTS_MAX = 1000
 
 
 class Messages:
-    """Send and track messages through `engines`, reporting via `reporter`."""
+    """Send and track messages through `engines`, reporting via `reporter`.
 
-    def __init__(self, store: Store, reporter: Reporter, engines: dict[str, Engine]) -> None:
+    `shared` is the cluster's shared session store (None on a node without one); claims in it
+    are taken in the name of `reporter.worker_id`.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        reporter: Reporter,
+        engines: dict[str, Engine],
+        shared: SharedSessionStore | None = None,
+    ) -> None:
         self.store = store
         self.reporter = reporter
         self.engines = engines
+        self.shared = shared
         # Receipts that arrive before their message is marked sent, keyed by wa id.
         self._pending_receipts: dict[str, str] = {}
         # Messages this process is handing to an engine right now: `handed` but not lost.
@@ -42,6 +63,7 @@ class Messages:
     def settle_handed(self) -> None:
         """Report every message left `handed` as failed `delivery_unknown` (run at start)."""
         for message in self.store.message_list_in_state("handed"):
+            self._share_outcome(message["message_id"], "failed", error_code="delivery_unknown")
             self._fail(message, ("handed",), "delivery_unknown")
 
     def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
@@ -91,7 +113,8 @@ class Messages:
         it. A repeat finds the row: sent/failed → its last report again; handed (fate unknown)
         → failed `delivery_unknown`, never resent. While the session isn't connected this raises
         TransientSendError (the task retries) unless `final_attempt`, which reports failed
-        `session_not_connected` instead.
+        `session_not_connected` instead. With a shared store the message is also claimed there
+        (module doc); a store out of reach is TransientSendError `session_store_unavailable`.
         """
         to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
         chat_jid = str(payload.get("chatId") or f"{to}@s.whatsapp.net")
@@ -123,47 +146,136 @@ class Messages:
                 TransientSendError("session_not_connected", "Session is not running."),
                 final_attempt,
             )
+        if self.shared is not None:
+            outcome = self._claim(message, final_attempt)
+            if outcome is not None:
+                return outcome
         with self.reporter.lock:
             if not self.store.message_transition(
                 message_id, ("recorded",), "handed", handed_at=utc_now_iso()
             ):
-                return "handed"  # another thread holds it right now
+                # Another thread holds it right now (and the shared claim, if any, with it).
+                return "handed"
             self._in_flight.add(message_id)
         # Each outcome moves the row out of `handed` before the id leaves `_in_flight`, so a
-        # duplicate task never mistakes this running send for a lost one.
+        # duplicate task never mistakes this running send for a lost one. The shared claim is
+        # settled first, while this process still holds the message.
         try:
             wa_message_id = engine.send(session_id, message_id, self._enrich(session_id, payload))
         except TransientSendError as exc:
+            self._share_release(message_id)
             self.store.message_transition(message_id, ("handed",), "recorded")
             self._in_flight.discard(message_id)
             return self._not_sent(message, exc, final_attempt)
         except PermanentSendError as exc:
+            self._share_outcome(message_id, "failed", error_code=exc.code)
             self._fail(message, ("handed",), exc.code, exc.message)
             self._in_flight.discard(message_id)
             return "failed"
         except Exception:
             log.exception("engine send of %s failed: fate unknown", message_id)
+            self._share_outcome(message_id, "failed", error_code="delivery_unknown")
             self._fail(message, ("handed",), "delivery_unknown")
             self._in_flight.discard(message_id)
             return "failed"
+        self._share_outcome(message_id, "sent", wa_message_id=wa_message_id)
+        self._sent(message, ("handed",), wa_message_id)
+        log.info("message %s sent as %s", message_id, wa_message_id)
+        return "sent"
+
+    def _sent(self, message: dict[str, Any], from_states: tuple[str, ...], wa_id: str) -> None:
+        """Mark a message sent as `wa_id`, report it, then apply a receipt that came early."""
+        message_id = message["message_id"]
         with self.reporter.lock:
             self._in_flight.discard(message_id)
-            self.store.message_transition(
+            moved = self.store.message_transition(
                 message_id,
-                ("handed",),
+                from_states,
                 "sent",
-                wa_message_id=wa_message_id,
+                wa_message_id=wa_id,
                 status="sent",
                 sent_at=utc_now_iso(),
             )
-            self.reporter.message_status(
-                session_id, message_id, "sent", wa_message_id=wa_message_id
-            )
-            held = self._pending_receipts.pop(wa_message_id, None)
-        log.info("message %s sent as %s", message_id, wa_message_id)
+            if moved:
+                self.reporter.message_status(
+                    message["session_id"], message_id, "sent", wa_message_id=wa_id
+                )
+            held = self._pending_receipts.pop(wa_id, None)
         if held:
-            self.receipt(wa_message_id, held)
-        return "sent"
+            self.receipt(wa_id, held)
+
+    def _claim(self, message: dict[str, Any], final_attempt: bool) -> str | None:
+        """Claim a `recorded` message in the shared store; None means go on and send it.
+
+        Else return the state the message ends in here, after settling it from the claim
+        another try made before.
+        """
+        assert self.shared is not None
+        message_id = message["message_id"]
+        try:
+            claim = self.shared.send_claim(message_id, message["session_id"], self.worker_id)
+        except psycopg.Error as exc:
+            log.warning("message %s not sent: session store unreachable: %s", message_id, exc)
+            unavailable = TransientSendError(
+                "session_store_unavailable", "The shared session store cannot be reached."
+            )
+            return self._not_sent(message, unavailable, final_attempt)
+        if claim is None:
+            return None
+        if claim["state"] == "sent":
+            log.info("message %s was sent by %s: not sending again", message_id, claim["worker_id"])
+            self._sent(message, ("recorded",), claim["wa_message_id"])
+            return "sent"
+        if claim["state"] == "failed":
+            self._fail(message, ("recorded",), claim["error_code"] or "delivery_unknown")
+            return "failed"
+        if claim["worker_id"] == self.worker_id:
+            with self.reporter.lock:
+                if message_id in self._in_flight:
+                    return "handed"  # a duplicate delivery of a task still running here
+            # This node's claim, and the local row is still `recorded`: a row is committed
+            # `handed` before the engine gets its message, so this claim's send never began
+            # (the node stopped in between, or a release did not reach the store).
+            return None
+        log.info("message %s is handed on %s: its fate is unknown", message_id, claim["worker_id"])
+        self._fail(message, ("recorded",), "delivery_unknown")
+        return "failed"
+
+    def _share_outcome(
+        self,
+        message_id: str,
+        state: str,
+        *,
+        wa_message_id: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Record a send's outcome in the shared store; best effort once the engine had it.
+
+        If the store cannot be reached, the claim stays `handed`, and a later try on another
+        node reports the message failed `delivery_unknown`: wrong at worst, never a resend.
+        """
+        if self.shared is None:
+            return
+        try:
+            self.shared.send_done(message_id, state, wa_message_id, error_code)
+        except psycopg.Error as exc:
+            log.warning(
+                "message %s: could not record %s in the session store: %s", message_id, state, exc
+            )
+
+    def _share_release(self, message_id: str) -> None:
+        if self.shared is None:
+            return
+        try:
+            self.shared.send_release(message_id)
+        except psycopg.Error as exc:
+            # The claim stays `handed` in this node's name; this node's next try takes it again.
+            log.warning("message %s: could not release its claim: %s", message_id, exc)
+
+    @property
+    def worker_id(self) -> str:
+        """Return the id of this node, the owner of its claims."""
+        return self.reporter.worker_id
 
     def _enrich(self, session_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Add what the engine needs about quoted or reacted-to messages from the history.

@@ -4,6 +4,9 @@ Bodies are camelCase JSON (DESIGN.md §3.1). Every report gets a `timestamp` fro
 clock that never repeats or goes back, even across restarts (it starts after the newest timestamp
 stored), so per-session timestamps are strictly increasing as the backend requires. Taking the
 timestamp and appending to the outbox happen under one lock, so outbox order = timestamp order.
+
+Every body carries `workerId`, this node's id: once a session has moved to another node, the
+backend ignores what its former node still reports about it.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ def parse_ts(value: str) -> datetime:
 
 
 class Reporter:
-    """Queue reports in `store`'s outbox and call `wake()` after each one."""
+    """Queue reports of node `worker_id` in `store`'s outbox and call `wake()` after each one."""
 
-    def __init__(self, store: Store, wake: Callable[[], None]) -> None:
+    def __init__(self, store: Store, wake: Callable[[], None], worker_id: str) -> None:
         self._store = store
         self._wake = wake
+        self.worker_id = worker_id
         self.lock = threading.RLock()
         last = store.last_report_at()
         self._last = parse_ts(last) if last else datetime.min.replace(tzinfo=UTC)
@@ -48,6 +52,7 @@ class Reporter:
         """
         body: dict[str, Any] = {"sessionId": session_id, "status": status}
         body.update({key: value for key, value in fields.items() if value is not None})
+        body["workerId"] = self.worker_id
         with self.lock:
             body["timestamp"] = self._next_ts()
             self._store.outbox_add(SESSION_STATUS_PATH, body)
@@ -59,7 +64,8 @@ class Reporter:
 
     def repeat_session_status(self, session_id: str, last: dict[str, Any]) -> dict[str, Any]:
         """Queue the session's last report again with a new timestamp (a repeated task)."""
-        fields = {k: v for k, v in last.items() if k not in ("sessionId", "status", "timestamp")}
+        own = ("sessionId", "status", "timestamp", "workerId")
+        fields = {k: v for k, v in last.items() if k not in own}
         return self.session_status(session_id, last["status"], **fields)
 
     def message_status(
@@ -73,7 +79,12 @@ class Reporter:
         error_message: str | None = None,
     ) -> dict[str, Any]:
         """Queue a message-status report (sent|delivered|read|failed); return the body."""
-        body: dict[str, Any] = {"sessionId": session_id, "messageId": message_id, "status": status}
+        body: dict[str, Any] = {
+            "sessionId": session_id,
+            "messageId": message_id,
+            "status": status,
+            "workerId": self.worker_id,
+        }
         if wa_message_id:
             body["waMessageId"] = wa_message_id
         if error_code:
@@ -97,7 +108,7 @@ class Reporter:
         for key in INCOMING_CONTENT_KEYS:
             if incoming.get(key) is not None:
                 message[key] = incoming[key]
-        body = {"sessionId": session_id, "message": message}
+        body = {"sessionId": session_id, "workerId": self.worker_id, "message": message}
         with self.lock:
             if message["timestamp"] is None:
                 message["timestamp"] = self._next_ts()

@@ -16,13 +16,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
+# `desired`: running (resume it here), stopped (keep it here, off) or moved (it runs on another
+# node now: nothing of it is reported or sent here until a session_start brings it back).
+SESSIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     session_id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL DEFAULT '',
     engine TEXT NOT NULL,
     method TEXT NOT NULL DEFAULT 'qr',
-    desired TEXT NOT NULL DEFAULT 'running' CHECK (desired IN ('running', 'stopped')),
+    desired TEXT NOT NULL DEFAULT 'running' CHECK (desired IN ('running', 'stopped', 'moved')),
     status TEXT NOT NULL DEFAULT 'INITIALIZING',
     phone_number TEXT,
     jid TEXT,
@@ -32,6 +34,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+"""
+SESSION_COLUMNS = (
+    "session_id, user_id, engine, method, desired, status, phone_number, jid, credentials,"
+    " last_report, last_report_at, created_at, updated_at"
+)
+OTHER_TABLES = """
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT UNIQUE,
@@ -61,6 +69,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL
 );
 """
+SCHEMA = SESSIONS_TABLE.format(name="sessions") + OTHER_TABLES
 
 SESSION_FIELDS = frozenset(
     {
@@ -115,6 +124,32 @@ class Store:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(SCHEMA)
+        self._migrate_desired()
+
+    def _migrate_desired(self) -> None:
+        """Rebuild a `sessions` table made before `desired` allowed `moved` (rows are kept).
+
+        SQLite cannot change a CHECK constraint in place: copy into a new table, swap them.
+        """
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'"
+            ).fetchone()
+            if row is None or "'moved'" in row["sql"]:
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(SESSIONS_TABLE.format(name="sessions_new"))
+                self._conn.execute(
+                    f"INSERT INTO sessions_new ({SESSION_COLUMNS})"
+                    f" SELECT {SESSION_COLUMNS} FROM sessions"
+                )
+                self._conn.execute("DROP TABLE sessions")
+                self._conn.execute("ALTER TABLE sessions_new RENAME TO sessions")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
@@ -141,7 +176,7 @@ class Store:
         return self._one("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
 
     def session_list(self, desired: str | None = None) -> list[dict[str, Any]]:
-        """Return all sessions, or those whose desired state is `desired` (running|stopped)."""
+        """Return all sessions, or those whose desired state is `desired` (see SESSIONS_TABLE)."""
         if desired is None:
             return self._all("SELECT * FROM sessions ORDER BY created_at")
         return self._all("SELECT * FROM sessions WHERE desired = ? ORDER BY created_at", (desired,))

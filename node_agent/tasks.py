@@ -49,9 +49,12 @@ def session_start(
 
 
 @shared_task(name="node_agent.tasks.session_stop")
-def session_stop(sessionId: str) -> None:  # noqa: N803
-    """Stop a session, keeping its credentials."""
-    get_runtime().session_stop(sessionId)
+def session_stop(sessionId: str, moved: bool = False) -> None:  # noqa: N803
+    """Stop a session, keeping its credentials.
+
+    `moved`: the session now runs on another node, so nothing is reported about it here.
+    """
+    get_runtime().session_stop(sessionId, moved=bool(moved))
 
 
 @shared_task(name="node_agent.tasks.session_logout")
@@ -73,7 +76,12 @@ def message_send(
     sessionId: str,  # noqa: N803
     payload: dict[str, Any],
 ) -> str:
-    """Send one message exactly once; retry with back-off while the session is not connected."""
+    """Send one message exactly once; retry with back-off while the session is not connected.
+
+    Returns the message's state here; `not_here` (no send, no report, no retry) when the
+    session lives on another node. Only TransientSendError retries (session not connected,
+    shared session store unreachable).
+    """
     runtime = get_runtime()
     final = self.request.retries >= MESSAGE_SEND_MAX_RETRIES
     try:

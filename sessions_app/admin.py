@@ -19,7 +19,14 @@ class SessionAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "engine", "worker")
     search_fields = ("id", "name", "phone_number", "owner__email")
-    readonly_fields = ("id", "qr_string", "qr_expires_at", "created_at", "updated_at")
+    readonly_fields = (
+        "id",
+        "qr_string",
+        "qr_expires_at",
+        "credential_store",
+        "created_at",
+        "updated_at",
+    )
     exclude = ("qr_code",)
     raw_id_fields = ("owner",)
 

@@ -67,6 +67,12 @@ class Session(models.Model):
     qr_string = models.TextField(blank=True)
     qr_expires_at = models.DateTimeField(null=True, blank=True)
     pairing_code = models.CharField(max_length=16, blank=True)
+    credential_store = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The shared credential store holding the session's login (its node's "
+        "session_store when it last connected); empty = a node's own store, or logged out.",
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -4,6 +4,10 @@ Tasks are published by name, so the backend never imports the node agent's code.
 happens after the surrounding transaction commits (a node must never act on a row that may still
 roll back), and a failed publish is logged, not raised: the row is already committed and the
 sweeper or the user can try again.
+
+The queue comes from the session row the caller already holds (`session.worker_id`); PostgreSQL
+is the only record of where a session runs. A route cache would save no query and could still
+send a task to the node a session just moved away from.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 
 from gateway.celery import app
@@ -19,25 +22,28 @@ from node_agent.broker import node_queue
 
 logger = logging.getLogger(__name__)
 
-ROUTE_CACHE_TTL_S = 3600
+TASK_PREFIX = "node_agent.tasks."
 
 
-def route_cache_key(session_id: str) -> str:
-    return f"route:{session_id}"
-
-
-def route_set(*, session_id: str, worker_id: str | None) -> None:
-    """Cache which node runs a session (PostgreSQL stays the truth)."""
-    if worker_id:
-        cache.set(route_cache_key(session_id), worker_id, ROUTE_CACHE_TTL_S)
-    else:
-        cache.delete(route_cache_key(session_id))
+def session_start_kwargs(session: Any, *, method: str, phone_number: str = "") -> dict[str, Any]:
+    """Return the kwargs of `session_start` for `session` (a sessions_app Session)."""
+    return {
+        "sessionId": session.id,
+        "userId": session.owner_id,
+        "engine": session.engine,
+        "method": method,
+        "phoneNumber": phone_number or None,
+    }
 
 
 def node_publish(*, worker_id: str, task: str, kwargs: dict[str, Any]) -> bool:
     """Publish `node_agent.tasks.<task>` to the node's queue now. Returns False if it failed."""
     try:
-        app.send_task(f"node_agent.tasks.{task}", kwargs=kwargs, queue=node_queue(worker_id))
+        # ignore_result: else Celery subscribes to a result channel for every fire-and-forget
+        # task (and, with Redis down, waits out the result store's reconnects on each one).
+        app.send_task(
+            TASK_PREFIX + task, kwargs=kwargs, queue=node_queue(worker_id), ignore_result=True
+        )
     except Exception:
         logger.exception("publish of %s to node %s failed", task, worker_id)
         return False
@@ -48,6 +54,48 @@ def node_publish_on_commit(*, worker_id: str, task: str, kwargs: dict[str, Any])
     """Publish `node_agent.tasks.<task>` to the node's queue once the transaction commits."""
     transaction.on_commit(
         lambda: node_publish(worker_id=worker_id, task=task, kwargs=kwargs), robust=True
+    )
+
+
+def node_handoff(*, source_id: str, target_id: str, session_id: str, start: dict[str, Any]) -> bool:
+    """Publish a session's handover now: `session_stop(moved)` on the source, then its start.
+
+    One Celery chain: the stop goes to the source node's queue and carries the start (to the
+    target's queue) as its link, which the source publishes once the stop has run. So the target
+    never starts the session while the source still runs it (two live copies of a WhatsApp
+    session kick each other off). The start is immutable: it does not take the stop's result as
+    an argument. `start` is `session_start_kwargs(...)`. Returns False if publishing failed.
+    """
+    stop = app.signature(
+        TASK_PREFIX + "session_stop",
+        kwargs={"sessionId": session_id, "moved": True},
+        queue=node_queue(source_id),
+        ignore_result=True,
+    )
+    resume = app.signature(
+        TASK_PREFIX + "session_start",
+        kwargs=start,
+        queue=node_queue(target_id),
+        immutable=True,
+        ignore_result=True,
+    )
+    try:
+        (stop | resume).apply_async()
+    except Exception:
+        logger.exception("handover of %s from %s to %s failed", session_id, source_id, target_id)
+        return False
+    return True
+
+
+def node_handoff_on_commit(
+    *, source_id: str, target_id: str, session_id: str, start: dict[str, Any]
+) -> None:
+    """Publish a session's handover (see `node_handoff`) once the transaction commits."""
+    transaction.on_commit(
+        lambda: node_handoff(
+            source_id=source_id, target_id=target_id, session_id=session_id, start=start
+        ),
+        robust=True,
     )
 
 
@@ -65,7 +113,7 @@ def node_call(*, worker_id: str, task: str, kwargs: dict[str, Any], timeout_s: f
     try:
         # The message expires with the wait: a node that comes back later must not do stale work.
         result = app.send_task(
-            f"node_agent.tasks.{task}",
+            TASK_PREFIX + task,
             kwargs=kwargs,
             queue=node_queue(worker_id),
             expires=timeout_s,

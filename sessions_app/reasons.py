@@ -1,5 +1,8 @@
 """What a session's `status_reason` means, in words a dashboard user understands."""
 
+# The reason of a session on its way to another node (sessions_app/migration.py).
+NODE_MOVED = "node_moved"
+
 REASON_TEXT = {
     "qr_timeout": "The QR codes expired before a phone scanned one. Connect again for new ones.",
     "whatsapp_unreachable": "The node cannot reach WhatsApp's servers; it keeps retrying by "
@@ -24,6 +27,10 @@ REASON_TEXT = {
     "start_timeout": "The node did not start the session in time. Connect again.",
     "node_lost": "The node running this session stopped answering. Connect again: the session "
     "is placed on a node that is up (a new scan is needed if its login was on the lost node).",
+    NODE_MOVED: "The session is moving to another node; it reconnects there by itself, without "
+    "a new scan.",
+    "node_removed": "The operator removed the node running this session. Connect again: the "
+    "session is placed on a node that is up (a new scan is needed if its login was on that node).",
 }
 
 

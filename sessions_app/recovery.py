@@ -1,4 +1,4 @@
-"""Writes that recover from lost work: unpublished messages, stalled starts and dead nodes.
+"""Writes that recover from lost work: unpublished messages, stalled starts and moves, dead nodes.
 
 Each runs from Celery beat (sessions_app/tasks.py) or from the node health sweep, and each is
 safe to run any number of times, also concurrently: rows are claimed with row locks that skip
@@ -11,13 +11,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from gateway.models import SystemLog, system_log
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.node_client import node_publish_on_commit
-from sessions_app.services import STARTING, message_status_apply, session_status_set
-from sessions_app.webhooks import services as webhooks
+from sessions_app.reasons import NODE_MOVED
+from sessions_app.services import STARTING, message_status_apply, session_status_set_by_backend
 
 S = Session.Status
 M = OutboundMessage.Status
@@ -89,33 +90,40 @@ def _messages_fail_unconnected(*, now: datetime) -> int:
 
 
 def sessions_fail_stalled() -> int:
-    """Mark FAILED (`start_timeout`) sessions INITIALIZING longer than SESSION_START_TIMEOUT_S.
+    """Mark FAILED (`start_timeout`) the starts and moves stuck longer than SESSION_START_TIMEOUT_S.
 
     INITIALIZING is set by connect and left by the node's first report (QR, pairing code,
     connected, failed), so a session still in it got no report: the node never received the
-    start or could not act on it. The node is not told to stop: if it was only slow, its next
-    reports (later timestamps) bring the session back to life; otherwise the user connects
-    again, which sends a new start. Returns how many sessions failed.
+    start or could not act on it. Likewise RECONNECTING with `node_moved` is set by a move
+    (sessions_app/migration.py) and left by the new node's first report; a move can stall when
+    the old node never runs its stop (which publishes the start) or the new node never starts.
+    The node is not told to stop: if it was only slow, its next reports (later timestamps) bring
+    the session back to life; otherwise the user connects again, which sends a new start.
+    Returns how many sessions failed.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.SESSION_START_TIMEOUT_S)
     failed = 0
     with transaction.atomic():
         stalled = Session.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            status=S.INITIALIZING, status_changed_at__lt=cutoff
+            Q(status=S.INITIALIZING) | Q(status=S.RECONNECTING, status_reason=NODE_MOVED),
+            status_changed_at__lt=cutoff,
         )
         for session in stalled:
-            _session_end_by_backend(session, status=S.FAILED, reason="start_timeout", now=now)
+            session_status_set_by_backend(session, status=S.FAILED, reason="start_timeout", now=now)
             failed += 1
     return failed
 
 
-def sessions_mark_node_lost(*, worker_id: str) -> int:
-    """Mark DISCONNECTED (`node_lost`) the connected or starting sessions of an OFFLINE node.
+def sessions_mark_node_lost(*, worker_id: str, reason: str = "node_lost") -> int:
+    """Mark DISCONNECTED (`reason`) the connected or starting sessions still on node `worker_id`.
 
-    Their credentials are in the node's own store, so they cannot move by themselves: the user
-    connects again, which places the session on an ONLINE node (or on this one, if it is back
-    by then). Each change is in the system log. Returns how many sessions changed.
+    For a node gone OFFLINE (`node_lost`) or removed (`node_removed`), after the sessions that
+    could move to another node have moved (sessions_app/migration.py). Those left have their
+    login in the node's own store, or no node shares their store, or they were still linking
+    (a QR belongs to its node): the user connects again, which places the session on an ONLINE
+    node (a new scan is needed if its login stayed behind). Each change is in the system log.
+    Returns how many sessions changed.
     """
     now = timezone.now()
     changed = 0
@@ -124,24 +132,14 @@ def sessions_mark_node_lost(*, worker_id: str) -> int:
             worker_id=worker_id, status__in=[S.CONNECTED, *STARTING]
         )
         for session in sessions:
-            _session_end_by_backend(session, status=S.DISCONNECTED, reason="node_lost", now=now)
+            session_status_set_by_backend(session, status=S.DISCONNECTED, reason=reason, now=now)
             system_log(
-                event="session.node_lost",
+                event=f"session.{reason}",
                 level=SystemLog.Level.WARNING,
-                message=f"Session {session.name!r} lost its node {worker_id}",
+                message=f"Session {session.name!r} lost its node {worker_id} ({reason})",
                 user_id=session.owner_id,
                 session_id=session.id,
                 worker_id=worker_id,
             )
             changed += 1
     return changed
-
-
-def _session_end_by_backend(session: Session, *, status: str, reason: str, now: datetime) -> None:
-    before = (session.status, session.qr_string, session.pairing_code)
-    session_status_set(session, status, reason=reason)
-    # Reports the node made before this decision arrive late (from its outbox) and must not
-    # undo it; the node's next reports carry later timestamps and apply as usual.
-    session.last_seen_at = now
-    session.save()
-    webhooks.session_status_emit(session=session, before=before, timestamp=now)

@@ -44,8 +44,11 @@ class SessionFactory(factory.django.DjangoModelFactory):
 class ConnectedSessionFactory(SessionFactory):
     worker = factory.SubFactory(WorkerFactory)
     status = Session.Status.CONNECTED
+    connect_method = "qr"
     phone_number = "15550001111"
     jid = "15550001111@s.whatsapp.net"
+    # Where its login is, as a CONNECTED report records it: its node's shared store, if any.
+    credential_store = factory.LazyAttribute(lambda s: s.worker.session_store if s.worker else "")
 
 
 class OutboundMessageFactory(factory.django.DjangoModelFactory):

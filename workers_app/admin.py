@@ -1,7 +1,11 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from workers_app.models import Worker
-from workers_app.services import worker_drain
+from workers_app.services import worker_drain, worker_remove, worker_undrain
 
 
 @admin.register(Worker)
@@ -9,6 +13,7 @@ class WorkerAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "status",
+        "session_store",
         "session_count",
         "max_sessions",
         "active_connections",
@@ -18,12 +23,51 @@ class WorkerAdmin(admin.ModelAdmin):
         "version",
         "last_heartbeat",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "session_store")
     search_fields = ("id", "endpoint")
-    readonly_fields = ("registered_at", "last_heartbeat")
-    actions = ["drain"]
+    readonly_fields = ("registered_at", "last_heartbeat", "session_store")
+    actions = ["drain", "undrain", "rebalance", "remove"]
 
-    @admin.action(description="Drain selected nodes (take no new sessions)")
-    def drain(self, request, queryset):
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Removing goes through `remove`, which moves the sessions away first.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Worker) -> None:
+        worker_remove(worker_id=obj.id)
+
+    @admin.action(description="Drain selected nodes (move their sessions, take no new ones)")
+    def drain(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        moved = stayed = 0
         for worker in queryset:
-            worker_drain(worker_id=worker.id)
+            _, evacuation = worker_drain(worker_id=worker.id)
+            moved += len(evacuation.moved)
+            stayed += evacuation.stayed
+        self.message_user(request, f"Drained: {moved} sessions moved, {stayed} could not move.")
+
+    @admin.action(description="Undrain selected nodes (take new sessions again)")
+    def undrain(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        for worker in queryset:
+            worker_undrain(worker_id=worker.id)
+        self.message_user(request, f"{queryset.count()} nodes back in service.")
+
+    @admin.action(description="Rebalance sessions among selected nodes (same session store)")
+    def rebalance(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        from sessions_app.migration import workers_rebalance
+
+        moves = workers_rebalance(worker_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"Rebalanced: {len(moves)} sessions moved.")
+
+    @admin.action(description="Remove selected nodes (move their sessions away first)")
+    def remove(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
+        moved = disconnected = 0
+        for worker_id in list(queryset.values_list("id", flat=True)):
+            evacuation = worker_remove(worker_id=worker_id)
+            moved += len(evacuation.moved)
+            disconnected += evacuation.stayed
+        self.message_user(
+            request,
+            f"Removed: {moved} sessions moved, {disconnected} disconnected.",
+            messages.WARNING if disconnected else messages.SUCCESS,
+        )

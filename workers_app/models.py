@@ -28,6 +28,13 @@ class Worker(models.Model):
     cpu_usage = models.FloatField(default=0.0, help_text="Percent of the machine's CPU.")
     memory_usage = models.FloatField(default=0.0, help_text="Percent of the machine's memory.")
     engines = models.JSONField(default=list, blank=True)
+    session_store = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Id of the shared credential store the node uses (its registration's "
+        "sessionStore); empty = the node's own store. Sessions move only between nodes with "
+        "the same non-empty store.",
+    )
     version = models.CharField(max_length=40, blank=True)
     health_url = models.CharField(max_length=200, blank=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)

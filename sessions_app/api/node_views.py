@@ -1,4 +1,8 @@
-"""Webhook views the node agents report to (DESIGN.md §3.1), authenticated by the node token."""
+"""Webhook views the node agents report to (DESIGN.md §3.1), authenticated by the node token.
+
+A node's outbox deletes a report on any 2xx and drops it on most 4xx, so a report that is valid
+but no longer matters (its session moved to another node) is answered 200 with `applied: false`.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ class UpperChoiceField(serializers.ChoiceField):
 
 class SessionStatusReport(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The reporting node's id; a report from a node the session has moved away "
+        "from is not applied.",
+    )
     status = UpperChoiceField(choices=Session.Status.values)
     qrCode = serializers.CharField(required=False, allow_blank=True)
     qrString = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -44,6 +56,13 @@ class MessageStatusError(serializers.Serializer):
 
 class MessageStatusReport(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The reporting node's id. Applied whichever node reports: a message the "
+        "session's former node sent is still sent.",
+    )
     messageId = serializers.CharField(max_length=32)
     waMessageId = serializers.CharField(required=False, allow_blank=True, max_length=64)
     status = serializers.ChoiceField(
@@ -66,6 +85,12 @@ class IncomingMessage(serializers.Serializer):
 
 class MessageReceivedReport(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The reporting node's id. Applied whichever node reports.",
+    )
     message = IncomingMessage()
 
 
@@ -76,9 +101,17 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 
 class SessionStatusWebhook(NodeApiView):
-    @extend_schema(tags=TAGS, request=SessionStatusReport, responses={200: None})
+    @extend_schema(
+        tags=TAGS,
+        request=SessionStatusReport,
+        responses={200: None},
+        description="Answers `{sessionId, status, applied}`: `applied` is false when the "
+        "report came from a node the session has moved away from (it changed nothing). 404 "
+        "`session_not_found`.",
+    )
     def post(self, request: Any) -> Any:
         data = _valid(SessionStatusReport, request.data)
+        worker_id = data["workerId"]
         session = services.session_status_apply(
             session_id=data["sessionId"],
             status=data["status"],
@@ -89,8 +122,10 @@ class SessionStatusWebhook(NodeApiView):
             phone_number=data.get("phoneNumber", ""),
             jid=data.get("jid", ""),
             reason=data.get("reason", ""),
+            worker_id=worker_id,
         )
-        return envelope({"sessionId": session.id, "status": session.status})
+        applied = not worker_id or session.worker_id == worker_id
+        return envelope({"sessionId": session.id, "status": session.status, "applied": applied})
 
 
 class MessageStatusWebhook(NodeApiView):

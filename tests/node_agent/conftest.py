@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from node_agent.config import NodeConfig
 from node_agent.runtime import NodeRuntime
@@ -19,6 +22,42 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
+
+
+SHARED_TABLES = ("gateway_node_meta", "gateway_node_credentials", "gateway_node_sends")
+
+
+def _database_url(name):
+    """Return DATABASE_URL (the test run's PostgreSQL) pointed at database `name`."""
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        base = "postgres://postgres@127.0.0.1:5432/postgres"
+    return urlunsplit(urlsplit(base)._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def session_store_database():
+    """Create this run's own database for shared session stores; drop it at the end."""
+    admin_url = _database_url("postgres")
+    name = f"test_nodestore_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _database_url(name)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def session_store_url(session_store_database):
+    """The URL of an empty shared session store (its tables, if made yet, are emptied)."""
+    with psycopg.connect(session_store_database, autocommit=True) as conn:
+        for table in SHARED_TABLES:
+            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]:
+                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+    return session_store_database
 
 
 @pytest.fixture

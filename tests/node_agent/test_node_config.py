@@ -69,3 +69,43 @@ def test_token_is_not_in_repr():
 def test_bad_values_are_rejected(name, value):
     with pytest.raises(ConfigError, match=name):
         NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t", name: value})
+
+
+def test_session_store_url_is_read_and_hidden():
+    url = "postgresql://node:s3cret@db:5432/gateway"
+    config = NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t", "SESSION_STORE_URL": url})
+    assert config.session_store_url == url
+    assert "s3cret" not in repr(config)
+
+
+def test_session_store_is_off_by_default():
+    config = NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t"})
+    assert (config.session_store_url, config.neonize_store_url) == ("", "")
+
+
+def test_neonize_store_defaults_to_the_session_store():
+    url = "postgres://node@db:5432/gateway"
+    config = NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t", "SESSION_STORE_URL": url})
+    assert config.neonize_store_url == url
+
+
+def test_explicit_neonize_store_wins_over_the_session_store():
+    config = NodeConfig.from_env(
+        {
+            "BACKEND_AUTH_TOKEN": "t",
+            "SESSION_STORE_URL": "postgres://node@db:5432/gateway",
+            "NEONIZE_STORE_URL": "postgres://node@db:5432/whatsmeow",
+        }
+    )
+    assert config.session_store_url == "postgres://node@db:5432/gateway"
+    assert config.neonize_store_url == "postgres://node@db:5432/whatsmeow"
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///data/store.sqlite3", "mysql://db/gateway", "db:5432/gateway"]
+)
+def test_session_store_must_be_postgres(url):
+    with pytest.raises(ConfigError, match="SESSION_STORE_URL"):
+        NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t", "SESSION_STORE_URL": url})
+    with pytest.raises(ConfigError, match="SESSION_STORE_URL"):
+        NodeConfig(backend_auth_token="t", session_store_url=url)

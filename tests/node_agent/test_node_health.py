@@ -76,6 +76,7 @@ def test_registers_after_backend_comes_up_then_heartbeats(backend, heartbeat):
         "engines": ["sandbox", "whatsapp"],
         "version": "0.1.0",
         "healthUrl": "http://127.0.0.1:8001/health",
+        "sessionStore": "",
     }
     beat = backend.received(HEARTBEAT_PATH)[0]["body"]
     assert beat["status"] == "ONLINE"

@@ -1,5 +1,10 @@
+import sqlite3
+
+import pytest
+
 from node_agent.backend import REGISTER_PATH, heartbeat_path
 from node_agent.heartbeat import Heartbeat
+from node_agent.store import Store
 from tests.node_agent.node_helpers import connect, wait_until
 
 HEARTBEAT_PATH = heartbeat_path("node-test")
@@ -30,7 +35,7 @@ def test_registration_stops_sessions_that_moved_and_reports_nothing_for_them(run
     sandbox = runtime.engines["sandbox"]
     assert not sandbox.is_running("moved")
     assert sandbox.is_running("mine")
-    assert runtime.store.session_get("moved")["desired"] == "stopped"
+    assert runtime.store.session_get("moved")["desired"] == "moved"
     assert runtime.store.session_get("moved")["credentials"] is not None  # no logout
     assert runtime.running_session_ids() == ["mine"]
     wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox empty")
@@ -60,3 +65,48 @@ def test_register_once_with_backend_down_changes_nothing(runtime, backend):
     backend.answer(REGISTER_PATH, 503)
     assert not _heartbeat(runtime).register_once()
     assert runtime.engines["sandbox"].is_running("s1")
+
+
+OLD_SESSIONS_TABLE = """
+CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL DEFAULT '',
+    engine TEXT NOT NULL,
+    method TEXT NOT NULL DEFAULT 'qr',
+    desired TEXT NOT NULL DEFAULT 'running' CHECK (desired IN ('running', 'stopped')),
+    status TEXT NOT NULL DEFAULT 'INITIALIZING',
+    phone_number TEXT,
+    jid TEXT,
+    credentials TEXT,
+    last_report TEXT,
+    last_report_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+"""
+
+
+def test_node_db_from_before_moved_sessions_is_upgraded_with_its_rows(tmp_path):
+    path = str(tmp_path / "old.sqlite3")
+    with sqlite3.connect(path) as conn:
+        conn.execute(OLD_SESSIONS_TABLE)
+        conn.execute(
+            "INSERT INTO sessions (session_id, engine, desired, credentials, created_at,"
+            " updated_at) VALUES ('s1', 'sandbox', 'stopped', '{\"jid\": \"x\"}', 't0', 't0')"
+        )
+    conn.close()
+
+    store = Store(path)
+    try:
+        store.session_update("s1", desired="moved")
+        row = store.session_get("s1")
+        assert (row["desired"], row["credentials"], row["created_at"]) == (
+            "moved",
+            {"jid": "x"},
+            "t0",
+        )
+        with pytest.raises(sqlite3.IntegrityError):
+            store.session_update("s1", desired="elsewhere")
+    finally:
+        store.close()
+    Store(path).close()  # opening an upgraded file again changes nothing

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
+from node_agent.backend import REGISTER_PATH
 from node_agent.broker import broker_settings, node_queue
+from node_agent.session_store import SharedSessionStore
 from tests.node_agent.node_helpers import STATUS_PATH, TOKEN, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,40 +26,66 @@ def free_port():
 
 
 @pytest.fixture
-def node_process(tmp_path, backend):
-    port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "WORKER_ID": WORKER_ID,
-        "WORKER_PORT": str(port),
-        "BACKEND_URL": backend.url,
-        "BACKEND_AUTH_TOKEN": TOKEN,
-        "CELERY_BROKER_URL": "filesystem://",
-        "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
-        "NODE_DB_PATH": str(tmp_path / "node.sqlite3"),
-        "SANDBOX_NETWORK_PATH": str(tmp_path / "network.sqlite3"),
-        "SESSION_STORAGE_PATH": str(tmp_path / "sessions"),
-        "MEDIA_STORAGE_PATH": str(tmp_path / "media"),
-        "WORKER_HEARTBEAT_INTERVAL": "0.2",
-        "WORKER_CONCURRENCY": "2",
-    }
-    env.pop("REDIS_URL", None)
-    log_path = tmp_path / "node.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "node_agent"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    process.port = port
-    process.log_path = log_path
-    yield process
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+def start_node(tmp_path, backend):
+    """Start `python -m node_agent` processes (killed at teardown); `start_node(**extra_env)`."""
+    processes = []
+
+    def start(**extra_env):
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO_ROOT),
+            "WORKER_ID": WORKER_ID,
+            "WORKER_PORT": str(port),
+            "BACKEND_URL": backend.url,
+            "BACKEND_AUTH_TOKEN": TOKEN,
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_BROKER_FOLDER": str(tmp_path / "broker"),
+            "NODE_DB_PATH": str(tmp_path / "node.sqlite3"),
+            "SANDBOX_NETWORK_PATH": str(tmp_path / "network.sqlite3"),
+            "SESSION_STORAGE_PATH": str(tmp_path / "sessions"),
+            "MEDIA_STORAGE_PATH": str(tmp_path / "media"),
+            "WORKER_HEARTBEAT_INTERVAL": "0.2",
+            "WORKER_CONCURRENCY": "2",
+            **extra_env,
+        }
+        env.pop("REDIS_URL", None)
+        log_path = tmp_path / "node.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "node_agent"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        process.port = port
+        process.log_path = log_path
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def node_process(start_node):
+    return start_node()
+
+
+def stop(process):
+    """SIGTERM the node; return its log once it exited 0 (fail the test otherwise)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        code = process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("node did not stop within 10 s of SIGTERM:\n" + process.log_path.read_text())
+    log = process.log_path.read_text()
+    assert code == 0, log
+    return log
 
 
 @pytest.mark.e2e
@@ -84,19 +112,25 @@ def test_node_process_registers_serves_tasks_and_stops_on_sigterm(tmp_path, back
     )[0]
     assert qr["qrString"].startswith("2@")
 
-    node_process.send_signal(signal.SIGTERM)
-    try:
-        code = node_process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pytest.fail(
-            "node did not stop within 10 s of SIGTERM:\n" + node_process.log_path.read_text()
-        )
-    log = node_process.log_path.read_text()
-    assert code == 0, log
+    log = stop(node_process)
     assert "node node-e2e stopped" in log
     assert TOKEN not in log
     disconnected = backend.bodies(STATUS_PATH, sessionId="e2e-1", status="DISCONNECTED")
     assert disconnected[0]["reason"] == "node_shutdown"
+
+
+@pytest.mark.e2e
+def test_node_with_a_shared_store_registers_its_id(backend, start_node, session_store_url):
+    process = start_node(SESSION_STORE_URL=session_store_url)
+
+    wait_until(lambda: backend.bodies(REGISTER_PATH), timeout_s=20, message="registration")
+    store = SharedSessionStore(session_store_url)
+    try:
+        assert backend.bodies(REGISTER_PATH)[0]["sessionStore"] == store.store_id
+    finally:
+        store.close()
+    log = stop(process)
+    assert session_store_url not in log
 
 
 def test_node_imports_no_django(tmp_path):

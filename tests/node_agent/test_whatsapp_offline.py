@@ -127,7 +127,7 @@ def test_restart_resumes_sessions_from_their_stores_and_stopped_stays_stopped(
     first.session_stop("w2")
     engine = first.engines["whatsapp"]
     os.remove(engine.store_name("w3"))
-    first.shutdown(flush_timeout_s=0)
+    first.shutdown(flush_timeout_s=5)  # its DISCONNECTED reports arrive before `before` is taken
     before = {sid: len(backend.statuses(sid)) for sid in ("w1", "w2", "w3")}
 
     second = make_wa_runtime(connect=True, config=config)

@@ -1,4 +1,8 @@
-"""Node registration and heartbeats (node token) and the operators' node admin API (staff)."""
+"""Node registration and heartbeats (node token) and the operators' node admin API (staff).
+
+Operators' errors: 404 `worker_not_found`, 409 `worker_already_exists`, 400 `validation_error`;
+a non-staff user gets 403 `forbidden` (401 `unauthorized` without credentials).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,32 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
+from sessions_app import migration
 from sessions_app.models import Session
 from workers_app import selectors, services
 from workers_app.models import Worker
 
 TAGS = ["nodes"]
+WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
-class RegisterInput(serializers.Serializer):
-    workerId = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    endpoint = serializers.CharField(max_length=100, required=False)
+class CreateInput(serializers.Serializer):
+    workerId = serializers.RegexField(WORKER_ID)
     maxSessions = serializers.IntegerField(min_value=1, max_value=1_000_000)
     engines = serializers.ListField(
         child=serializers.ChoiceField(choices=Session.Engine.choices), allow_empty=False
+    )
+
+
+class RegisterInput(CreateInput):
+    endpoint = serializers.CharField(max_length=100, required=False)
+    sessionStore = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{0,64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Id of the shared credential store the node uses; empty = its own store "
+        "(its sessions cannot move to another node without a new scan).",
     )
     version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
     healthUrl = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -67,6 +84,7 @@ class WorkerOutput(serializers.ModelSerializer):
     cpuUsage = serializers.FloatField(source="cpu_usage")
     memoryUsage = serializers.FloatField(source="memory_usage")
     lastHeartbeat = serializers.DateTimeField(source="last_heartbeat")
+    sessionStore = serializers.CharField(source="session_store")
 
     class Meta:
         model = Worker
@@ -75,6 +93,7 @@ class WorkerOutput(serializers.ModelSerializer):
             "endpoint",
             "status",
             "engines",
+            "sessionStore",
             "version",
             "sessionCount",
             "maxSessions",
@@ -112,6 +131,7 @@ class WorkerRegisterApi(NodeApiView):
             engines=values["engines"],
             version=values["version"],
             health_url=values["healthUrl"],
+            session_store=values["sessionStore"],
         )
         return envelope(_node_answer(worker, values["runningSessions"]))
 
@@ -129,26 +149,132 @@ class WorkerHeartbeatApi(NodeApiView):
         return envelope(_node_answer(worker, data.validated_data["runningSessions"]))
 
 
-class WorkerListApi(OwnerApiView):
+class MoveOutput(serializers.Serializer):
+    sessionId = serializers.CharField()
+    to = serializers.CharField(help_text="The node the session moved to.")
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(help_text="The node the session left.")
+        return fields
+
+
+class DrainOutput(WorkerOutput):
+    moved = MoveOutput(many=True)
+    stayed = serializers.IntegerField(
+        help_text="Running or linking sessions that could not move and stay on the node."
+    )
+
+    class Meta(WorkerOutput.Meta):
+        fields = [*WorkerOutput.Meta.fields, "moved", "stayed"]
+
+
+class RemoveOutput(serializers.Serializer):
+    workerId = serializers.CharField()
+    deleted = serializers.BooleanField()
+    moved = MoveOutput(many=True)
+    disconnected = serializers.IntegerField(
+        help_text="Sessions that could not move and became DISCONNECTED (`node_removed`)."
+    )
+
+
+def _moves(moves: list[migration.Move]) -> list[dict[str, str]]:
+    return [move.as_dict() for move in moves]
+
+
+class OperatorApiView(OwnerApiView):
     permission_classes = [IsOperator]
 
+
+class WorkerListApi(OperatorApiView):
     @extend_schema(tags=TAGS, responses=WorkerOutput(many=True), summary="List nodes (operators)")
     def get(self, request: Any) -> Any:
         return envelope(WorkerOutput(selectors.worker_list(), many=True).data)
 
+    @extend_schema(
+        tags=TAGS,
+        request=CreateInput,
+        responses={201: WorkerOutput},
+        summary="Add a node ahead of its first start (operators)",
+        description="The node is OFFLINE until it registers itself, which makes it ONLINE with "
+        "what it reports. 409 `worker_already_exists` when the id is taken.",
+    )
+    def post(self, request: Any) -> Any:
+        data = CreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        worker = services.worker_create(
+            worker_id=values["workerId"],
+            max_sessions=values["maxSessions"],
+            engines=values["engines"],
+        )
+        return envelope(WorkerOutput(worker).data, status=201)
 
-class WorkerDetailApi(OwnerApiView):
-    permission_classes = [IsOperator]
 
-    @extend_schema(tags=TAGS, responses={200: None}, summary="Remove a node (operators)")
+class WorkerDetailApi(OperatorApiView):
+    @extend_schema(
+        tags=TAGS,
+        responses=RemoveOutput,
+        summary="Remove a node (operators)",
+        description="Its sessions that can move (connected, login in a shared store another "
+        "ONLINE node uses) move first; its other connected and linking sessions become "
+        "DISCONNECTED (`node_removed`). 404 `worker_not_found`.",
+    )
     def delete(self, request: Any, worker_id: str) -> Any:
-        services.worker_remove(worker_id=worker_id)
-        return envelope({"workerId": worker_id, "deleted": True})
+        evacuation = services.worker_remove(worker_id=worker_id)
+        return envelope(
+            {
+                "workerId": worker_id,
+                "deleted": True,
+                "moved": _moves(evacuation.moved),
+                "disconnected": evacuation.stayed,
+            }
+        )
 
 
-class WorkerDrainApi(OwnerApiView):
-    permission_classes = [IsOperator]
-
-    @extend_schema(tags=TAGS, request=None, responses=WorkerOutput, summary="Drain a node")
+class WorkerDrainApi(OperatorApiView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses=DrainOutput,
+        summary="Drain a node (operators)",
+        description="The node takes no new sessions until undrained; its sessions that can "
+        "move are handed over to ONLINE nodes of its store, the others stay. Repeating it moves "
+        "what can move now. 404 `worker_not_found`.",
+    )
     def post(self, request: Any, worker_id: str) -> Any:
-        return envelope(WorkerOutput(services.worker_drain(worker_id=worker_id)).data)
+        worker, evacuation = services.worker_drain(worker_id=worker_id)
+        return envelope(
+            {
+                **WorkerOutput(worker).data,
+                "moved": _moves(evacuation.moved),
+                "stayed": evacuation.stayed,
+            }
+        )
+
+
+class WorkerUndrainApi(OperatorApiView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses=WorkerOutput,
+        summary="Undrain a node (operators)",
+        description="A DRAINING node is ONLINE again and takes new sessions; moved sessions "
+        "stay where they are (see rebalance). 404 `worker_not_found`.",
+    )
+    def post(self, request: Any, worker_id: str) -> Any:
+        return envelope(WorkerOutput(services.worker_undrain(worker_id=worker_id)).data)
+
+
+class WorkerRebalanceApi(OperatorApiView):
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses=MoveOutput(many=True),
+        summary="Rebalance sessions between nodes (operators)",
+        description="Among ONLINE nodes sharing a credential store, moves connected sessions "
+        "from the most to the least loaded nodes (assigned sessions / maxSessions) while that "
+        "narrows the spread. Answers the moves; an empty list when balanced.",
+    )
+    def post(self, request: Any) -> Any:
+        return envelope(_moves(migration.workers_rebalance()))

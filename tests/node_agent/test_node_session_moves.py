@@ -1,0 +1,456 @@
+"""Sessions that move between nodes sharing one session store (SESSION_STORE_URL)."""
+
+import psycopg
+import pytest
+
+from node_agent import tasks
+from node_agent.__main__ import start_sessions
+from node_agent.backend import REGISTER_PATH
+from node_agent.engines.base import TransientSendError
+from node_agent.heartbeat import Heartbeat
+from node_agent.runtime import NodeRuntime
+from node_agent.session_store import SharedSessionStore
+from tests.node_agent.node_helpers import (
+    MESSAGE_STATUS_PATH,
+    RECEIVED_PATH,
+    connect,
+    network_of,
+    wait_until,
+)
+
+UNREACHABLE_URL = "postgres://postgres@127.0.0.1:1/nowhere"
+TEXT = {
+    "to": "6281200000001",
+    "chatId": "6281200000001@s.whatsapp.net",
+    "type": "text",
+    "text": "hello",
+}
+
+
+@pytest.fixture
+def shared(session_store_url):
+    store = SharedSessionStore(session_store_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def node(make_runtime, tmp_path, session_store_url):
+    """Start a node `worker_id` with its own SQLite, on the shared store and sandbox network."""
+
+    def build(worker_id, **overrides):
+        overrides.setdefault("session_store_url", session_store_url)
+        return make_runtime(
+            worker_id=worker_id, node_db_path=str(tmp_path / f"{worker_id}.sqlite3"), **overrides
+        )
+
+    return build
+
+
+def reports_of(backend, session_id, worker_id):
+    """Return the statuses a node reported for a session, oldest first."""
+    return [s for s, body in backend.statuses(session_id) if body["workerId"] == worker_id]
+
+
+def message_reports(backend, message_id):
+    return backend.bodies(MESSAGE_STATUS_PATH, messageId=message_id)
+
+
+def credentials_owner(url, session_id):
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT worker_id FROM gateway_node_credentials WHERE session_id = %s", (session_id,)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def settled(runtime):
+    """Wait until the node's outbox is empty (all its reports reached the backend)."""
+    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox empty")
+
+
+def move(source, target, backend, session_id="s1"):
+    """Move a session as the backend does: stop it as moved, start it on `target`."""
+    target_id = target.config.worker_id
+    settled(target)
+    before = len(reports_of(backend, session_id, target_id))
+    source.session_stop(session_id, moved=True)
+    target.session_start(session_id, "u1", "sandbox")
+    wait_until(
+        lambda: "CONNECTED" in reports_of(backend, session_id, target_id)[before:],
+        message=f"CONNECTED from {target_id}",
+    )
+
+
+def test_session_connected_on_one_node_resumes_on_another_without_a_scan(
+    node, backend, shared, session_store_url
+):
+    a = node("node-a")
+    connected = connect(a, backend, phone="6281200000201")
+    assert connected["workerId"] == "node-a"
+    device = network_of(a).device_get("s1")
+    assert shared.credentials_get("s1") == (
+        "sandbox",
+        {
+            "phoneNumber": "6281200000201",
+            "jid": "6281200000201@s.whatsapp.net",
+            "deviceKey": device["device_key"],
+        },
+    )
+    assert credentials_owner(session_store_url, "s1") == "node-a"
+    settled(a)
+    reported_by_a = reports_of(backend, "s1", "node-a")
+
+    b = node("node-b")
+    move(a, b, backend)
+
+    assert reports_of(backend, "s1", "node-b") == ["INITIALIZING", "CONNECTED"]  # no QR
+    (body,) = [
+        b for s, b in backend.statuses("s1") if s == "CONNECTED" and b["workerId"] == "node-b"
+    ]
+    assert body["phoneNumber"] == "6281200000201"
+    assert b.engines["sandbox"].is_running("s1")
+    assert not a.engines["sandbox"].is_running("s1")
+    assert b.store.session_get("s1")["credentials"]["deviceKey"] == device["device_key"]
+    assert credentials_owner(session_store_url, "s1") == "node-b"
+    assert network_of(b).device_get("s1")["device_key"] == device["device_key"]  # same device
+    settled(a)
+    assert reports_of(backend, "s1", "node-a") == reported_by_a
+
+
+def test_logout_on_the_new_node_deletes_the_shared_credentials(node, backend, shared):
+    a, b = node("node-a"), node("node-b")
+    connect(a, backend, phone="6281200000202")
+    move(a, b, backend)
+
+    b.session_logout("s1")
+
+    assert shared.credentials_get("s1") is None
+    assert network_of(b).device_get("s1") is None
+    wait_until(lambda: "LOGGED_OUT" in reports_of(backend, "s1", "node-b"), message="LOGGED_OUT")
+    # Back on its first node, the session links afresh: A's old credentials are not used.
+    settled(a)
+    before = len(reports_of(backend, "s1", "node-a"))
+    a.session_start("s1", "u1", "sandbox")
+    wait_until(
+        lambda: "QR_REQUIRED" in reports_of(backend, "s1", "node-a")[before:], message="QR on A"
+    )
+    assert "LOGGED_OUT" not in reports_of(backend, "s1", "node-a")[before:]
+
+
+def test_phone_logout_deletes_the_shared_credentials(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000203")
+    a.sandbox_action("s1", "logout", {})
+    wait_until(lambda: "LOGGED_OUT" in reports_of(backend, "s1", "node-a"), message="LOGGED_OUT")
+    assert shared.credentials_get("s1") is None
+
+
+def test_session_delete_deletes_the_shared_credentials(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000204")
+    a.session_delete("s1")
+    assert shared.credentials_get("s1") is None
+
+
+def test_session_goes_back_to_its_first_node_with_the_shared_credentials(
+    node, backend, session_store_url
+):
+    a, b = node("node-a"), node("node-b")
+    connect(a, backend, phone="6281200000205")
+    move(a, b, backend)
+    settled(a)
+    before = len(reports_of(backend, "s1", "node-a"))
+
+    move(b, a, backend)
+
+    assert reports_of(backend, "s1", "node-a")[before:] == ["INITIALIZING", "CONNECTED"]
+    assert a.store.session_get("s1")["desired"] == "running"
+    assert b.store.session_get("s1")["desired"] == "moved"
+    assert credentials_owner(session_store_url, "s1") == "node-a"
+
+
+def test_moved_stop_reports_nothing_and_later_sends_do_nothing(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000206")
+    settled(a)
+    reported = reports_of(backend, "s1", "node-a")
+    tasks.bind_runtime(a)
+    try:
+        tasks.session_stop.apply(kwargs={"sessionId": "s1", "moved": True}).get()
+        result = tasks.message_send.apply(
+            kwargs={"messageId": "m1", "sessionId": "s1", "payload": TEXT}
+        )
+    finally:
+        tasks.bind_runtime(None)
+
+    assert (result.state, result.get()) == ("SUCCESS", "not_here")
+    assert not a.engines["sandbox"].is_running("s1")
+    row = a.store.session_get("s1")
+    assert row["desired"] == "moved"
+    assert row["credentials"] is not None
+    assert a.running_session_ids() == []
+    assert network_of(a).ledger("m1") == []
+    assert a.store.message_get("m1") is None
+    assert shared.send_get("m1") is None
+    assert shared.credentials_get("s1") is not None  # no logout: the next node resumes them
+    settled(a)
+    assert reports_of(backend, "s1", "node-a") == reported
+    assert message_reports(backend, "m1") == []
+
+
+def test_plain_stop_still_reports_disconnected(node, backend):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000207")
+    tasks.bind_runtime(a)
+    try:
+        tasks.session_stop.apply(kwargs={"sessionId": "s1"}).get()
+    finally:
+        tasks.bind_runtime(None)
+    wait_until(lambda: reports_of(backend, "s1", "node-a")[-1] == "DISCONNECTED", message="stop")
+    assert a.store.session_get("s1")["desired"] == "stopped"
+
+
+def test_send_for_a_session_this_node_never_had_is_not_here(node, backend, shared):
+    a = node("node-a")
+    assert a.message_send("m1", "elsewhere", TEXT, final_attempt=False) == "not_here"
+    assert a.store.message_get("m1") is None
+    assert shared.send_get("m1") is None
+
+
+def test_without_a_shared_store_an_unknown_session_is_not_connected(runtime):
+    with pytest.raises(TransientSendError, match="session_not_connected"):
+        runtime.message_send("m1", "elsewhere", TEXT, final_attempt=False)
+
+
+def test_message_handed_on_another_node_is_failed_delivery_unknown(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000208")
+    assert shared.send_claim("m1", "s1", "node-x") is None
+
+    assert a.message_send("m1", "s1", TEXT) == "failed"
+
+    (report,) = wait_until(lambda: message_reports(backend, "m1"), message="failed report")
+    assert (report["status"], report["error"]["code"]) == ("failed", "delivery_unknown")
+    assert report["workerId"] == "node-a"
+    assert network_of(a).ledger("m1") == []
+    claim = shared.send_get("m1")
+    assert (claim["worker_id"], claim["state"]) == ("node-x", "handed")
+
+
+def test_message_sent_by_one_node_is_not_sent_again_by_another(node, backend, shared):
+    a, b = node("node-a"), node("node-b")
+    connect(a, backend, phone="6281200000209")
+    assert a.message_send("m1", "s1", TEXT) == "sent"
+    claim = shared.send_get("m1")
+    wa_id = a.store.message_get("m1")["wa_message_id"]
+    assert (claim["worker_id"], claim["state"], claim["wa_message_id"]) == ("node-a", "sent", wa_id)
+    move(a, b, backend)
+
+    assert b.message_send("m1", "s1", TEXT) == "sent"
+
+    assert len(network_of(b).ledger("m1")) == 1
+    wait_until(
+        lambda: [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"],
+        message="B's report",
+    )
+    (from_b,) = [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"]
+    assert (from_b["status"], from_b["waMessageId"]) == ("sent", wa_id)
+    stored = b.store.message_get("m1")
+    assert (stored["state"], stored["wa_message_id"]) == ("sent", wa_id)
+
+
+def test_permanent_failure_is_shared_with_the_next_node(node, backend, shared):
+    a, b = node("node-a"), node("node-b")
+    connect(a, backend, phone="6281200000210")
+    payload = {**TEXT, "to": "6281200000099", "chatId": "6281200000099@s.whatsapp.net"}
+    assert a.message_send("m1", "s1", payload) == "failed"
+    claim = shared.send_get("m1")
+    assert (claim["state"], claim["error_code"]) == ("failed", "recipient_not_on_whatsapp")
+    move(a, b, backend)
+
+    assert b.message_send("m1", "s1", payload) == "failed"
+
+    wait_until(
+        lambda: [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"],
+        message="B's report",
+    )
+    (from_b,) = [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"]
+    assert (from_b["status"], from_b["error"]["code"]) == ("failed", "recipient_not_on_whatsapp")
+
+
+def test_transient_failure_releases_the_claim(node, backend, shared):
+    a = node("node-a", sandbox_reconnect_delay_s=30.0)
+    connect(a, backend, phone="6281200000211")
+    a.sandbox_action("s1", "disconnect", {})
+    wait_until(lambda: "RECONNECTING" in reports_of(backend, "s1", "node-a"), message="drop")
+
+    with pytest.raises(TransientSendError, match="session_not_connected"):
+        a.message_send("m1", "s1", TEXT, final_attempt=False)
+
+    assert shared.send_get("m1") is None
+    assert a.store.message_get("m1")["state"] == "recorded"
+    assert network_of(a).ledger("m1") == []
+
+
+def test_own_claim_left_by_a_stopped_node_is_taken_again(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000212")
+    # The node stopped between its claim and its local hand-off: nothing went to the engine.
+    a.store.message_record_out(
+        "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
+    )
+    assert shared.send_claim("m1", "s1", "node-a") is None
+
+    assert a.message_send("m1", "s1", TEXT) == "sent"
+
+    assert len(network_of(a).ledger("m1")) == 1
+    assert shared.send_get("m1")["state"] == "sent"
+
+
+def test_handed_message_left_by_a_crash_is_failed_in_the_shared_store_too(
+    node, backend, shared, make_config, tmp_path, session_store_url
+):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000213")
+    a.store.message_record_out(
+        "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
+    )
+    assert shared.send_claim("m1", "s1", "node-a") is None
+    a.store.message_transition("m1", ("recorded",), "handed")
+
+    a.restore()  # as at the next start
+
+    claim = shared.send_get("m1")
+    assert (claim["state"], claim["error_code"]) == ("failed", "delivery_unknown")
+    (report,) = wait_until(lambda: message_reports(backend, "m1"), message="failed report")
+    assert report["error"]["code"] == "delivery_unknown"
+
+
+def test_no_send_without_a_claim_when_the_store_is_unreachable(node, backend):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000214")
+    a.messages.shared = SharedSessionStore(UNREACHABLE_URL)
+
+    with pytest.raises(TransientSendError, match="session_store_unavailable"):
+        a.message_send("m1", "s1", TEXT, final_attempt=False)
+    assert network_of(a).ledger("m1") == []
+    assert a.store.message_get("m1")["state"] == "recorded"
+
+    assert a.message_send("m1", "s1", TEXT, final_attempt=True) == "failed"
+    (report,) = wait_until(lambda: message_reports(backend, "m1"), message="failed report")
+    assert report["error"]["code"] == "session_store_unavailable"
+    assert network_of(a).ledger("m1") == []
+
+
+def test_start_without_credentials_and_unreachable_store_fails(node, backend, make_config):
+    a = node("node-a", session_store_url=UNREACHABLE_URL)
+    a.session_start("s1", "u1", "sandbox")
+
+    wait_until(lambda: reports_of(backend, "s1", "node-a"), message="report")
+    (body,) = backend.bodies("/api/webhooks/session-status", sessionId="s1")
+    assert (body["status"], body["reason"]) == ("FAILED", "session_store_unavailable")
+    assert a.store.session_get("s1")["desired"] == "stopped"
+    assert not a.engines["sandbox"].is_running("s1")
+
+
+def test_reports_carry_the_worker_id(node, backend):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000215")
+    a.message_send("m1", "s1", TEXT)
+    a.sandbox_action("s1", "incoming", {"from": "6281200000002", "text": "hi"})
+
+    wait_until(lambda: backend.bodies(RECEIVED_PATH), message="incoming report")
+    wait_until(lambda: len(message_reports(backend, "m1")) == 3, message="read receipt")
+    bodies = [
+        *backend.bodies("/api/webhooks/session-status", sessionId="s1"),
+        *message_reports(backend, "m1"),
+        *backend.bodies(RECEIVED_PATH),
+    ]
+    assert len(bodies) >= 6
+    assert {body["workerId"] for body in bodies} == {"node-a"}
+
+
+def _heartbeat(runtime):
+    return Heartbeat(
+        runtime.config,
+        "http://127.0.0.1:8001/health",
+        runtime.status,
+        engines=list(runtime.engines),
+        running_fn=runtime.running_session_ids,
+        release_fn=runtime.sessions_release,
+        session_store_fn=runtime.session_store_id,
+    )
+
+
+def test_register_body_carries_the_session_store_id(node, backend, shared):
+    a = node("node-a")
+    assert _heartbeat(a).register_once()
+    (body,) = backend.bodies(REGISTER_PATH)
+    assert body["sessionStore"] == shared.store_id
+    assert len(body["sessionStore"]) == 32
+
+
+def test_node_does_not_register_while_its_store_is_unreachable(node, backend):
+    a = node("node-a", session_store_url=UNREACHABLE_URL)
+    assert not _heartbeat(a).register_once()
+    assert backend.received(REGISTER_PATH, ok_only=False) == []
+
+
+def test_restore_waits_for_registration_when_the_store_is_shared(node, backend):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000216")
+    a.shutdown(flush_timeout_s=5)
+    backend.answer(REGISTER_PATH, 503, 503, 503)
+    again = NodeRuntime(a.config)
+    beat = _heartbeat(again)
+    try:
+        again.reporter.session_status("other", "DISCONNECTED", reason="stopped")
+
+        assert not start_sessions(again, beat)
+
+        wait_until(
+            lambda: len(backend.received(REGISTER_PATH, ok_only=False)) >= 2, message="tries"
+        )
+        wait_until(lambda: backend.bodies("/api/webhooks/session-status", sessionId="other"))
+        assert not again.engines["sandbox"].is_running("s1")  # not registered yet
+        wait_until(lambda: beat.registered.is_set(), message="registered")
+        wait_until(lambda: again.engines["sandbox"].is_running("s1"), message="restored")
+        wait_until(
+            lambda: reports_of(backend, "s1", "node-a")[-1] == "CONNECTED", message="CONNECTED"
+        )
+    finally:
+        beat.stop()
+        again.shutdown(flush_timeout_s=0)
+
+
+def test_restore_does_not_wait_without_a_shared_store(make_runtime, backend):
+    first = make_runtime()
+    connect(first, backend, phone="6281200000217")
+    first.shutdown(flush_timeout_s=5)
+    backend.answer(REGISTER_PATH, 503, 503, 503)
+    again = NodeRuntime(first.config)
+    beat = _heartbeat(again)
+    try:
+        assert start_sessions(again, beat)
+        assert again.engines["sandbox"].is_running("s1")
+    finally:
+        beat.stop()
+        again.shutdown(flush_timeout_s=0)
+
+
+def test_restore_resumes_from_the_shared_credentials(node, backend, shared):
+    a = node("node-a")
+    connect(a, backend, phone="6281200000218")
+    a.store.session_update("s1", credentials=None)  # as if kept before by another node
+    a.shutdown(flush_timeout_s=5)
+    again = NodeRuntime(a.config)
+    try:
+        again.start()
+        wait_until(
+            lambda: reports_of(backend, "s1", "node-a")[-1] == "CONNECTED", message="CONNECTED"
+        )
+        assert "QR_REQUIRED" not in reports_of(backend, "s1", "node-a")[-2:]
+        assert again.store.session_get("s1")["credentials"] == shared.credentials_get("s1")[1]
+    finally:
+        again.shutdown(flush_timeout_s=0)
