@@ -157,11 +157,19 @@ CELERY_RESULT_BACKEND = env.str(
 if CELERY_RESULT_BACKEND.startswith("file://"):
     Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES_S", default=300)
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = (
-    {"global_keyprefix": _celery["broker_transport_options"]["global_keyprefix"]}
-    if "global_keyprefix" in _celery["broker_transport_options"]
-    else {}
-)
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    # An RPC waits at most NODE_RPC_TIMEOUT_S anyway: don't retry a lost result store for long.
+    "retry_policy": {
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+}
+if "global_keyprefix" in _celery["broker_transport_options"]:
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["global_keyprefix"] = _celery[
+        "broker_transport_options"
+    ]["global_keyprefix"]
 NODE_RPC_TIMEOUT_S = env.float("NODE_RPC_TIMEOUT_S", default=10.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ROUTES = {
@@ -178,6 +186,8 @@ WORKER_AUTH_TOKEN = env.str("WORKER_AUTH_TOKEN", default="")
 WORKER_HEARTBEAT_INTERVAL = env.float("WORKER_HEARTBEAT_INTERVAL", default=30.0)
 WORKER_HEALTH_CHECK_INTERVAL = env.float("WORKER_HEALTH_CHECK_INTERVAL", default=30.0)
 WORKER_MISSED_HEARTBEATS = env.int("WORKER_MISSED_HEARTBEATS", default=3)
+# A node that missed its heartbeats is asked on its health URL before it is declared OFFLINE.
+WORKER_HEALTH_PROBE_TIMEOUT_S = env.float("WORKER_HEALTH_PROBE_TIMEOUT_S", default=2.0)
 CELERY_BEAT_SCHEDULE = {
     "check-node-health": {
         "task": "workers_app.tasks.check_node_health",

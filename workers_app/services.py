@@ -1,19 +1,32 @@
-"""Writes for the node registry: registration, heartbeats, placement, health."""
+"""Writes for the node registry: registration, heartbeats, placement, health, operator actions.
+
+Moving sessions between nodes is `sessions_app.migration`; drain, removal and the health sweep
+call it. sessions_app's services import this module (placement), so those imports wait until
+the function that needs them runs.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from gateway.errors import NotFound, ServiceUnavailable
+from gateway.errors import Conflict, NotFound, ServiceUnavailable
 from gateway.models import SystemLog, system_log
 from node_agent.broker import node_queue
 from workers_app.models import Worker
+from workers_app.probe import node_answers_health
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from sessions_app.migration import Evacuation
 
 
 class NoWorkerAvailable(ServiceUnavailable):
@@ -24,6 +37,11 @@ class NoWorkerAvailable(ServiceUnavailable):
 class WorkerNotFound(NotFound):
     code = "worker_not_found"
     message = "Node not found."
+
+
+class WorkerAlreadyExists(Conflict):
+    code = "worker_already_exists"
+    message = "A node with this id is already registered."
 
 
 def heartbeat_deadline() -> timedelta:
@@ -38,9 +56,11 @@ def worker_register(
     engines: list[str],
     version: str = "",
     health_url: str = "",
+    session_store: str = "",
 ) -> Worker:
     """Register (or re-register) a node as ONLINE. A node an operator drained stays DRAINING.
 
+    `session_store` is the id of the shared credential store the node uses ("" = its own).
     Safe to repeat: a node registers again on every start and whenever a heartbeat is refused.
     """
     now = timezone.now()
@@ -55,8 +75,12 @@ def worker_register(
         worker.engines = sorted(set(engines))
         worker.version = version
         worker.health_url = health_url
+        worker.session_store = session_store
         worker.last_heartbeat = now
-        if worker.status != Worker.Status.DRAINING or worker.drain_requested_by == "node":
+        if worker.drain_requested_by == "operator":
+            # An operator's drain lasts until undone, through restarts and outages.
+            worker.status = Worker.Status.DRAINING
+        else:
             worker.status = Worker.Status.ONLINE
             worker.drain_requested_by = ""
         worker.save()
@@ -73,8 +97,9 @@ def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any], draining: bool 
     """Record a heartbeat with the node's metrics. Raises WorkerNotFound for an unknown node.
 
     `metrics`: `sessionCount`, `activeConnections` (ints), `cpuUsage`, `memoryUsage` (percent).
-    A node marked OFFLINE comes back ONLINE with its next heartbeat; `draining` (the node asks
-    for it, e.g. before it must be restarted) marks it DRAINING until its next registration.
+    A node marked OFFLINE comes back ONLINE with its next heartbeat (DRAINING if an operator
+    drained it); `draining` (the node asks for it, e.g. before it must be restarted) marks it
+    DRAINING until its next registration.
     """
     worker = Worker.objects.filter(id=worker_id).first()
     if worker is None:
@@ -87,7 +112,8 @@ def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any], draining: bool 
     worker.cpu_usage = float(metrics.get("cpuUsage", worker.cpu_usage))
     worker.memory_usage = float(metrics.get("memoryUsage", worker.memory_usage))
     if came_back:
-        worker.status = Worker.Status.ONLINE
+        operator_drain = worker.drain_requested_by == "operator"
+        worker.status = Worker.Status.DRAINING if operator_drain else Worker.Status.ONLINE
     if starts_draining:
         worker.status = Worker.Status.DRAINING
         worker.drain_requested_by = "node"
@@ -114,19 +140,22 @@ def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any], draining: bool 
     return worker
 
 
-def worker_pick(*, engine: str) -> Worker:
-    """Choose the node for a new session: ONLINE, fresh heartbeat, has `engine`, most free room.
+def worker_pick(*, engine: str, store: str | None = None, exclude: Collection[str] = ()) -> Worker:
+    """Choose the node for a session: ONLINE, fresh heartbeat, has `engine`, most free room.
 
+    `store`, when given, keeps only the nodes whose `session_store` it is (a moving session's
+    login is there); `exclude` lists node ids never to choose (the node a session leaves).
     Free room is assigned sessions over `max_sessions` (the database's count, not the last
     heartbeat's, so a burst of connects spreads out), then CPU, then memory. The chosen row is
     locked until the caller's transaction ends. Raises NoWorkerAvailable.
     """
     fresh_since = timezone.now() - heartbeat_deadline()
-    candidates = (
-        Worker.objects.filter(status=Worker.Status.ONLINE, last_heartbeat__gte=fresh_since)
-        .annotate(assigned=Count("sessions"))
-        .order_by("id")
-    )
+    candidates = Worker.objects.filter(
+        status=Worker.Status.ONLINE, last_heartbeat__gte=fresh_since
+    ).exclude(id__in=list(exclude))
+    if store is not None:
+        candidates = candidates.filter(session_store=store)
+    candidates = candidates.annotate(assigned=Count("sessions")).order_by("id")
     usable = [w for w in candidates if engine in w.engines and w.assigned < w.max_sessions]
     if not usable:
         raise NoWorkerAvailable()
@@ -137,28 +166,42 @@ def worker_pick(*, engine: str) -> Worker:
 def workers_mark_offline() -> list[str]:
     """Mark OFFLINE every ONLINE or DRAINING node whose heartbeat is older than the deadline.
 
-    The connected and starting sessions of each node marked become DISCONNECTED (`node_lost`),
-    see `sessions_app.recovery.sessions_mark_node_lost`. Returns the ids marked. Safe to run any
+    A node that still answers its own health URL is not marked (see workers_app.probe): its
+    heartbeats are lost on the way, most likely because the backend's web process is down.
+    The sessions of each node marked that can move (connected, login in a shared store that an
+    ONLINE node also uses) move there and resume without a scan (`sessions_app.migration`); its
+    other connected and starting sessions become DISCONNECTED (`node_lost`), see
+    `sessions_app.recovery.sessions_mark_node_lost`. Returns the ids marked. Safe to run any
     number of times (Celery beat runs it).
     """
-    # sessions_app's services import this module (placement), so this import waits until here.
+    from sessions_app.migration import sessions_move_away
     from sessions_app.recovery import sessions_mark_node_lost
 
     stale_before = timezone.now() - heartbeat_deadline()
-    stale = list(
-        Worker.objects.filter(
-            status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING],
-            last_heartbeat__lt=stale_before,
-        ).values_list("id", flat=True)
-    )
+    stale = Worker.objects.filter(
+        status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING],
+        last_heartbeat__lt=stale_before,
+    ).values_list("id", "health_url")
     marked = []
-    for worker_id in stale:
-        changed = Worker.objects.filter(
-            id=worker_id,
-            last_heartbeat__lt=stale_before,
-            status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING],
-        ).update(status=Worker.Status.OFFLINE)
-        if changed:
+    for worker_id, health_url in list(stale):
+        if node_answers_health(
+            worker_id=worker_id,
+            health_url=health_url,
+            timeout_s=settings.WORKER_HEALTH_PROBE_TIMEOUT_S,
+        ):
+            # Alive, yet its heartbeats do not arrive: the backend's web side (or the way to it)
+            # is down, not the node. Moving its sessions would only double them.
+            logger.warning("node %s missed heartbeats but answers its health URL", worker_id)
+            continue
+        # One transaction per node: its sessions are never left on a node already OFFLINE.
+        with transaction.atomic():
+            changed = Worker.objects.filter(
+                id=worker_id,
+                last_heartbeat__lt=stale_before,
+                status__in=[Worker.Status.ONLINE, Worker.Status.DRAINING],
+            ).update(status=Worker.Status.OFFLINE)
+            if not changed:
+                continue
             marked.append(worker_id)
             system_log(
                 event="node.offline",
@@ -166,24 +209,119 @@ def workers_mark_offline() -> list[str]:
                 message=f"Node {worker_id} missed {settings.WORKER_MISSED_HEARTBEATS} heartbeats",
                 worker_id=worker_id,
             )
+            sessions_move_away(worker_id=worker_id, source_alive=False)
             sessions_mark_node_lost(worker_id=worker_id)
     return marked
 
 
-def worker_drain(*, worker_id: str) -> Worker:
-    """Mark a node DRAINING: it keeps its sessions but takes no new ones. Raises WorkerNotFound."""
-    drained = Worker.objects.filter(id=worker_id).update(
-        status=Worker.Status.DRAINING, drain_requested_by="operator"
+def worker_create(*, worker_id: str, max_sessions: int, engines: list[str]) -> Worker:
+    """Register a node ahead of its first start (an operator does): OFFLINE, no heartbeat yet.
+
+    The node's own registration later makes it ONLINE with what it reports. Raises
+    WorkerAlreadyExists.
+    """
+    try:
+        with transaction.atomic():
+            worker = Worker.objects.create(
+                id=worker_id,
+                endpoint=node_queue(worker_id),
+                status=Worker.Status.OFFLINE,
+                max_sessions=max_sessions,
+                engines=sorted(set(engines)),
+            )
+    except IntegrityError as exc:
+        raise WorkerAlreadyExists() from exc
+    system_log(
+        event="node.created",
+        message=f"Node {worker_id} added by an operator; waiting for it to register",
+        worker_id=worker_id,
     )
-    if not drained:
-        raise WorkerNotFound()
-    system_log(event="node.draining", message=f"Node {worker_id} draining", worker_id=worker_id)
-    return Worker.objects.get(id=worker_id)
+    return worker
 
 
-def worker_remove(*, worker_id: str) -> None:
-    """Remove a node from the registry; its sessions lose their node. Raises WorkerNotFound."""
-    deleted, _ = Worker.objects.filter(id=worker_id).delete()
-    if not deleted:
+def worker_drain(*, worker_id: str) -> tuple[Worker, Evacuation]:
+    """Drain a node: it takes no new sessions, and its sessions that can move go to other nodes.
+
+    The node becomes DRAINING until `worker_undrain` (an OFFLINE node stays OFFLINE and comes
+    back DRAINING). Its connected sessions whose login is in a shared store go to ONLINE nodes
+    of that store, each handed over (this node stops it, then the target starts it); the others
+    stay here (those still linking finish here) and the system log says how many. Safe to
+    repeat: a repeat moves what can move now. Raises WorkerNotFound.
+    """
+    from sessions_app.migration import sessions_move_away
+
+    with transaction.atomic():
+        worker = Worker.objects.select_for_update().filter(id=worker_id).first()
+        if worker is None:
+            raise WorkerNotFound()
+        alive = worker.status != Worker.Status.OFFLINE
+        if alive:
+            worker.status = Worker.Status.DRAINING
+        worker.drain_requested_by = "operator"
+        worker.save(update_fields=["status", "drain_requested_by"])
+    evacuation = sessions_move_away(worker_id=worker_id, source_alive=alive)
+    system_log(
+        event="node.draining",
+        message=f"Node {worker_id} draining: {len(evacuation.moved)} sessions moved, "
+        f"{evacuation.stayed} could not move",
+        worker_id=worker_id,
+        moved=len(evacuation.moved),
+        stayed=evacuation.stayed,
+    )
+    return worker, evacuation
+
+
+def worker_undrain(*, worker_id: str) -> Worker:
+    """Undo a drain: a DRAINING node is ONLINE again and takes new sessions.
+
+    An OFFLINE node stays OFFLINE (its drain is forgotten, so it comes back ONLINE). Moved
+    sessions stay where they went (see `workers_rebalance`). Safe to repeat. Raises
+    WorkerNotFound.
+    """
+    with transaction.atomic():
+        worker = Worker.objects.select_for_update().filter(id=worker_id).first()
+        if worker is None:
+            raise WorkerNotFound()
+        was_draining = worker.status == Worker.Status.DRAINING
+        if was_draining:
+            worker.status = Worker.Status.ONLINE
+        worker.drain_requested_by = ""
+        worker.save(update_fields=["status", "drain_requested_by"])
+    if was_draining:
+        system_log(
+            event="node.undrained", message=f"Node {worker_id} back in service", worker_id=worker_id
+        )
+    return worker
+
+
+def worker_remove(*, worker_id: str) -> Evacuation:
+    """Remove a node from the registry after moving its sessions away.
+
+    Its sessions that can move go to ONLINE nodes of their store (handed over if the node is
+    not OFFLINE, else started there directly); its other connected and starting sessions
+    become DISCONNECTED (`node_removed`; `stayed` counts them); every session of the node then
+    has no node. Raises WorkerNotFound.
+    """
+    from sessions_app.migration import Evacuation, sessions_move_away
+    from sessions_app.recovery import sessions_mark_node_lost
+
+    worker = Worker.objects.filter(id=worker_id).first()
+    if worker is None:
         raise WorkerNotFound()
-    system_log(event="node.removed", message=f"Node {worker_id} removed", worker_id=worker_id)
+    with transaction.atomic():
+        evacuation = sessions_move_away(
+            worker_id=worker_id, source_alive=worker.status != Worker.Status.OFFLINE
+        )
+        ended = sessions_mark_node_lost(worker_id=worker_id, reason="node_removed")
+        deleted, _ = Worker.objects.filter(id=worker_id).delete()
+        if not deleted:  # removed meanwhile by another request: undo the moves
+            raise WorkerNotFound()
+    system_log(
+        event="node.removed",
+        message=f"Node {worker_id} removed: {len(evacuation.moved)} sessions moved, "
+        f"{ended} disconnected",
+        worker_id=worker_id,
+        moved=len(evacuation.moved),
+        disconnected=ended,
+    )
+    return Evacuation(moved=evacuation.moved, stayed=ended)

@@ -1,0 +1,100 @@
+"""The health probe that keeps a live node from being declared dead for the backend's outage."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.utils import timezone
+
+from sessions_app.models import Session
+from tests.e2e.stack import free_port
+from tests.factories import SessionFactory, WorkerFactory
+from workers_app.models import Worker
+from workers_app.probe import node_answers_health
+from workers_app.services import workers_mark_offline
+
+
+class _Health(BaseHTTPRequestHandler):
+    answer: tuple[int, object] = (200, {})
+
+    def do_GET(self) -> None:  # noqa: N802
+        code, body = self.server.answer
+        raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def health_server():
+    """A real HTTP server on loopback whose answer a test sets: `server.answer = (code, body)`."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    server.answer = (200, {})
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/health"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _stale_worker(health_url: str) -> Worker:
+    return WorkerFactory(
+        health_url=health_url, last_heartbeat=timezone.now() - timedelta(minutes=10)
+    )
+
+
+def test_node_that_answers_as_itself_is_alive(health_server):
+    health_server.answer = (200, {"status": "ok", "workerId": "node-a"})
+    assert node_answers_health(worker_id="node-a", health_url=health_server.url, timeout_s=2)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, {"status": "ok", "workerId": "node-b"}),  # the port now belongs to another node
+        (500, {"status": "error", "workerId": "node-a"}),
+        (200, b"not json"),
+        (200, ["node-a"]),
+    ],
+)
+def test_anything_else_is_not_an_answer(health_server, answer):
+    health_server.answer = answer
+    assert not node_answers_health(worker_id="node-a", health_url=health_server.url, timeout_s=2)
+
+
+@pytest.mark.parametrize("url", ["", "file:///etc/passwd", f"http://127.0.0.1:{free_port()}/h"])
+def test_no_url_or_nobody_listening_is_not_an_answer(url):
+    assert not node_answers_health(worker_id="node-a", health_url=url, timeout_s=2)
+
+
+def test_stale_node_that_answers_its_health_url_keeps_its_sessions(user, health_server):
+    worker = _stale_worker(health_server.url)
+    health_server.answer = (200, {"status": "ok", "workerId": worker.id})
+    session = SessionFactory(owner=user, worker=worker, status=Session.Status.CONNECTED)
+
+    assert workers_mark_offline() == []
+
+    worker.refresh_from_db()
+    session.refresh_from_db()
+    assert worker.status == Worker.Status.ONLINE
+    assert (session.status, session.worker_id) == (Session.Status.CONNECTED, worker.id)
+
+
+def test_stale_node_that_does_not_answer_is_marked_offline(user):
+    worker = _stale_worker(f"http://127.0.0.1:{free_port()}/health")
+    session = SessionFactory(owner=user, worker=worker, status=Session.Status.CONNECTED)
+
+    assert workers_mark_offline() == [worker.id]
+
+    session.refresh_from_db()
+    assert (session.status, session.status_reason) == (Session.Status.DISCONNECTED, "node_lost")
