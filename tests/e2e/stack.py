@@ -46,6 +46,16 @@ def wait_for(predicate: Any, *, timeout_s: float, what: str, interval_s: float =
     )
 
 
+def redis_ping(port: int) -> bool:
+    """Return True if a Redis server answers PING on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 @dataclass
 class Stack:
     """A running gateway. `env` is what every process got; `procs` maps a name to its process."""
@@ -109,7 +119,8 @@ class Stack:
             ],
         )
 
-    def start_node(self, worker_id: str = "e2e-node-1") -> None:
+    def start_node(self, worker_id: str = "e2e-node-1", **extra_env: str) -> None:
+        """Start a node agent; `extra_env` adds variables (e.g. WORKER_MAX_SESSIONS="5")."""
         self.spawn(
             f"node:{worker_id}",
             [str(BIN / "python"), "-m", "node_agent"],
@@ -118,7 +129,30 @@ class Stack:
                 "WORKER_PORT": str(free_port()),
                 "NODE_DB_PATH": str(self.tmp / f"node-{worker_id}.sqlite3"),
                 "SESSION_STORAGE_PATH": str(self.tmp / f"sessions-{worker_id}"),
+                **extra_env,
             },
+        )
+
+    def start_redis(self, port: int) -> None:
+        """Start a private Redis on `port` that keeps nothing on disk (a restart empties it)."""
+        self.spawn(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+        )
+        wait_for(
+            lambda: redis_ping(port), timeout_s=10, what=f"Redis on port {port}", interval_s=0.05
         )
 
     def stop(self, name: str, *, sig: int = signal.SIGTERM, timeout_s: float = 15) -> None:
@@ -133,7 +167,8 @@ class Stack:
             proc.wait(timeout=5)
 
     def stop_all(self) -> None:
-        for name in list(self.procs):
+        """Stop every process, the last started first (nodes before the broker they use)."""
+        for name in reversed(list(self.procs)):
             self.stop(name)
 
     def log_tails(self, lines: int = 40) -> str:
