@@ -42,6 +42,10 @@ SHUTDOWN_FLUSH_S = 3.0
 SHARE_RETRY_FIRST_S = 5.0
 SHARE_RETRY_CAP_S = 60.0
 RESTORE_POLL_S = 0.2
+# Send claims in the shared store are kept a week (a message is retried for an hour at most),
+# pruned at start and every six hours.
+SEND_CLAIMS_KEEP_S = 7 * 24 * 3600.0
+SEND_CLAIMS_PRUNE_EVERY_S = 6 * 3600.0
 
 
 def history_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +106,8 @@ class NodeRuntime:
         which stops the sessions that moved to other nodes meanwhile.
         """
         self.outbox.start()
+        if self._share_retries is not None:
+            self._share_retries.call_later(0, self.prune_send_claims)
         if restore_after is None:
             self.restore()
             return
@@ -109,6 +115,21 @@ class NodeRuntime:
         threading.Thread(
             target=self._restore_after, args=(restore_after,), name="restore", daemon=True
         ).start()
+
+    def prune_send_claims(self) -> int:
+        """Delete week-old send claims from the shared store, then run again in six hours.
+
+        Returns how many went (0 when the store is unreachable: it tries again next time).
+        """
+        if self.shared is None or self._share_retries is None or self._closed:
+            return 0
+        try:
+            pruned = self.shared.sends_prune(SEND_CLAIMS_KEEP_S)
+        except psycopg.Error as exc:
+            log.warning("cannot prune old send claims: %s", exc)
+            pruned = 0
+        self._share_retries.call_later(SEND_CLAIMS_PRUNE_EVERY_S, self.prune_send_claims)
+        return pruned
 
     def _restore_after(self, event: threading.Event) -> None:
         while not event.wait(RESTORE_POLL_S):

@@ -47,6 +47,7 @@ SCHEMA = (
     " wa_message_id text,"
     " error_code text,"
     " updated_at timestamptz NOT NULL DEFAULT now())",
+    "CREATE INDEX IF NOT EXISTS gateway_node_sends_updated ON gateway_node_sends (updated_at)",
 )
 # Two nodes creating a table at the same moment: one of them gets a unique violation on
 # PostgreSQL's catalog even with IF NOT EXISTS. Trying again then finds the table.
@@ -255,4 +256,19 @@ class SharedSessionStore:
             lambda conn: conn.execute(
                 "SELECT * FROM gateway_node_sends WHERE message_id = %s", (message_id,)
             ).fetchone()
+        )
+
+    def sends_prune(self, older_than_s: float) -> int:
+        """Delete send claims last changed more than `older_than_s` seconds ago; return how many.
+
+        A claim only matters while its message may still be delivered or published again (the
+        broker's visibility timeout, the backend's MESSAGE_QUEUED_MAX_AGE_S), so old ones go.
+        Raises psycopg.Error when the store is unreachable.
+        """
+        return self._run(
+            lambda conn: conn.execute(
+                "DELETE FROM gateway_node_sends"
+                " WHERE updated_at < now() - make_interval(secs => %s)",
+                (older_than_s,),
+            ).rowcount
         )

@@ -454,3 +454,18 @@ def test_restore_resumes_from_the_shared_credentials(node, backend, shared):
         assert again.store.session_get("s1")["credentials"] == shared.credentials_get("s1")[1]
     finally:
         again.shutdown(flush_timeout_s=0)
+
+
+def test_a_starting_node_prunes_week_old_send_claims(node, shared, session_store_url):
+    assert shared.send_claim("msg_stale", "s1", "node-gone") is None
+    assert shared.send_claim("msg_recent", "s1", "node-gone") is None
+    with psycopg.connect(session_store_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE gateway_node_sends SET updated_at = now() - interval '8 days'"
+            " WHERE message_id = 'msg_stale'"
+        )
+
+    node("node-a")
+
+    wait_until(lambda: shared.send_get("msg_stale") is None, message="stale claim pruned")
+    assert shared.send_get("msg_recent")["state"] == "handed"

@@ -158,3 +158,19 @@ def test_unreachable_store_raises_psycopg_error():
     with pytest.raises(psycopg.Error):
         _ = store.store_id
     assert "nowhere" not in repr(store)
+
+
+def test_prune_deletes_only_old_claims(session_store_url, shared):
+    assert shared.send_claim("msg_old", "s1", "node-a") is None
+    assert shared.send_claim("msg_new", "s1", "node-a") is None
+    with psycopg.connect(session_store_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE gateway_node_sends SET updated_at = now() - interval '8 days'"
+            " WHERE message_id = 'msg_old'"
+        )
+
+    assert shared.sends_prune(7 * 24 * 3600) == 1
+
+    assert shared.send_get("msg_old") is None
+    assert shared.send_get("msg_new")["worker_id"] == "node-a"
+    assert shared.sends_prune(7 * 24 * 3600) == 0
