@@ -15,4 +15,4 @@ app = Celery("gateway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["sessions_app.webhooks"])  # tasks in a sub-package
-install_ack_wakeup()
+install_ack_wakeup(app)

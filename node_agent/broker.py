@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from celery import bootsteps
+
 NODE_QUEUE_PREFIX = "node."
 
 
@@ -83,27 +85,45 @@ def broker_settings(
 ACK_WAKEUP_INTERVAL_S = 0.05
 
 
-def wake_event_loop_for_acks(sender: Any, **_: Any) -> None:
+class AckWakeup(bootsteps.StartStopStep):
     """Make a thread-pool worker acknowledge finished tasks within ACK_WAKEUP_INTERVAL_S.
 
     With `-P threads`, Celery applies a finished task's acknowledgement (and so fetches the next
     message, since prefetch is bounded) only when its event loop next wakes, which on an idle
     broker socket is after up to ~5 s (celery/celery#6941): a burst of 500 sends then trickled in
-    at 1–2 messages/s. A no-op timer on the loop bounds that wait. Connect it to the
-    `worker_ready` signal (its sender is the worker's Consumer).
-    """
-    from celery.concurrency.thread import TaskPool as ThreadTaskPool
+    at 1-2 messages/s. A no-op timer on the loop bounds that wait.
 
-    if isinstance(getattr(sender, "pool", None), ThreadTaskPool):
-        sender.timer.call_repeatedly(ACK_WAKEUP_INTERVAL_S, _noop)
+    A consumer bootstep, not a `worker_ready` handler: the consumer clears its timer whenever
+    the broker connection is lost (Consumer.on_close), and steps start again on every
+    reconnection, so the timer comes back after a broker restart too.
+    """
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+
+    def start(self, parent: Any) -> None:
+        """Install the timer if the pool is a thread pool (called on every consumer start)."""
+        from celery.concurrency.thread import TaskPool as ThreadTaskPool
+
+        if isinstance(getattr(parent, "pool", None), ThreadTaskPool) and parent.timer:
+            self.tref = parent.timer.call_repeatedly(ACK_WAKEUP_INTERVAL_S, _noop)
+
+    def stop(self, parent: Any) -> None:
+        """Cancel the timer (the consumer is stopping or reconnecting)."""
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    shutdown = stop
 
 
 def _noop() -> None:
     return None
 
 
-def install_ack_wakeup() -> None:
-    """Connect `wake_event_loop_for_acks` to `worker_ready` (once per process)."""
-    from celery.signals import worker_ready
-
-    worker_ready.connect(wake_event_loop_for_acks, weak=False, dispatch_uid="ack-wakeup")
+def install_ack_wakeup(app: Any) -> None:
+    """Add the AckWakeup step to `app`'s consumer blueprint (idempotent)."""
+    app.steps["consumer"].add(AckWakeup)

@@ -44,7 +44,7 @@ def create_celery_app(config: NodeConfig) -> Celery:
     )
     import node_agent.tasks  # noqa: F401 (registers the shared tasks on this app)
 
-    install_ack_wakeup()
+    install_ack_wakeup(app)
 
     return app
 

@@ -263,6 +263,16 @@ def test_redis_restart_during_a_send_run_loses_no_accepted_message(make_cluster)
     sender.run(on_progress)
     assert sender.unexpected == [], sender.unexpected[:5]
     statuses = wait_all_final(sender.accepted, timeout_s=180)
+    # The nodes consume at full speed again after the broker came back: a burst of 200 goes
+    # out well before the sweeper would republish it (a node that lost its ack wake-up timer
+    # on reconnection took ~1 s per task here).
+    burst = SteadySender(api, [s["sessionId"] for s in sessions], rate=1000, total=200)
+    burst.run()
+    assert burst.unexpected == [], burst.unexpected[:5]
+    burst_statuses = wait_all_final(
+        burst.accepted, timeout_s=45, done={"sent", "delivered", "read"}
+    )
+    statuses.update(burst_statuses)
     outcome = assert_exactly_once(stack, statuses)
     assert not any(k.startswith("failed") for k in outcome), outcome
     for session in sessions:
