@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from gateway.models import system_log
@@ -31,7 +32,7 @@ from sessions_app.node_client import (
     node_publish_on_commit,
     session_start_kwargs,
 )
-from sessions_app.reasons import NODE_MOVED
+from sessions_app.reasons import NODE_MOVED, NODE_SHUTDOWN
 from sessions_app.services import STARTING, session_status_set_by_backend
 from workers_app.models import Worker
 from workers_app.services import NoWorkerAvailable, heartbeat_deadline, worker_pick
@@ -72,6 +73,7 @@ def session_move(*, session: Session, target: Worker, source_alive: bool, now: d
     """
     source_id = session.worker_id or ""
     session.worker = target
+    session.moved_from = source_id if source_alive else ""
     session_status_set_by_backend(session, status=S.RECONNECTING, reason=NODE_MOVED, now=now)
     start = session_start_kwargs(session, method=session.connect_method or "qr")
     if source_alive and source_id:
@@ -79,7 +81,12 @@ def session_move(*, session: Session, target: Worker, source_alive: bool, now: d
             source_id=source_id, target_id=target.id, session_id=session.id, start=start
         )
     else:
-        node_publish_on_commit(worker_id=target.id, task="session_start", kwargs=start)
+        node_publish_on_commit(
+            worker_id=target.id,
+            task="session_start",
+            kwargs=start,
+            expires_s=settings.SESSION_START_TIMEOUT_S,
+        )
     system_log(
         event="session.moved",
         message=f"Session {session.name!r} moved from node {source_id or '-'} to {target.id}",
@@ -93,7 +100,15 @@ def session_move(*, session: Session, target: Worker, source_alive: bool, now: d
 
 
 def _movable(session: Session, *, source_alive: bool) -> bool:
-    if session.status not in MOVABLE or not session.credential_store:
+    if not session.credential_store:
+        return False
+    if session.status not in MOVABLE and not (
+        # A node stopped with SIGTERM reports its sessions so; they were running and resume
+        # wherever they go (on its own restart, or on another node if it never comes back).
+        not source_alive
+        and session.status == S.DISCONNECTED
+        and session.status_reason == NODE_SHUTDOWN
+    ):
         return False
     # A session still on its way to a live node is left alone: its former node may yet publish
     # its start there, and a second handover could then leave two nodes running it.
@@ -115,7 +130,11 @@ def sessions_move_away(*, worker_id: str, source_alive: bool) -> Evacuation:
     with transaction.atomic():
         sessions = list(
             Session.objects.select_for_update(of=("self",))
-            .filter(worker_id=worker_id, status__in=[S.CONNECTED, *STARTING])
+            .filter(
+                Q(status__in=[S.CONNECTED, *STARTING])
+                | Q(status=S.DISCONNECTED, status_reason=NODE_SHUTDOWN),
+                worker_id=worker_id,
+            )
             .order_by("created_at", "id")
         )
         no_room: set[tuple[str, str]] = set()
@@ -134,6 +153,34 @@ def sessions_move_away(*, worker_id: str, source_alive: bool) -> Evacuation:
                 session_move(session=session, target=target, source_alive=source_alive, now=now)
             )
     return Evacuation(moved=moved, stayed=len(sessions) - len(moved))
+
+
+def handovers_complete(*, dead_worker_id: str) -> int:
+    """Start on their targets the sessions a now dead node was handing over (never did).
+
+    A handover publishes the start only after the source stopped the session; when the source
+    dies first, its queue holds the stop (it expires, see node_client) and the session would
+    wait for `start_timeout`. The target gets a direct start instead. Returns how many.
+    """
+    with transaction.atomic():
+        pending = list(
+            Session.objects.select_for_update(of=("self",)).filter(
+                moved_from=dead_worker_id,
+                status=S.RECONNECTING,
+                status_reason=NODE_MOVED,
+                worker__isnull=False,
+            )
+        )
+        for session in pending:
+            session.moved_from = ""
+            session.save(update_fields=["moved_from"])
+            node_publish_on_commit(
+                worker_id=session.worker_id,
+                task="session_start",
+                kwargs=session_start_kwargs(session, method=session.connect_method or "qr"),
+                expires_s=settings.SESSION_START_TIMEOUT_S,
+            )
+    return len(pending)
 
 
 def workers_rebalance(*, worker_ids: Iterable[str] | None = None) -> list[Move]:

@@ -73,6 +73,12 @@ class Session(models.Model):
         help_text="The shared credential store holding the session's login (its node's "
         "session_store when it last connected); empty = a node's own store, or logged out.",
     )
+    moved_from = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The node a move (status RECONNECTING, node_moved) hands the session over from; "
+        "if that node dies before it hands over, the target starts the session by itself.",
+    )
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

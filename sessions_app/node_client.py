@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from gateway.celery import app
@@ -36,13 +37,22 @@ def session_start_kwargs(session: Any, *, method: str, phone_number: str = "") -
     }
 
 
-def node_publish(*, worker_id: str, task: str, kwargs: dict[str, Any]) -> bool:
-    """Publish `node_agent.tasks.<task>` to the node's queue now. Returns False if it failed."""
+def node_publish(
+    *, worker_id: str, task: str, kwargs: dict[str, Any], expires_s: float | None = None
+) -> bool:
+    """Publish `node_agent.tasks.<task>` to the node's queue now. Returns False if it failed.
+
+    `expires_s`: a node that gets the task later than that (it was down) discards it.
+    """
     try:
         # ignore_result: else Celery subscribes to a result channel for every fire-and-forget
         # task (and, with Redis down, waits out the result store's reconnects on each one).
         app.send_task(
-            TASK_PREFIX + task, kwargs=kwargs, queue=node_queue(worker_id), ignore_result=True
+            TASK_PREFIX + task,
+            kwargs=kwargs,
+            queue=node_queue(worker_id),
+            ignore_result=True,
+            expires=expires_s,
         )
     except Exception:
         logger.exception("publish of %s to node %s failed", task, worker_id)
@@ -50,10 +60,13 @@ def node_publish(*, worker_id: str, task: str, kwargs: dict[str, Any]) -> bool:
     return True
 
 
-def node_publish_on_commit(*, worker_id: str, task: str, kwargs: dict[str, Any]) -> None:
+def node_publish_on_commit(
+    *, worker_id: str, task: str, kwargs: dict[str, Any], expires_s: float | None = None
+) -> None:
     """Publish `node_agent.tasks.<task>` to the node's queue once the transaction commits."""
     transaction.on_commit(
-        lambda: node_publish(worker_id=worker_id, task=task, kwargs=kwargs), robust=True
+        lambda: node_publish(worker_id=worker_id, task=task, kwargs=kwargs, expires_s=expires_s),
+        robust=True,
     )
 
 
@@ -64,13 +77,16 @@ def node_handoff(*, source_id: str, target_id: str, session_id: str, start: dict
     target's queue) as its link, which the source publishes once the stop has run. So the target
     never starts the session while the source still runs it (two live copies of a WhatsApp
     session kick each other off). The start is immutable: it does not take the stop's result as
-    an argument. `start` is `session_start_kwargs(...)`. Returns False if publishing failed.
+    an argument. Both expire after SESSION_START_TIMEOUT_S, when the backend gives the move up
+    (`start_timeout`): a source node that was down does not replay an old handover when it
+    comes back. `start` is `session_start_kwargs(...)`. Returns False if publishing failed.
     """
     stop = app.signature(
         TASK_PREFIX + "session_stop",
         kwargs={"sessionId": session_id, "moved": True},
         queue=node_queue(source_id),
         ignore_result=True,
+        expires=settings.SESSION_START_TIMEOUT_S,
     )
     resume = app.signature(
         TASK_PREFIX + "session_start",
@@ -78,6 +94,7 @@ def node_handoff(*, source_id: str, target_id: str, session_id: str, start: dict
         queue=node_queue(target_id),
         immutable=True,
         ignore_result=True,
+        expires=settings.SESSION_START_TIMEOUT_S,
     )
     try:
         (stop | resume).apply_async()

@@ -2,6 +2,7 @@
 
 # The reason of a session on its way to another node (sessions_app/migration.py).
 NODE_MOVED = "node_moved"
+NODE_SHUTDOWN = "node_shutdown"
 
 REASON_TEXT = {
     "qr_timeout": "The QR codes expired before a phone scanned one. Connect again for new ones.",
@@ -12,7 +13,7 @@ REASON_TEXT = {
     "connect_failure": "WhatsApp refused the connection; the node keeps retrying.",
     "engine_unavailable": "No engine for this session on its node.",
     "node_draining": "The node is about to restart; the session resumes after it.",
-    "node_shutdown": "The node was stopped; the session resumes when it is back.",
+    NODE_SHUTDOWN: "The node was stopped; the session resumes when it is back.",
     "stream_replaced": "This WhatsApp account was opened by another gateway or client.",
     "temporary_ban": "WhatsApp temporarily banned this account.",
     "client_outdated": "WhatsApp rejected this client version; the operator must upgrade it.",

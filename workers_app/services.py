@@ -174,7 +174,7 @@ def workers_mark_offline() -> list[str]:
     `sessions_app.recovery.sessions_mark_node_lost`. Returns the ids marked. Safe to run any
     number of times (Celery beat runs it).
     """
-    from sessions_app.migration import sessions_move_away
+    from sessions_app.migration import handovers_complete, sessions_move_away
     from sessions_app.recovery import sessions_mark_node_lost
 
     stale_before = timezone.now() - heartbeat_deadline()
@@ -210,6 +210,7 @@ def workers_mark_offline() -> list[str]:
                 worker_id=worker_id,
             )
             sessions_move_away(worker_id=worker_id, source_alive=False)
+            handovers_complete(dead_worker_id=worker_id)
             sessions_mark_node_lost(worker_id=worker_id)
     return marked
 

@@ -1,7 +1,7 @@
 import base64
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings as django_settings
@@ -388,3 +388,91 @@ def test_rebalance_can_be_limited_to_some_nodes(user, node):
         ConnectedSessionFactory(owner=user, worker=busy)
     assert migration.workers_rebalance(worker_ids=[busy.id]) == []
     assert len(migration.workers_rebalance(worker_ids=[busy.id, idle.id])) == 2
+
+
+# --- Handovers that cannot finish ---------------------------------------------------------------
+
+
+def _with_headers(broker, queue):
+    """Pop every message of `queue`: [(headers, kwargs, embed)], oldest first."""
+    found = []
+    while raw := broker.redis.rpop(queue):
+        message = json.loads(raw)
+        _args, kwargs, embed = json.loads(base64.b64decode(message["body"]))
+        found.append((message["headers"], kwargs, embed))
+    return found
+
+
+def test_a_handover_expires_with_the_start_timeout(
+    broker, node, django_capture_on_commit_callbacks
+):
+    source, target = node(), node()
+    with django_capture_on_commit_callbacks(execute=True):
+        node_handoff_on_commit(
+            source_id=source.id, target_id=target.id, session_id="ses_x", start={"sessionId": "x"}
+        )
+    ((headers, _kwargs, embed),) = _with_headers(broker, source.endpoint)
+    # A source that was down longer discards the stop, so it never replays an old handover.
+    expires = datetime.fromisoformat(headers["expires"])
+    left_s = (expires - timezone.now()).total_seconds()
+    assert django_settings.SESSION_START_TIMEOUT_S - 30 < left_s
+    assert left_s <= django_settings.SESSION_START_TIMEOUT_S
+    (link,) = embed["chain"]
+    assert link["options"]["expires"] == django_settings.SESSION_START_TIMEOUT_S
+
+
+def test_a_handover_whose_source_dies_first_starts_on_the_target(
+    user, broker, node, django_capture_on_commit_callbacks
+):
+    source = node(session_store=STORE)
+    target = node(session_store=STORE)
+    session = ConnectedSessionFactory(owner=user, worker=source)
+    with django_capture_on_commit_callbacks(execute=True):
+        evacuation = migration.sessions_move_away(worker_id=source.id, source_alive=True)
+    assert [m.target for m in evacuation.moved] == [target.id]
+    session.refresh_from_db()
+    assert (session.worker_id, session.moved_from) == (target.id, source.id)
+    assert [t for t, _k, _e in _raw(broker, source.endpoint)] == ["node_agent.tasks.session_stop"]
+    assert _raw(broker, target.endpoint) == []  # waits for the source, which dies now
+
+    _silence(source)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert workers_mark_offline() == [source.id]
+
+    session.refresh_from_db()
+    assert (session.worker_id, session.status, session.status_reason, session.moved_from) == (
+        target.id,
+        S.RECONNECTING,
+        "node_moved",
+        "",
+    )
+    started = _raw(broker, target.endpoint)
+    assert [(t, k) for t, k, _ in started] == [("node_agent.tasks.session_start", _start(session))]
+
+
+def test_sessions_of_a_node_stopped_for_good_move_but_user_stopped_ones_stay(
+    user, broker, node, django_capture_on_commit_callbacks
+):
+    dead = node(session_store=STORE)
+    target = node(session_store=STORE)
+    shut_down = ConnectedSessionFactory(
+        owner=user, worker=dead, status=S.DISCONNECTED, status_reason="node_shutdown"
+    )
+    by_user = ConnectedSessionFactory(
+        owner=user, worker=dead, status=S.DISCONNECTED, status_reason="disconnected_by_user"
+    )
+    _silence(dead)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert workers_mark_offline() == [dead.id]
+
+    shut_down.refresh_from_db()
+    by_user.refresh_from_db()
+    assert (shut_down.worker_id, shut_down.status) == (target.id, S.RECONNECTING)
+    assert (by_user.worker_id, by_user.status, by_user.status_reason) == (
+        dead.id,
+        S.DISCONNECTED,
+        "disconnected_by_user",
+    )
+    started = _raw(broker, target.endpoint)
+    assert [k["sessionId"] for _t, k, _e in started] == [shut_down.id]
