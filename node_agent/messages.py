@@ -81,7 +81,17 @@ class Messages:
             self.reporter.message_received(session_id, incoming)
 
     def receipt(self, wa_message_id: str, status: str) -> None:
-        """Apply a `delivered`/`read` receipt and report it; statuses never go backwards."""
+        """Apply a `delivered`/`read` receipt and report it; statuses never go backwards.
+
+        A receipt for a message another node sent (the session moved since) is reported for
+        the message the shared store's claim names.
+        """
+        if (
+            self.shared is not None
+            and self.store.message_get_by_wa(wa_message_id) is None
+            and self._receipt_of_another_node(wa_message_id, status)
+        ):
+            return
         with self.reporter.lock:
             message = self.store.message_get_by_wa(wa_message_id)
             if message is None or message["state"] != "sent":
@@ -98,6 +108,19 @@ class Messages:
             self.reporter.message_status(
                 message["session_id"], message["message_id"], status, wa_message_id=wa_message_id
             )
+
+    def _receipt_of_another_node(self, wa_message_id: str, status: str) -> bool:
+        try:
+            claim = self.shared.send_get_by_wa(wa_message_id)
+        except psycopg.Error as exc:
+            log.warning("receipt for %s: session store unreachable: %s", wa_message_id, exc)
+            return False
+        if claim is None or claim["state"] != "sent":
+            return False  # not sent yet (or by nobody we know): held below until it is
+        self.reporter.message_status(
+            claim["session_id"], claim["message_id"], status, wa_message_id=wa_message_id
+        )
+        return True
 
     def send(
         self,

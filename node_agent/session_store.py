@@ -48,6 +48,7 @@ SCHEMA = (
     " error_code text,"
     " updated_at timestamptz NOT NULL DEFAULT now())",
     "CREATE INDEX IF NOT EXISTS gateway_node_sends_updated ON gateway_node_sends (updated_at)",
+    "CREATE INDEX IF NOT EXISTS gateway_node_sends_wa ON gateway_node_sends (wa_message_id)",
 )
 # Two nodes creating a table at the same moment: one of them gets a unique violation on
 # PostgreSQL's catalog even with IF NOT EXISTS. Trying again then finds the table.
@@ -255,6 +256,19 @@ class SharedSessionStore:
         return self._run(
             lambda conn: conn.execute(
                 "SELECT * FROM gateway_node_sends WHERE message_id = %s", (message_id,)
+            ).fetchone()
+        )
+
+    def send_get_by_wa(self, wa_message_id: str) -> dict[str, Any] | None:
+        """Return the claim row of the message WhatsApp knows as `wa_message_id`, or None.
+
+        A receipt reaches whichever node runs the session now, which may not be the node that
+        sent the message. Raises psycopg.Error when the store is unreachable.
+        """
+        return self._run(
+            lambda conn: conn.execute(
+                "SELECT * FROM gateway_node_sends WHERE wa_message_id = %s LIMIT 1",
+                (wa_message_id,),
             ).fetchone()
         )
 

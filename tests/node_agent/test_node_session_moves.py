@@ -469,3 +469,34 @@ def test_a_starting_node_prunes_week_old_send_claims(node, shared, session_store
 
     wait_until(lambda: shared.send_get("msg_stale") is None, message="stale claim pruned")
     assert shared.send_get("msg_recent")["state"] == "handed"
+
+
+def test_receipt_for_a_message_the_former_node_sent_is_reported_by_the_new_one(
+    node, backend, shared
+):
+    a, b = node("node-a"), node("node-b")
+    connect(a, backend, phone="6281200000211")
+    assert a.message_send("m1", "s1", TEXT) == "sent"
+    wa_id = a.store.message_get("m1")["wa_message_id"]
+    move(a, b, backend)
+    assert b.store.message_get("m1") is None  # B never saw this message
+
+    # WhatsApp delivers the read receipt to the device, which now runs on B.
+    b.messages.receipt(wa_id, "read")
+
+    wait_until(
+        lambda: [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"],
+        message="B's report of the receipt",
+    )
+    (from_b,) = [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"]
+    assert (from_b["sessionId"], from_b["status"], from_b["waMessageId"]) == ("s1", "read", wa_id)
+
+
+def test_receipt_for_an_unknown_message_is_not_reported(node, backend, shared):
+    b = node("node-b")
+    connect(b, backend, phone="6281200000212")
+
+    b.messages.receipt("3EB0NOBODYSENTTHIS", "read")
+
+    settled(b)
+    assert [r for r in backend.bodies(MESSAGE_STATUS_PATH) if r["status"] == "read"] == []
