@@ -156,11 +156,18 @@ def _session_end(*, owner: User, session: Session, task: str, status: str, reaso
 
 @transaction.atomic
 def session_delete(*, owner: User, session: Session) -> None:
-    """Delete a session: its node logs it out and forgets it; its ledger rows go with it."""
-    if session.worker_id:
-        node_publish_on_commit(
-            worker_id=session.worker_id, task="session_delete", kwargs={"sessionId": session.id}
-        )
+    """Delete a session: its node logs it out and forgets it; its ledger rows go with it.
+
+    Every other registered node is told too: a node the session ran on before (it moved, or was
+    placed elsewhere after its node was lost) still keeps its history and perhaps credentials.
+    A node that never had it does nothing; one that is down does it when it is back.
+    """
+    others = Worker.objects.exclude(id=session.worker_id or "").values_list("id", flat=True)
+    for worker_id in [session.worker_id, *others]:
+        if worker_id:
+            node_publish_on_commit(
+                worker_id=worker_id, task="session_delete", kwargs={"sessionId": session.id}
+            )
     Session.objects.filter(id=session.id, owner=owner).delete()
     system_log(
         event="session.deleted",

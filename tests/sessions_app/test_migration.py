@@ -11,7 +11,12 @@ from gateway.models import SystemLog
 from sessions_app import migration, recovery
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.node_client import node_handoff_on_commit
-from sessions_app.services import session_connect, session_logout, session_status_apply
+from sessions_app.services import (
+    session_connect,
+    session_delete,
+    session_logout,
+    session_status_apply,
+)
 from tests.factories import (
     ConnectedSessionFactory,
     OutboundMessageFactory,
@@ -476,3 +481,18 @@ def test_sessions_of_a_node_stopped_for_good_move_but_user_stopped_ones_stay(
     )
     started = _raw(broker, target.endpoint)
     assert [k["sessionId"] for _t, k, _e in started] == [shut_down.id]
+
+
+def test_deleting_a_session_tells_every_node_it_may_have_run_on(
+    user, broker, node, django_capture_on_commit_callbacks
+):
+    current, former, other = node(), node(), node()
+    session = ConnectedSessionFactory(owner=user, worker=current)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        session_delete(owner=user, session=session)
+
+    assert not Session.objects.filter(id=session.id).exists()
+    for worker in (current, former, other):
+        tasks = [(t, k) for t, k, _e in _raw(broker, worker.endpoint)]
+        assert tasks == [("node_agent.tasks.session_delete", {"sessionId": session.id})]
