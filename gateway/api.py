@@ -61,7 +61,16 @@ class NodeApiView(APIView):
 
 
 class IsOperator(permissions.BasePermission):
-    """Allow staff users (operators)."""
+    """Allow staff users (operators), by dashboard login or a user-wide API key.
+
+    A key bound to one session is refused (403 `forbidden`) even when its owner is staff: it
+    was handed out to use that session, not to run the cluster.
+    """
 
     def has_permission(self, request: Any, view: Any) -> bool:
+        auth = request.auth
+        if isinstance(auth, ApiKey) and auth.session_id is not None:
+            raise exceptions.PermissionDenied(
+                "This API key is bound to one session; operator actions need a user-wide key."
+            )
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)

@@ -9,6 +9,7 @@ from django.http import HttpRequest, JsonResponse
 
 from gateway.celery import app
 from workers_app.models import Worker
+from workers_app.selectors import workers_online_count
 
 
 def _check_database() -> dict[str, Any]:
@@ -34,14 +35,15 @@ def health(request: HttpRequest) -> JsonResponse:
     """Answer 200 when the database and the broker answer, else 503; nodes are reported.
 
     Shape: `{"status": "ok"|"degraded", "database": {...}, "broker": {...},
-    "nodes": {"online": n, "total": n}}`. No secrets or URLs are included.
+    "nodes": {"online": n, "total": n}}`, where online nodes are ONLINE with a fresh heartbeat.
+    No secrets or URLs are included.
     """
     database = _check_database()
     broker = _check_broker()
     nodes: dict[str, Any] = {"online": 0, "total": 0}
     if database["status"] == "ok":
         nodes["total"] = Worker.objects.count()
-        nodes["online"] = Worker.objects.filter(status=Worker.Status.ONLINE).count()
+        nodes["online"] = workers_online_count()
     ready = database["status"] == "ok" and broker["status"] == "ok"
     body = {
         "status": "ok" if ready else "degraded",

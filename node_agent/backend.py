@@ -7,6 +7,7 @@ talks to the backend (outbox sender, heartbeat) builds its own client.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -62,6 +63,37 @@ class Response:
         """Return True when a later try may succeed: no answer, 5xx, 408 or 429."""
         return self.status is None or self.status >= 500 or self.status in (408, 429)
 
+    def describe(self) -> str:
+        """Return the outcome for a log line.
+
+        `HTTP 400 validation_error: Invalid input. {"workerId": [...]}` for a refusal (4xx: the
+        backend says why), `HTTP 503` for a server error (its body may be a proxy's HTML page),
+        the network error's name when no answer came.
+        """
+        if self.status is None:
+            return self.error
+        if 400 <= self.status < 500 and self.error:
+            return f"HTTP {self.status} {self.error}"
+        return f"HTTP {self.status}"
+
+
+def _error_text(answer: requests.Response) -> str:
+    """Return a failure answer's `code: message {fields}` from its envelope, else its body's start.
+
+    At most 300 characters.
+    """
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not error.get("code"):
+        return answer.text[:300]
+    text = f"{error['code']}: {error.get('message') or ''}".rstrip()
+    if error.get("fields"):
+        text += " " + json.dumps(error["fields"], ensure_ascii=False)
+    return text[:300]
+
 
 def _envelope_data(answer: requests.Response) -> dict[str, Any] | None:
     try:
@@ -97,7 +129,7 @@ class BackendClient:
         except requests.RequestException as exc:
             return Response(status=None, error=type(exc).__name__)
         if not answer.ok:
-            return Response(status=answer.status_code, error=answer.text[:300])
+            return Response(status=answer.status_code, error=_error_text(answer))
         return Response(status=answer.status_code, data=_envelope_data(answer))
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,25 @@ from typing import TypeVar
 
 T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# A node id (WORKER_ID): 1-64 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or
+# digit. It names the node's queue and its URLs, so the backend checks the same rule
+# (workers_app.validators imports it from here): one definition for both sides.
+WORKER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+# Fixed segments of the operator routes under /api/admin/workers/: a node with such an id could
+# not be reached at /api/admin/workers/<id> (a test checks the list against the URLconf).
+RESERVED_WORKER_IDS = frozenset({"register", "rebalance"})
+
+
+def worker_id_error(worker_id: str) -> str | None:
+    """Return why `worker_id` is not a valid node id, or None when it is."""
+    if not WORKER_ID_PATTERN.fullmatch(worker_id):
+        return (
+            "must be 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+    if worker_id in RESERVED_WORKER_IDS:
+        return f"{worker_id!r} is reserved by the backend's API"
+    return None
 
 
 class ConfigError(ValueError):
@@ -71,8 +91,9 @@ class NodeConfig:
         """Reject values that would only fail later, deep inside a thread."""
         if not self.backend_auth_token:
             raise ConfigError("BACKEND_AUTH_TOKEN is required")
-        if not self.worker_id or any(c.isspace() for c in self.worker_id):
-            raise ConfigError(f"WORKER_ID must be non-empty without spaces, got {self.worker_id!r}")
+        problem = worker_id_error(self.worker_id)
+        if problem:
+            raise ConfigError(f"WORKER_ID {problem}, got {self.worker_id!r}")
         if not 0 <= self.worker_port <= 65535:
             raise ConfigError(f"WORKER_PORT must be 0..65535, got {self.worker_port}")
         if not self.backend_url.startswith(("http://", "https://")):

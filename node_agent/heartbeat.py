@@ -122,7 +122,7 @@ class Heartbeat:
         if answer.ok:
             self._release_moved(answer)
         else:
-            log.warning("registration failed: %s", answer.status or answer.error)
+            log.warning("registration failed: %s", answer.describe())
         return answer.ok
 
     def heartbeat_body(self) -> dict[str, Any]:
@@ -153,9 +153,7 @@ class Heartbeat:
                 return
             attempt += 1
             delay_s = backoff_s(attempt)
-            log.warning(
-                "registration failed (%s), retry in %.1f s", answer.status or answer.error, delay_s
-            )
+            log.warning("registration failed (%s), retry in %.1f s", answer.describe(), delay_s)
             self._stop.wait(delay_s)
 
     def _run(self) -> None:
@@ -168,6 +166,6 @@ class Heartbeat:
                 self.registered.clear()
                 self._register()
             elif not answer.ok:
-                log.warning("heartbeat missed: %s", answer.status or answer.error)
+                log.warning("heartbeat missed: %s", answer.describe())
             else:
                 self._release_moved(answer)

@@ -25,8 +25,32 @@ class WorkerAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "session_store")
     search_fields = ("id", "endpoint")
-    readonly_fields = ("registered_at", "last_heartbeat", "session_store")
+    # Nodes report everything but their capacity; status changes only through the actions
+    # (drain, undrain, remove), which move sessions and log. Editing the id would copy the row.
+    fields = (
+        "id",
+        "status",
+        "drain_requested_by",
+        "endpoint",
+        "max_sessions",
+        "session_count",
+        "active_connections",
+        "cpu_usage",
+        "memory_usage",
+        "engines",
+        "session_store",
+        "version",
+        "health_url",
+        "last_heartbeat",
+        "registered_at",
+    )
+    readonly_fields = tuple(name for name in fields if name != "max_sessions")
     actions = ["drain", "undrain", "rebalance", "remove"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A node registers itself, or an operator adds it ahead with POST /api/admin/workers:
+        # both check its id, and a node is ONLINE only once it reports in.
+        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Removing goes through `remove`, which moves the sessions away first.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from workers_app.models import Worker
+from workers_app.services import heartbeat_deadline
 
 
 def worker_list() -> QuerySet[Worker]:
@@ -13,8 +15,15 @@ def worker_list() -> QuerySet[Worker]:
 
 
 def workers_online_count() -> int:
-    """Return how many nodes are ONLINE."""
-    return Worker.objects.filter(status=Worker.Status.ONLINE).count()
+    """Return how many nodes are ONLINE with a fresh heartbeat, i.e. could take a session now.
+
+    A node added ahead that never heartbeat, or one silent past the deadline that the sweeper
+    has not marked OFFLINE yet, does not count.
+    """
+    fresh_since = timezone.now() - heartbeat_deadline()
+    return Worker.objects.filter(
+        status=Worker.Status.ONLINE, last_heartbeat__gte=fresh_since
+    ).count()
 
 
 def sessions_not_on_worker(*, worker_id: str, session_ids: list[str]) -> list[str]:

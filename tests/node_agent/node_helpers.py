@@ -38,6 +38,7 @@ class FakeBackend:
         self.answers = defaultdict(list)
         self.default_status = 200
         self.data = {}  # path -> the envelope's `data` of its 2xx answers
+        self.errors = {}  # path -> the envelope's `error` of its other answers
         self.lock = threading.Lock()
         backend = self
 
@@ -64,6 +65,8 @@ class FakeBackend:
                 body = {"success": ok}
                 if ok and self.path in backend.data:
                     body["data"] = backend.data[self.path]
+                if not ok and self.path in backend.errors:
+                    body["error"] = backend.errors[self.path]
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

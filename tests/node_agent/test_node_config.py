@@ -109,3 +109,17 @@ def test_session_store_must_be_postgres(url):
         NodeConfig.from_env({"BACKEND_AUTH_TOKEN": "t", "SESSION_STORE_URL": url})
     with pytest.raises(ConfigError, match="SESSION_STORE_URL"):
         NodeConfig(backend_auth_token="t", session_store_url=url)
+
+
+@pytest.mark.parametrize(
+    "worker_id",
+    ["node/4", "x" * 65, "nodé", "register", "rebalance", "node-x\n", "-node", ".node", ""],
+)
+def test_worker_id_the_backend_would_refuse_is_rejected(worker_id):
+    with pytest.raises(ConfigError, match="WORKER_ID"):
+        NodeConfig(backend_auth_token="t", worker_id=worker_id)
+
+
+@pytest.mark.parametrize("worker_id", ["n", "node-1", "Node_2.eu-west", "x" * 64, "registers"])
+def test_worker_id_the_backend_accepts_is_accepted(worker_id):
+    assert NodeConfig(backend_auth_token="t", worker_id=worker_id).worker_id == worker_id

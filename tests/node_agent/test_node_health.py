@@ -93,3 +93,24 @@ def test_heartbeat_404_registers_again(backend, heartbeat):
 
     wait_until(lambda: len(backend.received(REGISTER_PATH)) == 2, message="second register")
     wait_until(lambda: backend.received(HEARTBEAT_PATH), message="heartbeat after re-register")
+
+
+def test_refused_registration_logs_the_backends_reason(backend, heartbeat, caplog):
+    backend.answer(REGISTER_PATH, 400, 400)
+    backend.errors[REGISTER_PATH] = {
+        "code": "validation_error",
+        "message": "Invalid input.",
+        "fields": {"workerId": ["Invalid node id: 'register' is reserved by the backend's API."]},
+    }
+    caplog.set_level("WARNING", logger="node_agent.heartbeat")
+
+    assert not heartbeat.register_once()
+    heartbeat.start()
+    wait_until(lambda: backend.received(HEARTBEAT_PATH, method="PUT"), message="heartbeat")
+
+    lines = [record.getMessage() for record in caplog.records]
+    refusals = [line for line in lines if "registration failed" in line]
+    assert len(refusals) == 2
+    for line in refusals:
+        assert "HTTP 400 validation_error: Invalid input." in line
+        assert "'register' is reserved" in line

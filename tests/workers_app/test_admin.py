@@ -90,3 +90,48 @@ def test_admin_delete_page_removes_through_the_service(staff, user, worker):
     assert not Worker.objects.filter(id=worker.id).exists()
     session.refresh_from_db()
     assert session.status_reason == "node_removed"
+
+
+def test_admin_cannot_add_a_node(staff):
+    assert staff.get(f"{CHANGELIST}add/").status_code == 403
+    response = staff.post(
+        f"{CHANGELIST}add/",
+        {"id": "node/4", "endpoint": "x", "status": "ONLINE", "max_sessions": 5, "engines": "[]"},
+    )
+    assert response.status_code == 403
+    assert not Worker.objects.exists()
+
+
+def test_admin_change_form_edits_only_the_capacity(staff, worker):
+    worker.status = Worker.Status.DRAINING
+    worker.drain_requested_by = "operator"
+    worker.save()
+    page = staff.get(f"{CHANGELIST}{worker.id}/change/").content.decode()
+    assert 'name="max_sessions"' in page
+    assert 'name="status"' not in page
+
+    response = staff.post(
+        f"{CHANGELIST}{worker.id}/change/",
+        {
+            "id": "node-copy",
+            "status": "ONLINE",
+            "drain_requested_by": "",
+            "endpoint": "node.elsewhere",
+            "max_sessions": 42,
+            "session_count": 999,
+            "engines": '["sandbox"]',
+            "last_heartbeat_0": "2000-01-01",
+            "last_heartbeat_1": "00:00:00",
+        },
+    )
+
+    assert response.status_code == 302
+    assert list(Worker.objects.values_list("id", flat=True)) == [worker.id]
+    stored = Worker.objects.get()
+    assert (stored.status, stored.drain_requested_by) == (Worker.Status.DRAINING, "operator")
+    assert (stored.endpoint, stored.max_sessions, stored.session_count) == (
+        worker.endpoint,
+        42,
+        worker.session_count,
+    )
+    assert stored.last_heartbeat == worker.last_heartbeat

@@ -1,10 +1,13 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.services import api_key_create
 from gateway.models import SystemLog
+from node_agent.config import RESERVED_WORKER_IDS
 from sessions_app.models import Session
 from tests.factories import (
     ConnectedSessionFactory,
@@ -440,3 +443,77 @@ def test_operator_drain_undrain_rebalance_and_remove(
         response = getattr(operator, method)(path)
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "worker_not_found"
+
+
+def test_session_bound_key_of_a_staff_user_gets_no_operator_powers(user):
+    user.is_staff = True
+    user.save()
+    node = WorkerFactory()
+    bound = api_key_create(owner=user, name="one session", session=SessionFactory(owner=user))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {bound.secret}")
+    calls = [
+        ("get", "/api/admin/workers", None),
+        ("post", "/api/admin/workers", {"workerId": "x", "maxSessions": 1, "engines": ["sandbox"]}),
+        ("post", f"/api/admin/workers/{node.id}/drain", None),
+        ("post", f"/api/admin/workers/{node.id}/undrain", None),
+        ("post", "/api/admin/workers/rebalance", None),
+        ("delete", f"/api/admin/workers/{node.id}", None),
+    ]
+    for method, path, body in calls:
+        response = getattr(client, method)(path, body, format="json")
+        assert response.status_code == 403, path
+        error = response.json()["error"]
+        assert error["code"] == "forbidden"
+        assert "bound to one session" in error["message"]
+    node.refresh_from_db()
+    assert node.status == Worker.Status.ONLINE
+    assert Worker.objects.count() == 1
+
+
+def test_staff_user_wide_key_and_dashboard_login_keep_operator_powers(operator, user):
+    node = WorkerFactory()
+    response = operator.post(f"/api/admin/workers/{node.id}/drain")
+    assert response.json()["data"]["status"] == "DRAINING"
+    login = APIClient()
+    login.force_login(user)
+    response = login.post(f"/api/admin/workers/{node.id}/undrain")
+    assert response.json()["data"]["status"] == "ONLINE"
+
+
+BAD_WORKER_IDS = ["node-x\n", "register", "rebalance", "node/4", "x" * 65, "nodé", " node", "-x"]
+
+
+def test_register_and_create_refuse_the_same_bad_worker_ids(node_api, operator):
+    for worker_id in BAD_WORKER_IDS:
+        for client, path, body in [
+            (node_api, "/api/admin/workers/register", REGISTER),
+            (operator, "/api/admin/workers", {"maxSessions": 1, "engines": ["sandbox"]}),
+        ]:
+            response = client.post(path, {**body, "workerId": worker_id}, format="json")
+            assert response.status_code == 400, (path, worker_id)
+            error = response.json()["error"]
+            assert error["code"] == "validation_error"
+            assert list(error["fields"]) == ["workerId"]
+    assert not Worker.objects.exists()
+
+
+def test_register_refuses_a_session_store_with_a_trailing_newline(node_api):
+    response = node_api.post(
+        "/api/admin/workers/register", {**REGISTER, "sessionStore": "pg-main\n"}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["sessionStore"]
+    assert not Worker.objects.exists()
+
+
+def test_reserved_worker_ids_are_the_fixed_segments_of_the_node_routes():
+    resolver = get_resolver()
+    (include,) = [p for p in resolver.url_patterns if getattr(p, "namespace", "") == "api_workers"]
+    routes = [str(pattern.pattern) for pattern in include.url_patterns]
+    fixed = {
+        route.removeprefix("workers/")
+        for route in routes
+        if route.startswith("workers/") and "<" not in route
+    }
+    assert fixed == RESERVED_WORKER_IDS

@@ -1,7 +1,8 @@
 """Node registration and heartbeats (node token) and the operators' node admin API (staff).
 
 Operators' errors: 404 `worker_not_found`, 409 `worker_already_exists`, 400 `validation_error`;
-a non-staff user gets 403 `forbidden` (401 `unauthorized` without credentials).
+a non-staff user, or an API key bound to one session, gets 403 `forbidden` (401 `unauthorized`
+without credentials). Node ids follow workers_app.validators.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from sessions_app import migration
 from sessions_app.models import Session
 from workers_app import selectors, services
 from workers_app.models import Worker
+from workers_app.validators import validate_worker_id
 
 TAGS = ["nodes"]
-WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class CreateInput(serializers.Serializer):
-    workerId = serializers.RegexField(WORKER_ID)
+    # Not trimmed: "node-x\n" is refused, not stored as another id than the node uses.
+    workerId = serializers.CharField(
+        max_length=64, trim_whitespace=False, validators=[validate_worker_id]
+    )
     maxSessions = serializers.IntegerField(min_value=1, max_value=1_000_000)
     engines = serializers.ListField(
         child=serializers.ChoiceField(choices=Session.Engine.choices), allow_empty=False
@@ -33,9 +37,10 @@ class CreateInput(serializers.Serializer):
 class RegisterInput(CreateInput):
     endpoint = serializers.CharField(max_length=100, required=False)
     sessionStore = serializers.RegexField(
-        r"^[A-Za-z0-9_-]{0,64}$",
+        r"\A[A-Za-z0-9_-]{0,64}\Z",
         required=False,
         allow_blank=True,
+        trim_whitespace=False,
         default="",
         help_text="Id of the shared credential store the node uses; empty = its own store "
         "(its sessions cannot move to another node without a new scan).",
