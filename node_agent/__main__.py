@@ -5,6 +5,11 @@ sessions (see start_sessions), heartbeat thread, then the Celery worker in this 
 or SIGINT makes Celery finish its running tasks; then engines stop and the outbox gets a short
 flush.
 
+Exit code 2 when the node cannot run: a bad configuration, a health port in use, or another
+running process with the same WORKER_ID (the backend refuses the registration with 409
+`worker_id_in_use`). Refused at start, the node exits before consuming anything and leaves its
+sessions alone; refused later (the other process registered meanwhile), it stops as on SIGTERM.
+
 neonize (the WhatsApp engine) is imported lazily, on the first WhatsApp session start, and only
 in this process; what it reads at import (NEONIZE_BOT_TAG, its log level) is set first thing.
 """
@@ -22,7 +27,7 @@ from node_agent.celery_app import create_celery_app, worker_argv
 from node_agent.config import ConfigError, NodeConfig
 from node_agent.engines.whatsapp.ffi import prepare_environment
 from node_agent.health import HealthServer
-from node_agent.heartbeat import Heartbeat
+from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from node_agent.runtime import NodeRuntime
 from node_agent.tasks import bind_runtime
 
@@ -42,6 +47,11 @@ def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _terminate() -> None:
+    """Stop this process as SIGTERM does (from any thread): Celery's handler, or _raise_exit."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def start_sessions(runtime: NodeRuntime, heartbeat: Heartbeat) -> bool:
     """Register, resume the node's sessions and start heartbeating; True if resumed at once.
 
@@ -49,7 +59,8 @@ def start_sessions(runtime: NodeRuntime, heartbeat: Heartbeat) -> bool:
     node was away. If the backend cannot be reached, a node without a shared session store
     resumes its sessions anyway (nothing else can run them). With one, a session may be running
     on another node by now, so its sessions wait until the background registration succeeds;
-    the outbox starts at once either way.
+    the outbox starts at once either way. Raises WorkerIdInUse (nothing started) when another
+    running process uses this WORKER_ID.
     """
     registered = heartbeat.register_once()
     wait = not registered and runtime.shared is not None
@@ -92,29 +103,43 @@ def main() -> int:
         running_fn=runtime.running_session_ids,
         release_fn=runtime.sessions_release,
         session_store_fn=runtime.session_store_id,
+        stop_fn=_terminate,
     )
     app = create_celery_app(config)
     bind_runtime(runtime)
     health.start()
     log.info("health on %s", health_url(config.worker_host, health.port))
+    refused_at_start = False
     try:
         start_sessions(runtime, heartbeat)
         app.worker_main(worker_argv(config))
+    except WorkerIdInUse as exc:
+        refused_at_start = True
+        log.error(
+            "another running node already uses WORKER_ID=%s (%s): not starting; give each "
+            "node its own WORKER_ID",
+            config.worker_id,
+            exc,
+        )
     except SystemExit as exc:
         log.info("exit requested (code %s)", exc.code)
     finally:
         log.info("node %s stopping", config.worker_id)
         heartbeat.stop()
-        runtime.shutdown()
+        if refused_at_start:  # nothing started, and its sessions may be the other process's
+            runtime.shutdown(flush_timeout_s=0, report=False)
+        else:
+            runtime.shutdown()
         health.stop()
         bind_runtime(None)
         log.info("node %s stopped", config.worker_id)
-    _exit_if_stuck()
-    return 0
+    code = 2 if heartbeat.refused.is_set() else 0
+    _exit_if_stuck(code)
+    return code
 
 
-def _exit_if_stuck() -> None:
-    """Exit at once if a non-daemon thread outlived shutdown.
+def _exit_if_stuck(code: int) -> None:
+    """Exit at once with `code` if a non-daemon thread outlived shutdown.
 
     neonize's connect worker stuck in a dial (NEONIZE.md §3) would hold the interpreter at exit.
     """
@@ -126,7 +151,7 @@ def _exit_if_stuck() -> None:
     if stuck:
         log.warning("threads still running after shutdown (%s): exiting now", ", ".join(stuck))
         logging.shutdown()
-        os._exit(0)
+        os._exit(code)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ class Response:
     status: int | None
     error: str = ""
     data: dict[str, Any] | None = None  # the envelope's `data` of a 2xx JSON answer
+    code: str = ""  # the envelope's error `code` of a failure answer ("" without one)
 
     @property
     def ok(self) -> bool:
@@ -77,17 +78,23 @@ class Response:
         return f"HTTP {self.status}"
 
 
+def _envelope_error(answer: requests.Response) -> dict[str, Any] | None:
+    """Return a failure answer's envelope `error` when it has a `code`, else None."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) and error.get("code") else None
+
+
 def _error_text(answer: requests.Response) -> str:
     """Return a failure answer's `code: message {fields}` from its envelope, else its body's start.
 
     At most 300 characters.
     """
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict) or not error.get("code"):
+    error = _envelope_error(answer)
+    if error is None:
         return answer.text[:300]
     text = f"{error['code']}: {error.get('message') or ''}".rstrip()
     if error.get("fields"):
@@ -129,7 +136,12 @@ class BackendClient:
         except requests.RequestException as exc:
             return Response(status=None, error=type(exc).__name__)
         if not answer.ok:
-            return Response(status=answer.status_code, error=_error_text(answer))
+            error = _envelope_error(answer)
+            return Response(
+                status=answer.status_code,
+                error=_error_text(answer),
+                code=str(error["code"]) if error else "",
+            )
         return Response(status=answer.status_code, data=_envelope_data(answer))
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
 """`GET /health` on WORKER_HOST:WORKER_PORT, served by stdlib http.server in a daemon thread.
 
-200 `{"status": "ok", "workerId", "sessions", "connected", "uptimeS", "outboxPending"}`;
+200 `{"status": "ok", "workerId", "instanceId", "sessions", "connected", "uptimeS",
+"outboxPending"}` (`instanceId`: this process's random id, node_agent.INSTANCE_ID);
 any other path or method gets a 404 JSON `{"status": "not_found"}`.
 """
 

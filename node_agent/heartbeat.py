@@ -4,6 +4,12 @@ Registration is retried with back-off until the backend answers 2xx (it may star
 node). Heartbeats go straight out every WORKER_HEARTBEAT_INTERVAL s, not through the outbox: a
 missed one is just missed. A 404 heartbeat (the backend forgot the node) triggers registration.
 
+Both carry `instanceId` (node_agent.INSTANCE_ID, new on every start). The backend answers 409
+`worker_id_in_use` when another running process uses this WORKER_ID: a heartbeat refused so
+(another process registered since) triggers registration too, and a registration refused so
+means this process must not run: `register_once` raises WorkerIdInUse (the node exits before
+consuming anything), the background registration calls `stop_fn`.
+
 Metrics: `cpuUsage` is this process's CPU use as a percent of the whole machine (all cores = 100)
 since the previous heartbeat; `memoryUsage` is this process's resident memory as a percent of the
 machine's RAM (psutil `memory_percent`). Both describe this node process, not the machine.
@@ -18,7 +24,7 @@ from typing import Any
 
 import psutil
 
-from node_agent import __version__
+from node_agent import INSTANCE_ID, __version__
 from node_agent.backend import (
     REGISTER_PATH,
     BackendClient,
@@ -29,6 +35,12 @@ from node_agent.backend import (
 from node_agent.config import NodeConfig
 
 log = logging.getLogger(__name__)
+
+WORKER_ID_IN_USE = "worker_id_in_use"
+
+
+class WorkerIdInUse(Exception):
+    """The backend refused the registration: another running process uses this WORKER_ID."""
 
 
 class Heartbeat:
@@ -43,6 +55,7 @@ class Heartbeat:
         running_fn: Callable[[], list[str]] | None = None,
         release_fn: Callable[[list[str]], None] | None = None,
         session_store_fn: Callable[[], str] | None = None,
+        stop_fn: Callable[[], None] | None = None,
     ) -> None:
         """`engines` are the engines this node can run; the backend places sessions by them.
 
@@ -51,7 +64,12 @@ class Heartbeat:
         this node's (`stopSessions`), to stop them. `session_store_fn` returns the id of the
         node's shared session store ("" for none); it may raise when the store is out of reach,
         and then the node does not register until it can say which store it uses.
+
+        `stop_fn` stops the whole process (from this thread) when a background registration is
+        refused with `worker_id_in_use`; without it the heartbeat thread just ends. `refused`
+        is set then.
         """
+        self._stop_fn = stop_fn
         self._running_fn = running_fn
         self._release_fn = release_fn
         self._session_store_fn = session_store_fn
@@ -66,6 +84,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self.registered = threading.Event()
+        self.refused = threading.Event()
 
     def start(self) -> None:
         """Start registering, then heartbeating, in the background."""
@@ -87,6 +106,7 @@ class Heartbeat:
         """
         return {
             "workerId": self._config.worker_id,
+            "instanceId": INSTANCE_ID,
             "endpoint": self._config.queue,
             "maxSessions": self._config.max_sessions,
             "engines": self._engines,
@@ -112,13 +132,21 @@ class Heartbeat:
             log.warning("sessions moved to other nodes, stopping them here: %s", moved)
             self._release_fn([str(session_id) for session_id in moved])
 
+    @staticmethod
+    def _id_in_use(answer: Response) -> bool:
+        return answer.status == 409 and answer.code == WORKER_ID_IN_USE
+
     def register_once(self) -> bool:
         """Try to register once, stopping sessions that moved away; return True on success.
 
         The node calls it before resuming its sessions, so a copy of a moved session never
         runs again here; when the backend is down, the background registration does it later.
+        Raises WorkerIdInUse when another running process uses this WORKER_ID.
         """
         answer = self._register_request()
+        if self._id_in_use(answer):
+            self.refused.set()
+            raise WorkerIdInUse(answer.describe())
         if answer.ok:
             self._release_moved(answer)
         else:
@@ -133,6 +161,7 @@ class Heartbeat:
         status = self._status_fn()
         return {
             "status": "DRAINING" if status.get("draining") else "ONLINE",
+            "instanceId": INSTANCE_ID,
             "metrics": {
                 "sessionCount": status["sessions"],
                 "cpuUsage": round(self._process.cpu_percent(None) / self._cpus, 2),
@@ -142,29 +171,51 @@ class Heartbeat:
             **self._running(),
         }
 
-    def _register(self) -> None:
+    def _register(self) -> bool:
+        """Register, retrying until it succeeds; False when stopped or refused meanwhile."""
         attempt = 0
         while not self._stop.is_set():
             answer = self._register_request()
+            if self._id_in_use(answer):
+                self._refuse(answer)
+                return False
             if answer.ok:
                 self._release_moved(answer)
                 log.info("registered with the backend as %s", self._config.worker_id)
                 self.registered.set()
-                return
+                return True
             attempt += 1
             delay_s = backoff_s(attempt)
             log.warning("registration failed (%s), retry in %.1f s", answer.describe(), delay_s)
             self._stop.wait(delay_s)
+        return False
+
+    def _refuse(self, answer: Response) -> None:
+        self.refused.set()
+        log.error(
+            "another running node already uses WORKER_ID=%s (%s): %s; give each node its own "
+            "WORKER_ID",
+            self._config.worker_id,
+            answer.describe(),
+            "stopping this process" if self._stop_fn else "heartbeats stop",
+        )
+        if self._stop_fn is not None:
+            self._stop_fn()
 
     def _run(self) -> None:
-        self._register()
+        if not self._register():
+            return
         path = heartbeat_path(self._config.worker_id)
         while not self._stop.wait(self._config.heartbeat_interval_s):
             answer = self._client.request("PUT", path, self.heartbeat_body())
-            if answer.status == 404:
-                log.warning("backend does not know this node: registering again")
+            if answer.status in (404, 409):
+                if answer.status == 404:
+                    log.warning("backend does not know this node: registering again")
+                else:  # another process registered with this WORKER_ID since
+                    log.warning("heartbeat refused (%s): registering again", answer.describe())
                 self.registered.clear()
-                self._register()
+                if not self._register():
+                    return
             elif not answer.ok:
                 log.warning("heartbeat missed: %s", answer.describe())
             else:

@@ -23,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from node_agent import INSTANCE_ID
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, TransientSendError
 from node_agent.engines.sandbox import SandboxEngine
@@ -167,11 +168,14 @@ class NodeRuntime:
         """
         return self.shared.store_id if self.shared is not None else ""
 
-    def shutdown(self, flush_timeout_s: float = SHUTDOWN_FLUSH_S) -> None:
+    def shutdown(self, flush_timeout_s: float = SHUTDOWN_FLUSH_S, *, report: bool = True) -> None:
         """Stop every engine, report running sessions DISCONNECTED, flush the outbox briefly.
 
         Desired states stay as they are, so the next start resumes the same sessions. Reports
-        not delivered within `flush_timeout_s` stay in the outbox for the next start. Idempotent.
+        not delivered within `flush_timeout_s` stay in the outbox for the next start.
+        `report=False` reports nothing: a node refused at start (another process runs its
+        WORKER_ID, maybe on the same node database) must not touch that one's sessions.
+        Idempotent.
         """
         with self._lifecycle:
             if self._closed:
@@ -181,8 +185,11 @@ class NodeRuntime:
             self._share_retries.stop()
         for engine in self.engines.values():
             engine.shutdown()
-        for row in self.store.session_list(desired="running"):
-            self.reporter.session_status(row["session_id"], "DISCONNECTED", reason="node_shutdown")
+        if report:
+            for row in self.store.session_list(desired="running"):
+                self.reporter.session_status(
+                    row["session_id"], "DISCONNECTED", reason="node_shutdown"
+                )
         self.outbox.stop(flush_timeout_s=flush_timeout_s)
         self.store.close()
         if self.shared is not None:
@@ -527,9 +534,14 @@ class NodeRuntime:
         }
 
     def health(self) -> dict[str, Any]:
-        """Return the health body fields besides `status`: workerId, counters, uptimeS."""
+        """Return the health body fields besides `status`: workerId, instanceId, counters, uptimeS.
+
+        `instanceId` is this process's random id (node_agent.INSTANCE_ID): the backend checks it
+        before refusing a second process with the same WORKER_ID.
+        """
         return {
             "workerId": self.config.worker_id,
+            "instanceId": INSTANCE_ID,
             **self.status(),
             "uptimeS": round(time.monotonic() - self.started_at, 1),
         }

@@ -41,6 +41,7 @@ class WorkerAdmin(admin.ModelAdmin):
         "session_store",
         "version",
         "health_url",
+        "instance_id",
         "last_heartbeat",
         "registered_at",
     )

@@ -35,6 +35,13 @@ class Worker(models.Model):
         "sessionStore); empty = the node's own store. Sessions move only between nodes with "
         "the same non-empty store.",
     )
+    instance_id = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Random id of the node process that registered last (uuid4 hex, new on every "
+        "start). Another process registering under this node's id while that one still "
+        "answers is refused: two processes must not share one WORKER_ID.",
+    )
     version = models.CharField(max_length=40, blank=True)
     health_url = models.CharField(max_length=200, blank=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)

@@ -23,11 +23,15 @@ log = logging.getLogger(__name__)
 PROBE_MAX_BYTES = 4096
 
 
-def node_answers_health(*, worker_id: str, health_url: str, timeout_s: float) -> bool:
+def node_answers_health(
+    *, worker_id: str, health_url: str, timeout_s: float, instance_id: str = ""
+) -> bool:
     """Return True if `health_url` answers 200 with `{"workerId": worker_id, ...}`.
 
-    False when it is empty, refuses, times out, answers something else or another node's id (a
-    port reused by a different process). Never raises.
+    With `instance_id`, the answer's `instanceId` must be it too: the very process that
+    registered it, not a later one of the same node. False when the URL is empty, refuses,
+    times out, answers something else or another node's id (a port reused by a different
+    process). Never raises.
     """
     if not health_url.startswith(("http://", "https://")):
         return False
@@ -42,4 +46,6 @@ def node_answers_health(*, worker_id: str, health_url: str, timeout_s: float) ->
     except (requests.RequestException, ValueError, OSError) as exc:
         log.info("node %s does not answer its health URL: %s", worker_id, exc)
         return False
-    return isinstance(body, dict) and body.get("workerId") == worker_id
+    if not isinstance(body, dict) or body.get("workerId") != worker_id:
+        return False
+    return not instance_id or body.get("instanceId") == instance_id

@@ -44,9 +44,32 @@ class WorkerAlreadyExists(Conflict):
     message = "A node with this id is already registered."
 
 
+class WorkerIdInUse(Conflict):
+    code = "worker_id_in_use"
+    message = "Another running node already uses this WORKER_ID. Give each node its own WORKER_ID."
+
+
 def heartbeat_deadline() -> timedelta:
     """Return how long a node may stay silent before it counts as offline (3 missed beats)."""
     return timedelta(seconds=settings.WORKER_HEARTBEAT_INTERVAL * settings.WORKER_MISSED_HEARTBEATS)
+
+
+def _other_instance(worker: Worker | None, instance_id: str) -> str:
+    """Return the id of another process that may still run `worker`, else "".
+
+    That is the row's instance id when it is set and not `instance_id`, the node is not
+    OFFLINE and its heartbeat is fresh.
+    """
+    if (
+        worker is None
+        or not worker.instance_id
+        or worker.instance_id == instance_id
+        or worker.status == Worker.Status.OFFLINE
+        or worker.last_heartbeat is None
+        or worker.last_heartbeat < timezone.now() - heartbeat_deadline()
+    ):
+        return ""
+    return worker.instance_id
 
 
 def worker_register(
@@ -57,15 +80,46 @@ def worker_register(
     version: str = "",
     health_url: str = "",
     session_store: str = "",
+    instance_id: str = "",
 ) -> Worker:
     """Register (or re-register) a node as ONLINE. A node an operator drained stays DRAINING.
 
     `session_store` is the id of the shared credential store the node uses ("" = its own).
-    Safe to repeat: a node registers again on every start and whenever a heartbeat is refused.
+    `instance_id` is the registering process's random id (uuid4 hex, "" from a node that sends
+    none). When the row holds another process's id and that process may still run (see
+    `_other_instance`), it is asked on its health URL (workers_app.probe): if it answers as
+    itself, raises WorkerIdInUse and changes nothing; if not, it is gone (a quick restart) and
+    the new process takes over. Safe to repeat: a node registers again on every start and
+    whenever a heartbeat is refused.
     """
+    current = Worker.objects.filter(id=worker_id).first()
+    other = _other_instance(current, instance_id)
+    # Asked before the row is locked: a probe may take WORKER_HEALTH_PROBE_TIMEOUT_S.
+    if (
+        current is not None
+        and other
+        and node_answers_health(
+            worker_id=worker_id,
+            health_url=current.health_url,
+            timeout_s=settings.WORKER_HEALTH_PROBE_TIMEOUT_S,
+            instance_id=other,
+        )
+    ):
+        logger.warning("a second process tried to register as node %s: refused", worker_id)
+        system_log(
+            event="node.id_in_use",
+            level=SystemLog.Level.WARNING,
+            message=f"A second node process tried to register as {worker_id} while the "
+            "running one answers: refused (two nodes share one WORKER_ID)",
+            worker_id=worker_id,
+        )
+        raise WorkerIdInUse()
     now = timezone.now()
     with transaction.atomic():
         worker = Worker.objects.select_for_update().filter(id=worker_id).first()
+        if _other_instance(worker, instance_id) not in ("", other):
+            # Yet another process registered after the probe: it was running a moment ago.
+            raise WorkerIdInUse()
         created = worker is None
         if created:
             worker = Worker(id=worker_id)
@@ -76,6 +130,7 @@ def worker_register(
         worker.version = version
         worker.health_url = health_url
         worker.session_store = session_store
+        worker.instance_id = instance_id
         worker.last_heartbeat = now
         if worker.drain_requested_by == "operator":
             # An operator's drain lasts until undone, through restarts and outages.
@@ -93,17 +148,24 @@ def worker_register(
     return worker
 
 
-def worker_heartbeat(*, worker_id: str, metrics: dict[str, Any], draining: bool = False) -> Worker:
-    """Record a heartbeat with the node's metrics. Raises WorkerNotFound for an unknown node.
+def worker_heartbeat(
+    *, worker_id: str, metrics: dict[str, Any], draining: bool = False, instance_id: str = ""
+) -> Worker:
+    """Record a heartbeat with the node's metrics.
 
     `metrics`: `sessionCount`, `activeConnections` (ints), `cpuUsage`, `memoryUsage` (percent).
     A node marked OFFLINE comes back ONLINE with its next heartbeat (DRAINING if an operator
     drained it); `draining` (the node asks for it, e.g. before it must be restarted) marks it
-    DRAINING until its next registration.
+    DRAINING until its next registration. `instance_id` ("" = not sent) is the sending
+    process's id: from another process than the one that registered last, nothing is recorded
+    and WorkerIdInUse is raised (the sender registers again, see `worker_register`). Raises
+    WorkerNotFound for an unknown node.
     """
     worker = Worker.objects.filter(id=worker_id).first()
     if worker is None:
         raise WorkerNotFound()
+    if instance_id and worker.instance_id and worker.instance_id != instance_id:
+        raise WorkerIdInUse()
     came_back = worker.status == Worker.Status.OFFLINE and not draining
     starts_draining = draining and worker.status != Worker.Status.DRAINING
     worker.last_heartbeat = timezone.now()

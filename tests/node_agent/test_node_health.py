@@ -1,11 +1,14 @@
 import json
+import re
+import threading
 import urllib.error
 import urllib.request
 
 import pytest
 
+from node_agent import INSTANCE_ID
 from node_agent.health import HealthServer
-from node_agent.heartbeat import Heartbeat
+from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from tests.node_agent.node_helpers import TOKEN, connect, wait_until
 
 REGISTER_PATH = "/api/admin/workers/register"
@@ -71,6 +74,7 @@ def test_registers_after_backend_comes_up_then_heartbeats(backend, heartbeat):
     assert register[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert register[0]["body"] == {
         "workerId": "node-test",
+        "instanceId": INSTANCE_ID,
         "endpoint": "node.node-test",
         "maxSessions": 100,
         "engines": ["sandbox", "whatsapp"],
@@ -114,3 +118,74 @@ def test_refused_registration_logs_the_backends_reason(backend, heartbeat, caplo
     for line in refusals:
         assert "HTTP 400 validation_error: Invalid input." in line
         assert "'register' is reserved" in line
+
+
+def test_registration_heartbeats_and_health_carry_this_process_instance_id(
+    backend, heartbeat, health
+):
+    heartbeat.start()
+    wait_until(lambda: len(backend.received(HEARTBEAT_PATH)) >= 2, message="two heartbeats")
+
+    code, body = get(f"http://127.0.0.1:{health.port}/health")
+    assert code == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", body["instanceId"])
+    sent = [r["body"]["instanceId"] for r in backend.received(REGISTER_PATH)]
+    sent += [r["body"]["instanceId"] for r in backend.received(HEARTBEAT_PATH)]
+    assert set(sent) == {body["instanceId"]}
+
+
+ID_IN_USE = {"code": "worker_id_in_use", "message": "Another running node uses this WORKER_ID."}
+
+
+@pytest.fixture
+def stopping_heartbeat(runtime, monkeypatch):
+    """A Heartbeat whose stop action sets `beat.stopped` instead of stopping the process."""
+    monkeypatch.setattr("node_agent.heartbeat.backoff_s", lambda attempt: 0.01)
+    stopped = threading.Event()
+    beat = Heartbeat(
+        runtime.config,
+        "http://127.0.0.1:8001/health",
+        runtime.status,
+        engines=list(runtime.engines),
+        stop_fn=stopped.set,
+    )
+    beat.stopped = stopped
+    yield beat
+    beat.stop()
+
+
+def test_register_once_raises_when_another_process_uses_the_worker_id(backend, stopping_heartbeat):
+    backend.answer(REGISTER_PATH, 409)
+    backend.errors[REGISTER_PATH] = ID_IN_USE
+
+    with pytest.raises(WorkerIdInUse, match="worker_id_in_use"):
+        stopping_heartbeat.register_once()
+    assert stopping_heartbeat.refused.is_set()
+    assert not stopping_heartbeat.stopped.is_set()
+
+
+def test_heartbeat_409_then_registration_409_stops_the_process(backend, stopping_heartbeat, caplog):
+    backend.answer(HEARTBEAT_PATH, 409)
+    backend.answer(REGISTER_PATH, 200, 409)
+    backend.errors[REGISTER_PATH] = ID_IN_USE
+    backend.errors[HEARTBEAT_PATH] = ID_IN_USE
+    caplog.set_level("ERROR", logger="node_agent.heartbeat")
+    stopping_heartbeat.start()
+
+    assert stopping_heartbeat.stopped.wait(10)
+    assert stopping_heartbeat.refused.is_set()
+    assert not stopping_heartbeat.registered.is_set()
+    assert [r["answered"] for r in backend.requests] == [200, 409, 409]
+    assert any("WORKER_ID=node-test" in r.getMessage() for r in caplog.records)
+
+
+def test_heartbeat_409_then_accepted_registration_goes_on(backend, stopping_heartbeat):
+    # The other process was gone after all (the backend found it dead): this one takes over.
+    backend.answer(HEARTBEAT_PATH, 409)
+    backend.errors[HEARTBEAT_PATH] = ID_IN_USE
+    stopping_heartbeat.start()
+
+    wait_until(lambda: len(backend.received(REGISTER_PATH)) == 2, message="second register")
+    wait_until(lambda: backend.received(HEARTBEAT_PATH), message="heartbeat after re-register")
+    assert not stopping_heartbeat.stopped.is_set()
+    assert not stopping_heartbeat.refused.is_set()

@@ -133,6 +133,36 @@ def test_node_with_a_shared_store_registers_its_id(backend, start_node, session_
     assert session_store_url not in log
 
 
+@pytest.mark.e2e
+def test_node_refused_for_a_worker_id_in_use_exits_2_before_consuming(
+    tmp_path, backend, start_node
+):
+    producer = Celery("backend-side")
+    producer.conf.update(broker_settings("filesystem://", folder=str(tmp_path / "broker")))
+    producer.send_task(
+        "node_agent.tasks.session_start",
+        kwargs={"sessionId": "dup-1", "userId": 7, "engine": "sandbox", "method": "qr"},
+        queue=node_queue(WORKER_ID),
+    )
+    backend.answer(REGISTER_PATH, 409)
+    backend.errors[REGISTER_PATH] = {
+        "code": "worker_id_in_use",
+        "message": "Another running node already uses this WORKER_ID.",
+    }
+
+    process = start_node()
+
+    try:
+        code = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("node did not exit:\n" + process.log_path.read_text())
+    log = process.log_path.read_text()
+    assert code == 2, log
+    assert f"another running node already uses WORKER_ID={WORKER_ID}" in log
+    assert [r["path"] for r in backend.requests] == [REGISTER_PATH]
+    assert "[queues]" not in log  # the Celery worker never started (no banner)
+
+
 def test_node_imports_no_django(tmp_path):
     code = (
         "import sys\n"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -16,35 +13,6 @@ from tests.factories import SessionFactory, WorkerFactory
 from workers_app.models import Worker
 from workers_app.probe import node_answers_health
 from workers_app.services import workers_mark_offline
-
-
-class _Health(BaseHTTPRequestHandler):
-    answer: tuple[int, object] = (200, {})
-
-    def do_GET(self) -> None:  # noqa: N802
-        code, body = self.server.answer
-        raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def health_server():
-    """A real HTTP server on loopback whose answer a test sets: `server.answer = (code, body)`."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
-    server.answer = (200, {})
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/health"
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def _stale_worker(health_url: str) -> Worker:
@@ -70,6 +38,19 @@ def test_node_that_answers_as_itself_is_alive(health_server):
 def test_anything_else_is_not_an_answer(health_server, answer):
     health_server.answer = answer
     assert not node_answers_health(worker_id="node-a", health_url=health_server.url, timeout_s=2)
+
+
+def test_with_an_instance_id_only_that_process_is_an_answer(health_server):
+    health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": "a" * 32})
+    assert node_answers_health(
+        worker_id="node-a", health_url=health_server.url, timeout_s=2, instance_id="a" * 32
+    )
+    # A later process of the same node (a restart on the same port), or one that sends none.
+    for body in [{"workerId": "node-a", "instanceId": "b" * 32}, {"workerId": "node-a"}]:
+        health_server.answer = (200, body)
+        assert not node_answers_health(
+            worker_id="node-a", health_url=health_server.url, timeout_s=2, instance_id="a" * 32
+        )
 
 
 @pytest.mark.parametrize("url", ["", "file:///etc/passwd", f"http://127.0.0.1:{free_port()}/h"])

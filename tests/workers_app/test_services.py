@@ -12,6 +12,7 @@ from workers_app.models import Worker
 from workers_app.services import (
     NoWorkerAvailable,
     WorkerAlreadyExists,
+    WorkerIdInUse,
     WorkerNotFound,
     heartbeat_deadline,
     worker_create,
@@ -283,3 +284,22 @@ def test_pick_by_store_and_exclusion():
     assert worker_pick(engine="sandbox", store=STORE, exclude=[second.id]).id == first.id
     with pytest.raises(NoWorkerAvailable):
         worker_pick(engine="sandbox", store="pg-none")
+
+
+def test_register_refuses_when_another_process_registered_during_the_probe(monkeypatch):
+    worker = WorkerFactory(instance_id="a" * 32, health_url="http://old/health")
+
+    def probe(**kwargs):
+        # While the dead first process is asked, a third one registers.
+        Worker.objects.filter(id=worker.id).update(instance_id="c" * 32)
+        return False
+
+    monkeypatch.setattr("workers_app.services.node_answers_health", probe)
+
+    with pytest.raises(WorkerIdInUse):
+        worker_register(
+            worker_id=worker.id, max_sessions=1, engines=["sandbox"], instance_id="b" * 32
+        )
+
+    worker.refresh_from_db()
+    assert (worker.instance_id, worker.max_sessions) == ("c" * 32, 10)

@@ -2,14 +2,15 @@
 
 Operators' errors: 404 `worker_not_found`, 409 `worker_already_exists`, 400 `validation_error`;
 a non-staff user, or an API key bound to one session, gets 403 `forbidden` (401 `unauthorized`
-without credentials). Node ids follow workers_app.validators.
+without credentials). Node ids follow workers_app.validators. A node's registration or heartbeat
+gets 409 `worker_id_in_use` when another running process uses its WORKER_ID.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
@@ -21,6 +22,7 @@ from workers_app.models import Worker
 from workers_app.validators import validate_worker_id
 
 TAGS = ["nodes"]
+INSTANCE_ID_PATTERN = r"\A[0-9a-f]{32}\Z"
 
 
 class CreateInput(serializers.Serializer):
@@ -34,8 +36,22 @@ class CreateInput(serializers.Serializer):
     )
 
 
+def instance_id_field() -> serializers.RegexField:
+    """Return the optional `instanceId` field: 32 lowercase hex digits, "" when not sent."""
+    return serializers.RegexField(
+        INSTANCE_ID_PATTERN,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        default="",
+        help_text="Random id of the sending node process (uuid4 hex), new on every start; "
+        "tells two processes with one WORKER_ID apart.",
+    )
+
+
 class RegisterInput(CreateInput):
     endpoint = serializers.CharField(max_length=100, required=False)
+    instanceId = instance_id_field()
     sessionStore = serializers.RegexField(
         r"\A[A-Za-z0-9_-]{0,64}\Z",
         required=False,
@@ -71,6 +87,7 @@ class HeartbeatInput(serializers.Serializer):
         help_text="DRAINING: the node asks to take no new sessions (e.g. before a restart).",
     )
     metrics = MetricsInput(required=False, default=dict)
+    instanceId = instance_id_field()
     runningSessions = serializers.ListField(
         child=serializers.CharField(max_length=32),
         required=False,
@@ -124,8 +141,21 @@ def _node_answer(worker: Worker, running: list[str]) -> dict[str, Any]:
     return {**WorkerOutput(worker).data, "stopSessions": stop}
 
 
+WORKER_ID_IN_USE = OpenApiResponse(
+    description="`worker_id_in_use`: another running node process uses this WORKER_ID. "
+    "Nothing is recorded."
+)
+
+
 class WorkerRegisterApi(NodeApiView):
-    @extend_schema(tags=TAGS, request=RegisterInput, responses=NodeAnswerOutput)
+    @extend_schema(
+        tags=TAGS,
+        request=RegisterInput,
+        responses={200: NodeAnswerOutput, 409: WORKER_ID_IN_USE},
+        description="A process with another instanceId than the node's last registration takes "
+        "over only if that one does not answer its health URL as itself; otherwise 409 "
+        "`worker_id_in_use`.",
+    )
     def post(self, request: Any) -> Any:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -137,12 +167,19 @@ class WorkerRegisterApi(NodeApiView):
             version=values["version"],
             health_url=values["healthUrl"],
             session_store=values["sessionStore"],
+            instance_id=values["instanceId"],
         )
         return envelope(_node_answer(worker, values["runningSessions"]))
 
 
 class WorkerHeartbeatApi(NodeApiView):
-    @extend_schema(tags=TAGS, request=HeartbeatInput, responses=NodeAnswerOutput)
+    @extend_schema(
+        tags=TAGS,
+        request=HeartbeatInput,
+        responses={200: NodeAnswerOutput, 409: WORKER_ID_IN_USE},
+        description="404 `worker_not_found` for an unknown node; 409 `worker_id_in_use` when "
+        "instanceId is not the node's last registration's (the node registers again).",
+    )
     def put(self, request: Any, worker_id: str) -> Any:
         data = HeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -150,6 +187,7 @@ class WorkerHeartbeatApi(NodeApiView):
             worker_id=worker_id,
             metrics=dict(data.validated_data["metrics"]),
             draining=data.validated_data.get("status") == Worker.Status.DRAINING,
+            instance_id=data.validated_data["instanceId"],
         )
         return envelope(_node_answer(worker, data.validated_data["runningSessions"]))
 
