@@ -16,11 +16,23 @@ class UsageRecord(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"
     )
+    # Usage outlives what it was counted for: a deleted session or key keeps its id here (no
+    # database constraint, nothing cascades), so the history stays per session and per key and
+    # two deleted sessions' rows of one day never collapse into one row and collide.
     session = models.ForeignKey(
-        "sessions_app.Session", null=True, on_delete=models.SET_NULL, related_name="+"
+        "sessions_app.Session",
+        null=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     api_key = models.ForeignKey(
-        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "accounts.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.MESSAGE_OUT)
     billing_date = models.DateField()
