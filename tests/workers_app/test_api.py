@@ -631,3 +631,33 @@ def test_register_and_heartbeat_reject_a_malformed_instance_id(node_api):
         "/api/admin/workers/node-a/heartbeat", {"instanceId": "x"}, format="json"
     )
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("body", [{"workerIds": "x"}, {"workerIds": []}, [1], {"workerIds": [{}]}])
+def test_rebalance_refuses_a_malformed_body(operator, body):
+    response = operator.post("/api/admin/workers/rebalance", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_rebalance_can_be_limited_to_given_nodes(
+    operator, user, broker, django_capture_on_commit_callbacks
+):
+    full = WorkerFactory(session_store="pg-main")
+    empty = WorkerFactory(session_store="pg-main")
+    outside = WorkerFactory(session_store="pg-main")
+    for _ in range(4):
+        ConnectedSessionFactory(owner=user, worker=full)
+    for worker in (full, empty, outside):
+        broker.clear(worker.endpoint)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator.post(
+            "/api/admin/workers/rebalance", {"workerIds": [full.id, empty.id]}, format="json"
+        )
+
+    assert response.status_code == 200
+    assert {(m["from"], m["to"]) for m in response.json()["data"]} == {(full.id, empty.id)}
+    assert len(response.json()["data"]) == 2
+    for worker in (full, empty, outside):
+        broker.clear(worker.endpoint)

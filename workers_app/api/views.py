@@ -309,10 +309,20 @@ class WorkerUndrainApi(OperatorApiView):
         return envelope(WorkerOutput(services.worker_undrain(worker_id=worker_id)).data)
 
 
+class RebalanceInput(serializers.Serializer):
+    workerIds = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        allow_empty=False,
+        max_length=10_000,
+        help_text="Rebalance only among these nodes; all nodes when left out.",
+    )
+
+
 class WorkerRebalanceApi(OperatorApiView):
     @extend_schema(
         tags=TAGS,
-        request=None,
+        request=RebalanceInput,
         responses=MoveOutput(many=True),
         summary="Rebalance sessions between nodes (operators)",
         description="Among ONLINE nodes sharing a credential store, moves connected sessions "
@@ -320,4 +330,7 @@ class WorkerRebalanceApi(OperatorApiView):
         "narrows the spread. Answers the moves; an empty list when balanced.",
     )
     def post(self, request: Any) -> Any:
-        return envelope(_moves(migration.workers_rebalance()))
+        data = RebalanceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        worker_ids = data.validated_data.get("workerIds")
+        return envelope(_moves(migration.workers_rebalance(worker_ids=worker_ids)))
