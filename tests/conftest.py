@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import uuid
@@ -113,10 +114,22 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Any:
     return report
 
 
-def _print_logs_on_failure(request: Any, stack: Any) -> None:
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
+@contextlib.contextmanager
+def stack_running(stack: Any, request: Any) -> Any:
+    """Stop every process of `stack` at the end; print their logs if starting or the test failed.
+
+    A stack fixture starts its processes and yields inside this block.
+    """
+    try:
+        yield stack
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            print("\n" + stack.log_tails())
+    except BaseException:
         print("\n" + stack.log_tails())
+        raise
+    finally:
+        stack.stop_all()
 
 
 @pytest.fixture
@@ -145,17 +158,13 @@ def gateway_stack(transactional_db: Any, tmp_path: Any, request: Any) -> Any:
     env["BACKEND_URL"] = stack.base_url
     stack.create_user = lambda email, password: user_create(email=email, password=password)
     try:
-        stack.start_web()
-        stack.start_backend_worker()
-        stack.start_node()
-        stack.wait_ready()
-        yield stack
-        _print_logs_on_failure(request, stack)
-    except BaseException:
-        print("\n" + stack.log_tails())
-        raise
+        with stack_running(stack, request):
+            stack.start_web()
+            stack.start_backend_worker()
+            stack.start_node()
+            stack.wait_ready()
+            yield stack
     finally:
-        stack.stop_all()
         client = redis.Redis.from_url(redis_url)
         keys = list(client.scan_iter(f"{prefix}*")) + list(client.scan_iter(f"*:{prefix}*"))
         if keys:
@@ -169,16 +178,10 @@ def embedded_stack(tmp_path: Any, request: Any) -> Any:
 
     stack = Stack(tmp=tmp_path, env=base_env(tmp_path), base_url=f"http://127.0.0.1:{free_port()}")
     stack.env["BACKEND_URL"] = stack.base_url
-    try:
+    with stack_running(stack, request):
         stack.manage("migrate", "--noinput", "-v0")
         stack.start_web()
         stack.start_backend_worker()
         stack.start_node()
         stack.wait_ready()
         yield stack
-        _print_logs_on_failure(request, stack)
-    except BaseException:
-        print("\n" + stack.log_tails())
-        raise
-    finally:
-        stack.stop_all()

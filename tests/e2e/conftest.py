@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import _print_logs_on_failure
+from tests.conftest import stack_running
 from tests.e2e.stack import Api, Stack, base_env, free_port
 
 # Short enough for tests, the same logic as production: a node is OFFLINE ~3-4 s after it dies.
@@ -97,12 +97,8 @@ def make_cluster(transactional_db: Any, tmp_path: Any, request: Any) -> Any:
         return cluster
 
     try:
-        yield start
-        _print_logs_on_failure(request, stack)
-    except BaseException:
-        print("\n" + stack.log_tails())
-        raise
+        with stack_running(stack, request):
+            yield start
     finally:
-        stack.stop_all()
         admin.execute(f'DROP DATABASE IF EXISTS "{store_db}" WITH (FORCE)')
         admin.close()

@@ -53,14 +53,21 @@ def _silence(worker):
     Worker.objects.filter(id=worker.id).update(last_heartbeat=stale)
 
 
-def _raw(broker, queue):
-    """Pop every message of `queue`: [(task name, kwargs, embed)], oldest first."""
+def _with_headers(broker, queue):
+    """Pop every message of `queue`: [(headers, kwargs, embed)], oldest first."""
     found = []
     while raw := broker.redis.rpop(queue):
         message = json.loads(raw)
         _args, kwargs, embed = json.loads(base64.b64decode(message["body"]))
-        found.append((message["headers"]["task"], kwargs, embed))
+        found.append((message["headers"], kwargs, embed))
     return found
+
+
+def _raw(broker, queue):
+    """Pop every message of `queue`: [(task name, kwargs, embed)], oldest first."""
+    return [
+        (headers["task"], kwargs, embed) for headers, kwargs, embed in _with_headers(broker, queue)
+    ]
 
 
 def _start(session):
@@ -396,16 +403,6 @@ def test_rebalance_can_be_limited_to_some_nodes(user, node):
 
 
 # --- Handovers that cannot finish ---------------------------------------------------------------
-
-
-def _with_headers(broker, queue):
-    """Pop every message of `queue`: [(headers, kwargs, embed)], oldest first."""
-    found = []
-    while raw := broker.redis.rpop(queue):
-        message = json.loads(raw)
-        _args, kwargs, embed = json.loads(base64.b64decode(message["body"]))
-        found.append((message["headers"], kwargs, embed))
-    return found
 
 
 def test_a_handover_expires_with_the_start_timeout(
