@@ -45,9 +45,14 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 
 
 def idempotency_key_from(request: Any) -> str | None:
-    """Return the request's `Idempotency-Key` header, or None. Raises InvalidIdempotencyKey."""
+    """Return the request's `Idempotency-Key` header, or None when there is none.
+
+    Raises InvalidIdempotencyKey for a header that is present but empty (a client whose key
+    variable was unset would otherwise lose its protection against double sends silently) or
+    not 1-100 printable ASCII characters.
+    """
     value = request.headers.get("Idempotency-Key")
-    if value is None or not value.strip():
+    if value is None:
         return None
     value = value.strip()
     if not _IDEMPOTENCY_KEY.fullmatch(value):

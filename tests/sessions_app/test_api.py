@@ -255,13 +255,14 @@ def test_deeply_nested_json_is_400_not_500(api):
     }
 
 
-def test_overlong_idempotency_key_is_400(api, user):
+@pytest.mark.parametrize("key", ["k" * 101, "", "   "])
+def test_overlong_or_empty_idempotency_key_is_400(api, user, key):
     session = ConnectedSessionFactory(owner=user)
     response = api.post(
         "/api/v1/messages",
         {"sessionId": session.id, "to": "+6281200000001", "text": "hi"},
         format="json",
-        HTTP_IDEMPOTENCY_KEY="k" * 101,
+        HTTP_IDEMPOTENCY_KEY=key,
     )
     assert response.status_code == 400
     assert _error(response)["code"] == "invalid_idempotency_key"
