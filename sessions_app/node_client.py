@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from gateway.celery import app
-from node_agent.broker import node_queue
+from node_agent.protocol import node_queue
 
 logger = logging.getLogger(__name__)
 

@@ -1,13 +1,27 @@
 """factory_boy factories for the gateway's models."""
 
+import functools
 import uuid
 
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import User
 from sessions_app.models import OutboundMessage, Session
 from workers_app.models import Worker
+
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """Return one real hash of PASSWORD, made once per run and shared by every test user.
+
+    A full PBKDF2 hash costs ~0.3 s; a fast test hasher instead would break the tests whose own
+    gunicorn checks a login with the real one.
+    """
+    return make_password(PASSWORD)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -15,7 +29,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         model = User
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
-    password = factory.django.Password("correct horse battery staple")
+    password = factory.LazyFunction(password_hash)
 
 
 class WorkerFactory(factory.django.DjangoModelFactory):

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from gateway.errors import Conflict, NotFound, ServiceUnavailable
 from gateway.models import SystemLog, system_log
-from node_agent.broker import node_queue
+from node_agent.protocol import node_queue
 from workers_app.models import Worker
 from workers_app.probe import node_answers_health
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-# The rule lives in node_agent (which imports no Django), so a node refuses at start an id the
-# backend would refuse at registration.
-from node_agent.config import worker_id_error
+# The rule lives in the node protocol (which imports no Django), so a node refuses at start an id
+# the backend would refuse at registration.
+from node_agent.protocol import worker_id_error
 
 
 def validate_worker_id(value: str) -> None:

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gateway.fields import StrictCharField, StrictFloatField
-from node_agent.engines.base import MESSAGE_TYPES
+from node_agent.protocol import MESSAGE_TYPES
 from sessions_app.models import OutboundMessage, Session
 from sessions_app.recipients import RecipientError, parse_recipient
 

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from gateway.models import SystemLog
-from node_agent.config import RESERVED_WORKER_IDS
+from node_agent.protocol import RESERVED_WORKER_IDS
 from sessions_app.models import Session
 from tests.e2e.stack import free_port
 from tests.factories import (

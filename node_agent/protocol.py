@@ -1,0 +1,404 @@
+"""The node protocol: every task the backend sends a node and every report a node sends back.
+
+Both sides build and read their messages through this module, and it is the only part of the node
+agent the backend imports besides the broker settings (`node_agent.broker`). It uses the standard
+library only. JSON on the wire is camelCase (DESIGN.md §3); here fields are snake_case and
+`to_wire` / `from_wire` convert (`session_id` ↔ `sessionId`).
+
+- Tasks, backend → node: Celery tasks named `node_agent.tasks.<name>` on the node's queue
+  `node.<workerId>`, with keyword arguments only (`NodeTask` subclasses below). Every task is
+  idempotent: tasks are acknowledged late, so any may run twice.
+- Reports, node → backend: HTTP POSTs with `Authorization: Bearer <node token>` to the paths
+  below (DESIGN.md §3.1), each report body a `NodeReport` subclass; plus registration, heartbeat
+  and the media routes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+W = TypeVar("W", bound="Wire")
+
+# --- Queues and node ids -----------------------------------------------------------------------
+
+NODE_QUEUE_PREFIX = "node."
+
+
+def node_queue(worker_id: str) -> str:
+    """Return the Celery queue a node consumes: `node.<workerId>`."""
+    return f"{NODE_QUEUE_PREFIX}{worker_id}"
+
+
+# A node id (WORKER_ID): 1-64 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or
+# digit. It names the node's queue and its URLs; the node refuses to start with another, and the
+# backend refuses to register one.
+WORKER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
+# Fixed segments of the operator routes under /api/admin/workers/: a node with such an id could
+# not be reached at /api/admin/workers/<id> (a test checks the list against the URLconf).
+RESERVED_WORKER_IDS = frozenset({"register", "rebalance"})
+
+
+def worker_id_error(worker_id: str) -> str | None:
+    """Return why `worker_id` is not a valid node id, or None when it is."""
+    if not WORKER_ID_PATTERN.fullmatch(worker_id):
+        return (
+            "must be 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+    if worker_id in RESERVED_WORKER_IDS:
+        return f"{worker_id!r} is reserved by the backend's API"
+    return None
+
+
+# --- Messages and JIDs -------------------------------------------------------------------------
+
+# Every message type (DESIGN.md §3.3): the backend accepts these on POST /api/v1/messages and a
+# node hands them to its engine.
+MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
+MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction")
+
+# Keys of an incoming message that are its content: kept in the node's history and passed on in
+# the message-received report.
+INCOMING_CONTENT_KEYS = (
+    "text",
+    "media",
+    "location",
+    "contact",
+    "reaction",
+    "quotedId",
+    "mentions",
+    "pushName",
+    "isGroup",
+    "senderJid",
+)
+# A file on the wire (a send payload's `media`, an upload's answer): what the backend keeps of it.
+MEDIA_DESCRIPTOR_KEYS = ("id", "mimetype", "filename", "size", "sha256")
+
+# The server of a phone number's JID (`<E.164 digits>@s.whatsapp.net`); `c.us` is its legacy name.
+USER_SERVER = "s.whatsapp.net"
+
+
+def digits(value: object) -> str:
+    """Return only the ASCII digits of `value` as text ("+62 812-0" → "628120")."""
+    return "".join(c for c in str(value or "") if c in "0123456789")
+
+
+def user_jid(phone: object) -> str:
+    """Return the user JID of a phone number (its digits) on WhatsApp's user server."""
+    return f"{digits(phone)}@{USER_SERVER}"
+
+
+# --- Wire conversion ---------------------------------------------------------------------------
+
+
+def camel(name: str) -> str:
+    """Return the wire name of a field: `qr_expires_at` → `qrExpiresAt`."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclasses.dataclass(frozen=True)
+class Wire:
+    """A message of the protocol; fields are snake_case, the wire form is camelCase JSON.
+
+    `DROP_NONE`: fields whose value is None are left out of the wire form (reports) rather
+    than sent as null (task arguments).
+    """
+
+    DROP_NONE: ClassVar[bool] = False
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the camelCase dict sent on the wire."""
+        body = {}
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if value is None and self.DROP_NONE:
+                continue
+            body[camel(item.name)] = value
+        return body
+
+    @classmethod
+    def from_wire(cls: type[W], body: Mapping[str, Any]) -> W:
+        """Read the wire form; unknown keys are ignored (a newer peer), missing ones defaulted.
+
+        Raises TypeError when a required field is missing.
+        """
+        names = {camel(item.name): item.name for item in dataclasses.fields(cls)}
+        return cls(**{names[key]: value for key, value in body.items() if key in names})
+
+    @classmethod
+    def wire_fields(cls) -> tuple[str, ...]:
+        """Return the camelCase names of the fields (the backend's serializers must match)."""
+        return tuple(camel(item.name) for item in dataclasses.fields(cls))
+
+
+# --- Tasks: backend → node ---------------------------------------------------------------------
+
+TASK_PREFIX = "node_agent.tasks."
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeTask(Wire):
+    """A Celery task for a node. `name` is its task name; `rpc` tasks return a JSON answer that
+    the caller waits for (acknowledged early, results stored); the others return nothing."""
+
+    name: ClassVar[str] = ""
+    rpc: ClassVar[bool] = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionStart(NodeTask):
+    """Start a session, or repeat its status if it already runs there.
+
+    `method` is `qr` or `pairing_code` (then `phone_number`, E.164 digits, is needed); `engine`
+    is `whatsapp` or `sandbox`; `user_id` is the owner's id.
+    """
+
+    name: ClassVar[str] = TASK_PREFIX + "session_start"
+    session_id: str
+    user_id: int | str
+    engine: str
+    method: str = "qr"
+    phone_number: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionStop(NodeTask):
+    """Stop a session, keeping its login. `moved`: it runs on another node now; report nothing."""
+
+    name: ClassVar[str] = TASK_PREFIX + "session_stop"
+    session_id: str
+    moved: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionLogout(NodeTask):
+    """Unlink the session's device and delete its login."""
+
+    name: ClassVar[str] = TASK_PREFIX + "session_logout"
+    session_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionDelete(NodeTask):
+    """Log out if linked, and forget the session and its history (a node that never had it
+    does nothing)."""
+
+    name: ClassVar[str] = TASK_PREFIX + "session_delete"
+    session_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageSend(NodeTask):
+    """Send one message exactly once.
+
+    `payload`: `to` (E.164 digits or a JID's user part), `chatId` (JID), `type` (MESSAGE_TYPES),
+    and by type `text`, `media` (MEDIA_DESCRIPTOR_KEYS; the node fetches the bytes from the
+    backend), `location`, `contact` {name, vcard}, `reaction` {messageId, emoji}; on any type
+    `replyTo` (a WhatsApp message id) and `mentions` (E.164 digits).
+    """
+
+    name: ClassVar[str] = TASK_PREFIX + "message_send"
+    message_id: str
+    session_id: str
+    payload: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class MessagesList(NodeTask):
+    """RPC: up to `limit` (1..200) history items of a session after cursor `since`, oldest
+    first; see `HISTORY_ITEM_KEYS`."""
+
+    name: ClassVar[str] = TASK_PREFIX + "messages_list"
+    rpc: ClassVar[bool] = True
+    session_id: str
+    since: int = 0
+    limit: int = 50
+
+
+# One history item: `id` (gateway id out, WhatsApp id in), `waMessageId`, `direction` (in|out),
+# `chatId`, `from`, `type`, `status`, `error` ({code, message} or null), `content` (text, media
+# descriptor, location, ...), `createdAt` (ISO 8601 UTC), `cursor` (pass as `since`).
+HISTORY_ITEM_KEYS = (
+    "id",
+    "waMessageId",
+    "direction",
+    "chatId",
+    "from",
+    "type",
+    "status",
+    "error",
+    "content",
+    "createdAt",
+    "cursor",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckNumber(NodeTask):
+    """RPC: is `phone` (E.164 digits) on WhatsApp? Answers `{"jid": <jid or null>}`, or
+    `{"error": "session_not_connected"}` (NOT_CONNECTED) when the session cannot ask."""
+
+    name: ClassVar[str] = TASK_PREFIX + "check_number"
+    rpc: ClassVar[bool] = True
+    session_id: str
+    phone: str
+
+
+NOT_CONNECTED = "session_not_connected"
+
+
+@dataclasses.dataclass(frozen=True)
+class SandboxAction(NodeTask):
+    """Simulate the phone of a sandbox session: `scan` {phoneNumber?, qrString?}, `incoming`
+    {from, type, text?, media?, location?, contact?}, `logout` or `disconnect` (no params)."""
+
+    name: ClassVar[str] = TASK_PREFIX + "sandbox_action"
+    session_id: str
+    action: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+NODE_TASKS: tuple[type[NodeTask], ...] = (
+    SessionStart,
+    SessionStop,
+    SessionLogout,
+    SessionDelete,
+    MessageSend,
+    MessagesList,
+    CheckNumber,
+    SandboxAction,
+)
+
+# --- Reports: node → backend -------------------------------------------------------------------
+
+SESSION_STATUS_PATH = "/api/webhooks/session-status"
+MESSAGE_STATUS_PATH = "/api/webhooks/message-status"
+MESSAGE_RECEIVED_PATH = "/api/webhooks/message-received"
+MEDIA_UPLOAD_PATH = "/api/webhooks/media"
+REGISTER_PATH = "/api/admin/workers/register"
+
+
+def heartbeat_path(worker_id: str) -> str:
+    """Return the path a node PUTs its heartbeat to."""
+    return f"/api/admin/workers/{worker_id}/heartbeat"
+
+
+def media_download_path(media_id: str) -> str:
+    """Return the path a node GETs a file to send from (`media.id` of a payload)."""
+    return f"/api/internal/media/{media_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeReport(Wire):
+    """A report a node POSTs to `PATH`. Reports are at-least-once (the node's outbox keeps each
+    until a 2xx) and applied idempotently; `timestamp` (ISO 8601 UTC, microseconds, `Z`) comes
+    from one node-wide clock that never repeats or goes back. `worker_id` names the reporting
+    node: a report from a node a session has moved away from changes nothing."""
+
+    DROP_NONE: ClassVar[bool] = True
+    PATH: ClassVar[str] = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionStatusReport(NodeReport):
+    """A session's status changed (or its QR rotated). `status` is a session status (upper
+    case); QR reports carry `qr_string`, `qr_expires_at` and `qr_index` (1-based); PAIRING
+    carries `pairing_code`; CONNECTED `phone_number` (E.164 digits) and `jid`; others `reason`."""
+
+    PATH: ClassVar[str] = SESSION_STATUS_PATH
+    session_id: str
+    status: str
+    worker_id: str = ""
+    timestamp: str = ""
+    qr_string: str | None = None
+    qr_expires_at: str | None = None
+    qr_index: int | None = None
+    pairing_code: str | None = None
+    phone_number: str | None = None
+    jid: str | None = None
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageStatusReport(NodeReport):
+    """An outbound message moved on: `status` is sent, delivered, read or failed (then
+    `error` = {code, message}); `wa_message_id` is WhatsApp's id once sent."""
+
+    PATH: ClassVar[str] = MESSAGE_STATUS_PATH
+    session_id: str
+    message_id: str
+    status: str
+    worker_id: str = ""
+    timestamp: str = ""
+    wa_message_id: str | None = None
+    error: dict[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageReceivedReport(NodeReport):
+    """A session received a message; `message` is `incoming_message(...)`'s shape."""
+
+    PATH: ClassVar[str] = MESSAGE_RECEIVED_PATH
+    session_id: str
+    message: dict[str, Any]
+    worker_id: str = ""
+
+
+def incoming_message(incoming: Mapping[str, Any], *, timestamp: str) -> dict[str, Any]:
+    """Return the `message` of a message-received report from an engine's incoming message.
+
+    Keys: `id` (WhatsApp's), `from` (phone digits), `chatId`, `type`, `timestamp` (the
+    message's own, else `timestamp`), `fromMe` (always false) and the INCOMING_CONTENT_KEYS the
+    message has (`media` is a MEDIA_DESCRIPTOR_KEYS descriptor of the file the node uploaded).
+    """
+    message = {
+        "id": incoming["id"],
+        "from": incoming["from"],
+        "chatId": incoming["chatId"],
+        "type": incoming.get("type", "text"),
+        "timestamp": incoming.get("timestamp") or timestamp,
+        "fromMe": False,
+    }
+    for key in INCOMING_CONTENT_KEYS:
+        if incoming.get(key) is not None:
+            message[key] = incoming[key]
+    return message
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration(NodeReport):
+    """A node's registration (at start, and whenever a heartbeat is refused).
+
+    `endpoint` is its queue; `session_store` the id of its shared session store ("" = its
+    own); `running_sessions` the sessions it runs. The answer's `stopSessions` lists those no
+    longer assigned to it, which it stops without a report.
+    """
+
+    PATH: ClassVar[str] = REGISTER_PATH
+    worker_id: str
+    instance_id: str
+    endpoint: str
+    max_sessions: int
+    engines: list[str]
+    version: str = ""
+    health_url: str = ""
+    session_store: str = ""
+    running_sessions: list[str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Heartbeat(NodeReport):
+    """A node's heartbeat (PUT to `heartbeat_path(workerId)`): `status` ONLINE or DRAINING (the
+    node asks to take no new sessions), `metrics` {sessionCount, cpuUsage (%), memoryUsage (%),
+    activeConnections}; the answer is a registration's."""
+
+    status: str
+    instance_id: str
+    metrics: dict[str, float]
+    running_sessions: list[str] | None = None
+
+
+STOP_SESSIONS = "stopSessions"
