@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate, password_validation
 from django.http import HttpRequest
 
 from accounts.models import User
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
 
 
 class SignupForm(forms.Form):

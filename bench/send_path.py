@@ -114,7 +114,7 @@ def main() -> None:
             out = stack.manage(
                 "shell",
                 "-c",
-                "from sessions_app.models import OutboundMessage as M; "
+                "from sessions_app.messages.models import OutboundMessage as M; "
                 f"print(M.objects.filter(status__in={status!r}.split(',')).count())",
             )
             return int(out.strip().splitlines()[-1])

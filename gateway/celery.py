@@ -14,5 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 app = Celery("gateway")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["sessions_app.webhooks"])  # tasks in a sub-package
+# Tasks in sub-packages, which autodiscovery (one `tasks` module per app) does not find.
+app.autodiscover_tasks(["sessions_app.messages", "sessions_app.sessions", "sessions_app.webhooks"])
 install_ack_wakeup(app)

@@ -1,8 +1,9 @@
 """The one response envelope and the errors the API speaks.
 
 Success: `{"success": true, "data": ...}`. Failure: `{"success": false, "error": {"code",
-"message", "fields"}}` with a stable snake_case `code`. Domain errors subclass `GatewayError`;
-DRF's own errors and Django's 404/500 are rendered in the same shape.
+"message", "fields"}}` with a stable snake_case `code`. Domain errors subclass
+`GatewayError` and live in their app's `errors.py`; DRF's own errors and Django's 404/500 are
+rendered in the same shape.
 """
 
 from __future__ import annotations
@@ -41,23 +42,8 @@ class NotFound(GatewayError):
     http_status = 404
 
 
-class SessionNotFound(NotFound):
-    code = "session_not_found"
-    message = "Session not found."
-
-
-class MessageNotFound(NotFound):
-    code = "message_not_found"
-    message = "Message not found."
-
-
 class Conflict(GatewayError):
     http_status = 409
-
-
-class SessionNotConnected(Conflict):
-    code = "session_not_connected"
-    message = "Session is not connected."
 
 
 class ServiceUnavailable(GatewayError):

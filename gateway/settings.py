@@ -176,8 +176,8 @@ CELERY_TASK_ROUTES = {
     "workers_app.tasks.check_node_health": {"queue": "default"},
     "sessions_app.webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
     "sessions_app.webhooks.tasks.sweep_webhooks": {"queue": "webhooks"},
-    "sessions_app.tasks.republish_messages": {"queue": "default"},
-    "sessions_app.tasks.fail_stalled_sessions": {"queue": "default"},
+    "sessions_app.messages.tasks.republish_messages": {"queue": "default"},
+    "sessions_app.sessions.tasks.fail_stalled_sessions": {"queue": "default"},
 }
 # node_agent tasks have no static route: each goes to its session's node, node.<workerId>.
 
@@ -211,11 +211,11 @@ MESSAGE_SWEEP_INTERVAL_S = env.float("MESSAGE_SWEEP_INTERVAL_S", default=15.0)
 SESSION_START_TIMEOUT_S = env.float("SESSION_START_TIMEOUT_S", default=60.0)
 SESSION_SWEEP_INTERVAL_S = env.float("SESSION_SWEEP_INTERVAL_S", default=15.0)
 CELERY_BEAT_SCHEDULE["republish-messages"] = {
-    "task": "sessions_app.tasks.republish_messages",
+    "task": "sessions_app.messages.tasks.republish_messages",
     "schedule": MESSAGE_SWEEP_INTERVAL_S,
 }
 CELERY_BEAT_SCHEDULE["fail-stalled-sessions"] = {
-    "task": "sessions_app.tasks.fail_stalled_sessions",
+    "task": "sessions_app.sessions.tasks.fail_stalled_sessions",
     "schedule": SESSION_SWEEP_INTERVAL_S,
 }
 
@@ -323,9 +323,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
-        "SessionStatusEnum": "sessions_app.models.Session.Status",
-        "SessionEngineEnum": "sessions_app.models.Session.Engine",
-        "MessageStatusEnum": "sessions_app.models.OutboundMessage.Status",
+        "SessionStatusEnum": "sessions_app.sessions.models.Session.Status",
+        "SessionEngineEnum": "sessions_app.sessions.models.Session.Engine",
+        "MessageStatusEnum": "sessions_app.messages.models.OutboundMessage.Status",
     },
 }
 

@@ -1,11 +1,32 @@
-"""Errors of the sessions and messages domain (codes are part of the public API)."""
+"""Every error of the sessions app, with its stable code (part of the public API).
 
-from gateway.errors import Conflict, GatewayError
+Rendered by `gateway.errors.exception_handler` as the failure envelope. Node errors of the
+history and number-check RPCs (`node_timeout`, `node_error`) are `workers_app.errors`'.
+"""
+
+from gateway.errors import Conflict, GatewayError, NotFound
+
+# --- Sessions ----------------------------------------------------------------------------------
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    message = "Session not found."
+
+
+class SessionNotConnected(Conflict):
+    code = "session_not_connected"
+    message = "Session is not connected."
 
 
 class SessionAlreadyConnected(Conflict):
     code = "session_already_connected"
     message = "Session is already connected."
+
+
+class SessionHasNoNode(Conflict):
+    code = "session_has_no_node"
+    message = "Session has never been connected, so no node holds it; connect it first."
 
 
 class SessionNotAwaitingScan(Conflict):
@@ -23,9 +44,24 @@ class NotSandboxSession(Conflict):
     message = "Sandbox actions are only for sessions with engine 'sandbox'."
 
 
-class SessionHasNoNode(Conflict):
-    code = "session_not_started"
-    message = "Session has not been connected to a node yet."
+class PhoneNumberRequired(GatewayError):
+    code = "phone_number_required"
+    message = "phoneNumber is required for the pairing_code method."
+    http_status = 400
+
+
+class KeyBoundToSession(GatewayError):
+    code = "api_key_session_scoped"
+    message = "This API key is bound to one session and cannot manage others."
+    http_status = 403
+
+
+# --- Messages ----------------------------------------------------------------------------------
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+    message = "Message not found."
 
 
 class IdempotencyKeyMismatch(GatewayError):
@@ -40,16 +76,12 @@ class InvalidIdempotencyKey(GatewayError):
     http_status = 400
 
 
-class KeyBoundToSession(GatewayError):
-    code = "api_key_session_scoped"
-    message = "This API key is bound to one session and cannot manage others."
-    http_status = 403
+# --- Media -------------------------------------------------------------------------------------
 
 
-class PhoneNumberRequired(GatewayError):
-    code = "phone_number_required"
-    message = "phoneNumber is required for the pairing_code method."
-    http_status = 400
+class MediaNotFound(NotFound):
+    code = "media_not_found"
+    message = "Media not found."
 
 
 class MediaTooLarge(GatewayError):
@@ -82,19 +114,29 @@ class MediaDownloadTimeout(GatewayError):
     http_status = 422
 
 
-class MediaNotFound(GatewayError):
-    code = "media_not_found"
-    message = "Media not found."
-    http_status = 404
+# --- User webhooks -----------------------------------------------------------------------------
 
 
-class NodeTimeout(GatewayError):
-    code = "node_timeout"
-    message = "The session's node did not answer in time; try again."
-    http_status = 504
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+    message = "Webhook not found."
 
 
-class NodeRequestFailed(GatewayError):
-    code = "node_error"
-    message = "The session's node could not answer the request."
-    http_status = 502
+class WebhookDeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
+    message = "Webhook delivery not found."
+
+
+class WebhookDisabled(Conflict):
+    code = "webhook_disabled"
+    message = "Webhook is disabled; enable it before replaying."
+
+
+class DeliveryInProgress(Conflict):
+    code = "delivery_in_progress"
+    message = "This delivery is being sent right now."
+
+
+class ReplayWindowPassed(Conflict):
+    code = "replay_window_passed"
+    message = "This delivery is too old to replay."

@@ -13,9 +13,11 @@ import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
+from django.conf import settings
 from phonenumbers import ValidationResult
 
-USER_SERVER = "s.whatsapp.net"
+from node_agent.protocol import USER_SERVER
+
 _JID_SERVERS = {"s.whatsapp.net": USER_SERVER, "c.us": USER_SERVER, "g.us": "g.us", "lid": "lid"}
 _JID_USER = {
     USER_SERVER: re.compile(r"[0-9]{5,20}"),
@@ -48,13 +50,19 @@ class Recipient:
     chat_jid: str
 
 
-def parse_recipient(value: str, *, default_region: str | None = None) -> Recipient:
+_SETTING = "setting"
+
+
+def parse_recipient(value: str, *, default_region: str | None = _SETTING) -> Recipient:
     """Normalize a phone number in any common written form, or a JID.
 
     Numbers with a `+` or `00` prefix are international; bare digits are read as international
     unless they start with a national trunk prefix (`0`) and `default_region` (ISO 3166 alpha-2,
-    e.g. "ID") says how to read them. Raises RecipientError.
+    e.g. "ID"; by default the DEFAULT_PHONE_REGION setting) says how to read them. Raises
+    RecipientError.
     """
+    if default_region == _SETTING:
+        default_region = settings.DEFAULT_PHONE_REGION
     raw = (value or "").strip()
     if not raw:
         raise RecipientError("empty", "Recipient is empty.")
@@ -106,3 +114,16 @@ def _parse_jid(raw: str) -> Recipient:
     if not _JID_USER[server].fullmatch(user):
         raise RecipientError("malformed_jid", "Malformed JID.")
     return Recipient(to=user, chat_jid=f"{user}@{server}")
+
+
+def parse_phone(value: str) -> str:
+    """Normalize a phone number (or a phone's JID, `…@s.whatsapp.net`) to E.164 digits.
+
+    For a phone and nothing else: a pairing code's phone, a contact card's, a sandbox phone's, a
+    number to check. Raises RecipientError, with reason `not_a_phone_number` for a group or
+    LID JID.
+    """
+    recipient = parse_recipient(value)
+    if not recipient.chat_jid.endswith("@" + USER_SERVER):
+        raise RecipientError("not_a_phone_number", "Give a phone number, not a group or LID JID.")
+    return recipient.to

@@ -185,3 +185,10 @@ def embedded_stack(tmp_path: Any, request: Any) -> Any:
         stack.start_node()
         stack.wait_ready()
         yield stack
+
+
+@pytest.fixture
+def logged_in(client: Any, user: Any) -> Any:
+    """Django's test client, logged in as `user` (password: tests.factories.PASSWORD)."""
+    client.force_login(user)
+    return client

@@ -8,7 +8,8 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import User
-from sessions_app.models import OutboundMessage, Session
+from sessions_app.messages.models import OutboundMessage
+from sessions_app.sessions.models import Session
 from workers_app.models import Worker
 
 PASSWORD = "correct horse battery staple"
@@ -62,7 +63,7 @@ class ConnectedSessionFactory(SessionFactory):
     phone_number = "15550001111"
     jid = "15550001111@s.whatsapp.net"
     # Where its login is, as a CONNECTED report records it: its node's shared store, if any.
-    credential_store = factory.LazyAttribute(lambda s: s.worker.session_store if s.worker else "")
+    session_store = factory.LazyAttribute(lambda s: s.worker.session_store if s.worker else "")
 
 
 class OutboundMessageFactory(factory.django.DjangoModelFactory):

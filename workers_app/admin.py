@@ -4,8 +4,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from workers_app.fleet.operations import worker_drain, worker_remove, worker_undrain
+from workers_app.fleet.rebalance import workers_rebalance
 from workers_app.models import Worker
-from workers_app.services import worker_drain, worker_remove, worker_undrain
 
 
 @admin.register(Worker)
@@ -79,8 +80,6 @@ class WorkerAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rebalance sessions among selected nodes (same session store)")
     def rebalance(self, request: HttpRequest, queryset: QuerySet[Worker]) -> None:
-        from sessions_app.migration import workers_rebalance
-
         moves = workers_rebalance(worker_ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"Rebalanced: {len(moves)} sessions moved.")
 

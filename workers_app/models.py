@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
+
+
+def heartbeat_deadline() -> timedelta:
+    """Return how long a node may stay silent before it counts as offline.
+
+    WORKER_MISSED_HEARTBEATS (3) intervals of WORKER_HEARTBEAT_INTERVAL seconds.
+    """
+    return timedelta(seconds=settings.WORKER_HEARTBEAT_INTERVAL * settings.WORKER_MISSED_HEARTBEATS)
+
+
+class WorkerQuerySet(models.QuerySet["Worker"]):
+    def online(self) -> WorkerQuerySet:
+        """Nodes that can take work now: ONLINE with a heartbeat fresher than the deadline.
+
+        The one definition of "online": a node added ahead that never heartbeat, or one silent
+        past the deadline that the health sweep has not marked OFFLINE yet, is not online.
+        """
+        return self.filter(
+            status=Worker.Status.ONLINE, last_heartbeat__gte=timezone.now() - heartbeat_deadline()
+        )
 
 
 class Worker(models.Model):
@@ -31,8 +55,8 @@ class Worker(models.Model):
     session_store = models.CharField(
         max_length=64,
         blank=True,
-        help_text="Id of the shared credential store the node uses (its registration's "
-        "sessionStore); empty = the node's own store. Sessions move only between nodes with "
+        help_text="Id of the shared session store the node uses (its registration's "
+        "sessionStore); empty = the node's own files. Sessions move only between nodes with "
         "the same non-empty store.",
     )
     instance_id = models.CharField(
@@ -47,8 +71,18 @@ class Worker(models.Model):
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(auto_now_add=True)
 
+    objects = WorkerQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return self.id
+
+    @property
+    def heartbeat_fresh(self) -> bool:
+        """Tell whether the last heartbeat is younger than the deadline."""
+        return (
+            self.last_heartbeat is not None
+            and self.last_heartbeat >= timezone.now() - heartbeat_deadline()
+        )

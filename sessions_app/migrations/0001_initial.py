@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import sessions_app.models
+import sessions_app.ids
 
 
 class Migration(migrations.Migration):
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.models.new_session_id,
+                        default=sessions_app.ids.new_session_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,
@@ -101,7 +101,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.models.new_message_id,
+                        default=sessions_app.ids.new_message_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,

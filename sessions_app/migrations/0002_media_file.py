@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import sessions_app.models
+import sessions_app.ids
 
 
 class Migration(migrations.Migration):
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.models.new_media_id,
+                        default=sessions_app.ids.new_media_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,

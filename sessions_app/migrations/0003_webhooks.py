@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import sessions_app.webhooks.models
+import sessions_app.ids
 
 
 class Migration(migrations.Migration):
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.webhooks.models.new_endpoint_id,
+                        default=sessions_app.ids.new_endpoint_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,
@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.webhooks.models.new_event_id,
+                        default=sessions_app.ids.new_event_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,
@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
                 (
                     "id",
                     models.CharField(
-                        default=sessions_app.webhooks.models.new_delivery_id,
+                        default=sessions_app.ids.new_delivery_id,
                         editable=False,
                         max_length=32,
                         primary_key=True,

@@ -7,38 +7,14 @@ request of a delivery.
 
 from __future__ import annotations
 
-import secrets
-import string
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-__all__ = ["WebhookAttempt", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent"]
-
-_ID_ALPHABET = string.ascii_lowercase + string.digits
+from sessions_app.ids import new_delivery_id, new_endpoint_id, new_event_id
 
 EVENT_TYPES = ("message.received", "message.status", "session.status")
 ALL_EVENTS = "*"
-
-
-def _new_id(prefix: str, length: int) -> str:
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def new_endpoint_id() -> str:
-    """Return an endpoint id: `whk_` + 16 lowercase letters and digits."""
-    return _new_id("whk_", 16)
-
-
-def new_event_id() -> str:
-    """Return an event id: `evt_` + 24 lowercase letters and digits (124 bits)."""
-    return _new_id("evt_", 24)
-
-
-def new_delivery_id() -> str:
-    """Return a delivery id: `whd_` + 20 lowercase letters and digits."""
-    return _new_id("whd_", 20)
 
 
 class WebhookEndpointQuerySet(models.QuerySet["WebhookEndpoint"]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from accounts.models import ApiKey, User
-from sessions_app.webhooks.errors import WebhookDeliveryNotFound, WebhookNotFound
+from sessions_app.errors import WebhookDeliveryNotFound, WebhookNotFound
 from sessions_app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 

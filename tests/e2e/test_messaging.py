@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.e2e.stack import Api, wait_for
-from tests.sessions_app.media_samples import (
+from tests.sessions_app.media.samples import (
     b64,
     mp3_bytes,
     mp4_bytes,

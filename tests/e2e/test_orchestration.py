@@ -57,7 +57,7 @@ def ledger_counts(stack: Any) -> Counter:
 
 def ledger_statuses(message_ids: list[str]) -> dict[str, tuple[str, str]]:
     """Return {messageId: (status, error code)} from the backend's ledger."""
-    from sessions_app.models import OutboundMessage
+    from sessions_app.messages.models import OutboundMessage
 
     rows = OutboundMessage.objects.filter(id__in=message_ids).values_list(
         "id", "status", "error_code"

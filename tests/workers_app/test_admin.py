@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from gateway.models import SystemLog
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
 from tests.factories import ConnectedSessionFactory, UserFactory, WorkerFactory
 from workers_app.models import Worker
 

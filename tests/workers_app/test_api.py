@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from gateway.models import SystemLog
 from node_agent.protocol import RESERVED_WORKER_IDS
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
 from tests.e2e.stack import free_port
 from tests.factories import (
     ConnectedSessionFactory,
@@ -16,8 +16,9 @@ from tests.factories import (
     SessionFactory,
     WorkerFactory,
 )
+from workers_app.fleet.health import workers_mark_offline
 from workers_app.models import Worker
-from workers_app.services import worker_pick, workers_mark_offline
+from workers_app.placement import worker_pick
 
 pytestmark = pytest.mark.django_db
 
@@ -224,7 +225,7 @@ def test_node_asks_to_drain_and_comes_back_online_after_reregistering(node_api):
 
 def test_operator_drain_survives_reregistration(node_api):
     node_api.post("/api/admin/workers/register", REGISTER, format="json")
-    from workers_app.services import worker_drain
+    from workers_app.fleet.operations import worker_drain
 
     worker_drain(worker_id="node-a")
     node_api.post("/api/admin/workers/register", REGISTER, format="json")

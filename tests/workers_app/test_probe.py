@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
 from tests.e2e.stack import free_port
 from tests.factories import SessionFactory, WorkerFactory
+from workers_app.fleet.health import workers_mark_offline
 from workers_app.models import Worker
 from workers_app.probe import node_answers_health
-from workers_app.services import workers_mark_offline
 
 
 def _stale_worker(health_url: str) -> Worker:

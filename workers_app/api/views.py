@@ -15,9 +15,12 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
-from sessions_app import migration
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
+from sessions_app.sessions.selectors import sessions_not_on_node
 from workers_app import selectors, services
+from workers_app.fleet.moves import Move
+from workers_app.fleet.operations import worker_drain, worker_remove, worker_undrain
+from workers_app.fleet.rebalance import workers_rebalance
 from workers_app.models import Worker
 from workers_app.validators import validate_worker_id
 
@@ -137,7 +140,7 @@ class NodeAnswerOutput(WorkerOutput):
 
 
 def _node_answer(worker: Worker, running: list[str]) -> dict[str, Any]:
-    stop = selectors.sessions_not_on_worker(worker_id=worker.id, session_ids=running)
+    stop = sessions_not_on_node(worker_id=worker.id, session_ids=running)
     return {**WorkerOutput(worker).data, "stopSessions": stop}
 
 
@@ -221,7 +224,7 @@ class RemoveOutput(serializers.Serializer):
     )
 
 
-def _moves(moves: list[migration.Move]) -> list[dict[str, str]]:
+def _moves(moves: list[Move]) -> list[dict[str, str]]:
     return [move.as_dict() for move in moves]
 
 
@@ -264,7 +267,7 @@ class WorkerDetailApi(OperatorApiView):
         "DISCONNECTED (`node_removed`). 404 `worker_not_found`.",
     )
     def delete(self, request: Any, worker_id: str) -> Any:
-        evacuation = services.worker_remove(worker_id=worker_id)
+        evacuation = worker_remove(worker_id=worker_id)
         return envelope(
             {
                 "workerId": worker_id,
@@ -286,7 +289,7 @@ class WorkerDrainApi(OperatorApiView):
         "what can move now. 404 `worker_not_found`.",
     )
     def post(self, request: Any, worker_id: str) -> Any:
-        worker, evacuation = services.worker_drain(worker_id=worker_id)
+        worker, evacuation = worker_drain(worker_id=worker_id)
         return envelope(
             {
                 **WorkerOutput(worker).data,
@@ -306,7 +309,7 @@ class WorkerUndrainApi(OperatorApiView):
         "stay where they are (see rebalance). 404 `worker_not_found`.",
     )
     def post(self, request: Any, worker_id: str) -> Any:
-        return envelope(WorkerOutput(services.worker_undrain(worker_id=worker_id)).data)
+        return envelope(WorkerOutput(worker_undrain(worker_id=worker_id)).data)
 
 
 class RebalanceInput(serializers.Serializer):
@@ -333,4 +336,4 @@ class WorkerRebalanceApi(OperatorApiView):
         data = RebalanceInput(data=request.data)
         data.is_valid(raise_exception=True)
         worker_ids = data.validated_data.get("workerIds")
-        return envelope(_moves(migration.workers_rebalance(worker_ids=worker_ids)))
+        return envelope(_moves(workers_rebalance(worker_ids=worker_ids)))

@@ -14,7 +14,7 @@ from django.core.validators import validate_email
 
 from accounts.models import User
 from accounts.services import api_key_create, user_create
-from sessions_app.models import Session
+from sessions_app.sessions.models import Session
 
 
 class Command(BaseCommand):

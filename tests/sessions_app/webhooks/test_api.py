@@ -3,8 +3,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
-from sessions_app import services as session_services
-from sessions_app.webhooks import services
+from sessions_app.messages.services import message_received_apply, message_status_apply
+from sessions_app.sessions.services import session_status_apply
+from sessions_app.webhooks import events
+from sessions_app.webhooks.endpoints import endpoint_create
+from sessions_app.webhooks.events import message_received_emit
 from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from tests.factories import OutboundMessageFactory, SessionFactory
 
@@ -19,7 +22,7 @@ def _private_ok(settings):
 @pytest.fixture
 def no_enqueue(monkeypatch):
     sent = []
-    monkeypatch.setattr(services, "deliveries_enqueue", sent.extend)
+    monkeypatch.setattr(events, "deliveries_enqueue", sent.extend)
     return sent
 
 
@@ -53,7 +56,7 @@ def test_bad_event_type_is_a_validation_error(api):
 
 
 def test_another_users_webhook_is_not_found(api, other_user):
-    endpoint = services.endpoint_create(owner=other_user, url=URL, event_types=["*"])
+    endpoint = endpoint_create(owner=other_user, url=URL, event_types=["*"])
     for method, path in [
         ("get", f"/api/v1/webhooks/{endpoint.id}"),
         ("patch", f"/api/v1/webhooks/{endpoint.id}"),
@@ -68,7 +71,7 @@ def test_another_users_webhook_is_not_found(api, other_user):
 
 
 def test_patch_disable_enable_rotate_delete(api, user):
-    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=URL, event_types=["*"])
     path = f"/api/v1/webhooks/{endpoint.id}"
     data = api.patch(path, {"enabled": False}, format="json").json()["data"]
     assert (data["enabled"], data["disabledReason"]) == (False, "Disabled by its owner.")
@@ -86,8 +89,8 @@ def test_session_bound_key_sees_only_its_sessions_webhooks(user):
     key = api_key_create(owner=user, name="bound", session=mine)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.secret}")
-    services.endpoint_create(owner=user, url=URL, event_types=["*"])
-    services.endpoint_create(owner=user, url=URL, event_types=["*"], session=other)
+    endpoint_create(owner=user, url=URL, event_types=["*"])
+    endpoint_create(owner=user, url=URL, event_types=["*"], session=other)
     assert client.get("/api/v1/webhooks").json()["data"] == []
     created = client.post("/api/v1/webhooks", {"url": URL}, format="json").json()["data"]
     assert created["sessionId"] == mine.id
@@ -97,9 +100,9 @@ def test_session_bound_key_sees_only_its_sessions_webhooks(user):
 
 
 def test_deliveries_list_with_attempts_and_replay(api, user, no_enqueue):
-    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=URL, event_types=["*"])
     session = SessionFactory(owner=user)
-    services.message_received_emit(session=session, message={"id": "m1", "type": "text"})
+    message_received_emit(session=session, message={"id": "m1", "type": "text"})
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(id=delivery.id).update(
         status="failed", completed_at=timezone.now()
@@ -117,8 +120,8 @@ def test_deliveries_list_with_attempts_and_replay(api, user, no_enqueue):
 
 
 def test_old_delivery_cannot_be_replayed(api, user, no_enqueue, settings):
-    endpoint = services.endpoint_create(owner=user, url=URL, event_types=["*"])
-    services.message_received_emit(session=SessionFactory(owner=user), message={"id": "m1"})
+    endpoint = endpoint_create(owner=user, url=URL, event_types=["*"])
+    message_received_emit(session=SessionFactory(owner=user), message={"id": "m1"})
     delivery = WebhookDelivery.objects.get()
     WebhookDelivery.objects.filter(id=delivery.id).update(
         created_at=timezone.now() - timezone.timedelta(days=settings.WEBHOOK_REPLAY_WINDOW_DAYS + 1)
@@ -141,17 +144,15 @@ def test_schema_documents_webhooks(api):
 
 @pytest.mark.django_db
 def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commit_callbacks):
-    services.endpoint_create(owner=user, url=URL, event_types=["*"])
+    endpoint_create(owner=user, url=URL, event_types=["*"])
     session = SessionFactory(owner=user)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        session_services.session_status_apply(
+        session_status_apply(
             session_id=session.id, status="QR_REQUIRED", timestamp=now, qr_string="2@a"
         )
-        session_services.session_status_apply(
-            session_id=session.id, status="QR_REQUIRED", timestamp=now
-        )  # stale
-        session_services.session_status_apply(
+        session_status_apply(session_id=session.id, status="QR_REQUIRED", timestamp=now)  # stale
+        session_status_apply(
             session_id=session.id,
             status="QR_REQUIRED",
             timestamp=now + timezone.timedelta(seconds=1),
@@ -160,7 +161,7 @@ def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commi
     message = OutboundMessageFactory(owner=user, session=session)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(2):
-            session_services.message_status_apply(
+            message_status_apply(
                 session_id=session.id,
                 message_id=message.id,
                 status="failed",
@@ -168,7 +169,7 @@ def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commi
                 error_code="recipient_not_on_whatsapp",
             )
         for _ in range(2):
-            session_services.message_received_apply(
+            message_received_apply(
                 session_id=session.id,
                 message={
                     "id": "in1",

@@ -9,9 +9,12 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.netsafety import UnsafeUrl
-from sessions_app.webhooks import services
+from sessions_app.webhooks import events, tasks
 from sessions_app.webhooks.delivery import deliveries_sweep, delivery_attempt
+from sessions_app.webhooks.endpoints import endpoint_create, endpoint_rotate_secret
+from sessions_app.webhooks.events import delivery_replay, message_received_emit
 from sessions_app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from sessions_app.webhooks.signing import secret_generate
 from tests.factories import SessionFactory
 from tests.sessions_app.webhooks.receiver import Receiver
 
@@ -36,7 +39,7 @@ def receiver():
 
 def _emit(user, session, text="hi", msg_id="m1"):
     with _no_enqueue():
-        services.message_received_emit(
+        message_received_emit(
             session=session,
             message={"id": msg_id, "from": "15550001", "type": "text", "text": text},
         )
@@ -46,11 +49,11 @@ class _no_enqueue:
     """Keep the on-commit enqueue from reaching the broker; the test drives attempts itself."""
 
     def __enter__(self):
-        self._orig = services.deliveries_enqueue
-        services.deliveries_enqueue = lambda ids: None
+        self._orig = events.deliveries_enqueue
+        events.deliveries_enqueue = lambda ids: None
 
     def __exit__(self, *exc):
-        services.deliveries_enqueue = self._orig
+        events.deliveries_enqueue = self._orig
 
 
 def _run_due(limit_rounds=50):
@@ -68,7 +71,7 @@ def _run_due(limit_rounds=50):
 @pytest.mark.django_db(transaction=True)
 def test_incoming_message_is_delivered_signed_and_verifiable(user, receiver):
     session = SessionFactory(owner=user)
-    endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     _emit(user, session, text="Halo")
     _run_due()
 
@@ -82,14 +85,14 @@ def test_incoming_message_is_delivered_signed_and_verifiable(user, receiver):
     assert payload["id"].startswith("evt_")
     assert endpoint.secret not in request.body.decode()
     with pytest.raises(WebhookVerificationError):
-        Webhook(services.secret_generate()).verify(request.body, request.headers)
+        Webhook(secret_generate()).verify(request.body, request.headers)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_500_twice_then_200_is_three_attempts_with_one_event_id(user, receiver):
     receiver.script = [(500, 0, {}), (500, 0, {})]
     session = SessionFactory(owner=user)
-    services.endpoint_create(owner=user, url=receiver.url, event_types=["message.received"])
+    endpoint_create(owner=user, url=receiver.url, event_types=["message.received"])
     _emit(user, session)
     _run_due()
 
@@ -109,8 +112,8 @@ def test_slow_receiver_does_not_delay_another_users_receiver(user, other_user, s
     slow = Receiver(default=(200, 3.0, {})).start()
     fast = Receiver().start()
     try:
-        services.endpoint_create(owner=user, url=slow.url, event_types=["*"])
-        services.endpoint_create(owner=other_user, url=fast.url, event_types=["*"])
+        endpoint_create(owner=user, url=slow.url, event_types=["*"])
+        endpoint_create(owner=other_user, url=fast.url, event_types=["*"])
         _emit(user, SessionFactory(owner=user))
         _emit(other_user, SessionFactory(owner=other_user))
         slow_id = WebhookDelivery.objects.get(endpoint__owner=user).id
@@ -145,7 +148,7 @@ def test_slow_receiver_does_not_delay_another_users_receiver(user, other_user, s
 def test_410_disables_the_endpoint_at_once(user, receiver):
     receiver.default = (410, 0, {})
     session = SessionFactory(owner=user)
-    endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     _emit(user, session, msg_id="a")
     _run_due()
 
@@ -161,7 +164,7 @@ def test_410_disables_the_endpoint_at_once(user, receiver):
 @pytest.mark.django_db(transaction=True)
 def test_endpoint_failing_the_whole_schedule_is_disabled_with_a_reason(user, receiver):
     receiver.default = (503, 0, {})
-    endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     _emit(user, SessionFactory(owner=user))
     _run_due()
 
@@ -179,7 +182,7 @@ def test_receiver_down_then_up_gets_everything_once(user, settings):
     url, port = probe.url, probe.port
     probe.stop()  # the port is now closed: connection refused
     session = SessionFactory(owner=user)
-    services.endpoint_create(owner=user, url=url, event_types=["*"])
+    endpoint_create(owner=user, url=url, event_types=["*"])
     for n in range(3):
         _emit(user, session, msg_id=f"m{n}")
     ids = []
@@ -204,12 +207,12 @@ def test_receiver_down_then_up_gets_everything_once(user, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_replay_sends_the_same_event_id_again(user, receiver):
-    endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     _emit(user, SessionFactory(owner=user))
     _run_due()
     delivery = WebhookDelivery.objects.get()
     with _no_enqueue():
-        services.delivery_replay(owner=user, delivery=delivery)
+        delivery_replay(owner=user, delivery=delivery)
     delivery_attempt(delivery_id=delivery.id)
 
     assert len(receiver.requests) == 2
@@ -224,7 +227,7 @@ def test_replay_sends_the_same_event_id_again(user, receiver):
 @pytest.mark.django_db(transaction=True)
 def test_private_url_is_refused_at_send_time(user, receiver, settings):
     session = SessionFactory(owner=user)
-    services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     _emit(user, session)
     settings.ALLOW_PRIVATE_URLS = False
     _run_due(limit_rounds=1)
@@ -240,17 +243,17 @@ def test_private_url_is_refused_when_saved(user, settings):
     settings.ALLOW_PRIVATE_URLS = False
     for url in ("http://127.0.0.1:9/x", "http://10.0.0.1/x", "ftp://example.com/x"):
         with pytest.raises(UnsafeUrl):
-            services.endpoint_create(owner=user, url=url, event_types=["*"])
+            endpoint_create(owner=user, url=url, event_types=["*"])
     settings.ALLOW_PRIVATE_URLS = True
     with pytest.raises(UnsafeUrl):
-        services.endpoint_create(owner=user, url="http://169.254.169.254/", event_types=["*"])
+        endpoint_create(owner=user, url="http://169.254.169.254/", event_types=["*"])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_same_url_twice_gets_one_delivery_per_event(user, receiver):
     session = SessionFactory(owner=user)
-    services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
-    services.endpoint_create(
+    endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint_create(
         owner=user,
         url=receiver.url.replace("127.0.0.1", "127.0.0.1:80").replace(":80:", ":"),
         event_types=["message.received"],
@@ -266,9 +269,9 @@ def test_same_url_twice_gets_one_delivery_per_event(user, receiver):
 @pytest.mark.django_db(transaction=True)
 def test_rotation_signs_with_old_and_new_secret_until_the_overlap_ends(user, receiver):
     session = SessionFactory(owner=user)
-    endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     old = endpoint.secret
-    endpoint = services.endpoint_rotate_secret(owner=user, endpoint=endpoint)
+    endpoint = endpoint_rotate_secret(owner=user, endpoint=endpoint)
     assert endpoint.secret != old
     _emit(user, session, msg_id="a")
     _run_due()
@@ -293,9 +296,7 @@ def test_hub_signature_is_sent_when_asked(user, receiver):
     import hashlib
     import hmac
 
-    endpoint = services.endpoint_create(
-        owner=user, url=receiver.url, event_types=["*"], hub_signature=True
-    )
+    endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"], hub_signature=True)
     _emit(user, SessionFactory(owner=user))
     _run_due()
     request = receiver.requests[0]
@@ -307,7 +308,7 @@ def test_hub_signature_is_sent_when_asked(user, receiver):
 def test_retry_after_is_honoured_and_two_claims_send_once(user, receiver, settings):
     settings.WEBHOOK_RETRY_AFTER_MAX_S = 100
     receiver.script = [(429, 0, {"Retry-After": "30"})]
-    _emit_endpoint = services.endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    _emit_endpoint = endpoint_create(owner=user, url=receiver.url, event_types=["*"])
     assert _emit_endpoint
     _emit(user, SessionFactory(owner=user))
     delivery = WebhookDelivery.objects.get()
@@ -333,9 +334,7 @@ def test_webhook_tasks_are_routed_to_the_webhooks_queue_and_scheduled(settings):
 
 
 def test_deliver_task_only_calls_the_service(monkeypatch):
-    from sessions_app.webhooks import delivery, tasks
-
     calls = []
-    monkeypatch.setattr(delivery, "delivery_attempt", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(tasks, "delivery_attempt", lambda **kw: calls.append(kw))
     tasks.deliver_webhook("whd_x")
     assert calls == [{"delivery_id": "whd_x"}]

@@ -1,0 +1,120 @@
+"""Dashboard forms: sessions (create, connect, sandbox phone), a test message, webhooks.
+
+Phone numbers and recipients are read by `sessions_app.recipients`, as in the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from sessions_app.recipients import Recipient, RecipientError, parse_phone, parse_recipient
+from sessions_app.sessions.models import Session
+from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
+
+
+def _phone_digits(value: str) -> str:
+    """Normalize a phone number to E.164 digits, or raise a ValidationError naming why."""
+    try:
+        return parse_phone(value)
+    except RecipientError as exc:
+        raise forms.ValidationError(str(exc), code=exc.reason) from exc
+
+
+class SessionCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    engine = forms.ChoiceField(
+        choices=[
+            (Session.Engine.WHATSAPP, "WhatsApp"),
+            (Session.Engine.SANDBOX, "Sandbox"),
+        ],
+        initial=Session.Engine.WHATSAPP,
+        help_text="Sandbox is a simulated WhatsApp network for testing: no phone needed.",
+    )
+
+
+class ConnectForm(forms.Form):
+    method = forms.ChoiceField(
+        choices=[("qr", "QR code"), ("pairing_code", "Pairing code")],
+        initial="qr",
+        widget=forms.RadioSelect,
+    )
+    phone_number = forms.CharField(
+        max_length=32,
+        required=False,
+        help_text="Only for a pairing code: the phone's number with its country code.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        phone = (cleaned.get("phone_number") or "").strip()
+        if cleaned.get("method") == "pairing_code":
+            if not phone:
+                self.add_error("phone_number", "A pairing code needs the phone's number.")
+            else:
+                try:
+                    cleaned["phone_number"] = _phone_digits(phone)
+                except forms.ValidationError as exc:
+                    self.add_error("phone_number", exc)
+        else:
+            cleaned["phone_number"] = ""
+        return cleaned
+
+
+class SandboxIncomingForm(forms.Form):
+    sender = forms.CharField(
+        label="From",
+        max_length=32,
+        widget=forms.TextInput(attrs={"placeholder": "+1 555 000 2222"}),
+    )
+    text = forms.CharField(max_length=4096, widget=forms.TextInput(attrs={"placeholder": "Hi!"}))
+
+    def clean_sender(self) -> str:
+        return _phone_digits(self.cleaned_data["sender"])
+
+
+class SendTestForm(forms.Form):
+    to = forms.CharField(max_length=100, help_text="A phone number with country code, or a JID.")
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The limit is a setting, so the field is built per form rather than at import.
+        self.fields["text"] = forms.CharField(
+            max_length=settings.MESSAGE_TEXT_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 2})
+        )
+        self.recipient: Recipient | None = None
+
+    def clean_to(self) -> str:
+        value = self.cleaned_data["to"]
+        try:
+            self.recipient = parse_recipient(value)
+        except RecipientError as exc:
+            raise forms.ValidationError(str(exc), code=exc.reason) from exc
+        return value
+
+    def send_values(self) -> dict[str, Any]:
+        """Return the validated form as a send body for `messages.services.message_submit`."""
+        return {"to": self.recipient, "type": "text", "text": self.cleaned_data["text"]}
+
+
+class WebhookCreateForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=2000)
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(ALL_EVENTS, "All events")] + [(t, t) for t in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ALL_EVENTS],
+    )
+    session = forms.ModelChoiceField(
+        queryset=Session.objects.none(), required=False, empty_label="All sessions"
+    )
+    hub_signature = forms.BooleanField(
+        label="Also send X-Hub-Signature-256 (Meta Cloud API style)", required=False
+    )
+
+    def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["session"].queryset = Session.objects.for_owner(owner)

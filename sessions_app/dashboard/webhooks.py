@@ -1,0 +1,129 @@
+"""Dashboard pages for webhooks: the list (create, enable/disable, rotate, delete) and a log.
+
+A new or rotated secret is rendered in that POST's response only (no redirect), as on the API
+keys page, so it never travels through a URL or the session store.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.views import HtmxHttpRequest, dashboard_login_required
+from gateway.errors import GatewayError
+from sessions_app.dashboard.forms import WebhookCreateForm
+from sessions_app.errors import WebhookDeliveryNotFound, WebhookNotFound
+from sessions_app.webhooks import endpoints, events, selectors
+from sessions_app.webhooks.models import WebhookEndpoint
+
+
+def _page(
+    request: HtmxHttpRequest,
+    form: WebhookCreateForm,
+    *,
+    issued: WebhookEndpoint | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    endpoints = selectors.endpoint_list(owner=request.user).select_related("session")
+    context = {"form": form, "endpoints": endpoints, "issued": issued}
+    return render(request, "sessions_app/webhooks/list.html", context, status=status)
+
+
+@dashboard_login_required
+@require_http_methods(["GET", "POST"])
+def webhook_list_view(request: HtmxHttpRequest) -> HttpResponse:
+    """List the user's webhooks; a POST registers one and shows its secret in this response."""
+    form = WebhookCreateForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = endpoints.endpoint_create(
+                owner=request.user,
+                url=form.cleaned_data["url"],
+                event_types=form.cleaned_data["event_types"],
+                session=form.cleaned_data["session"],
+                hub_signature=form.cleaned_data["hub_signature"],
+            )
+        except GatewayError as exc:
+            form.add_error("url", exc.message)
+            return _page(request, form, status=400)
+        return _page(request, WebhookCreateForm(owner=request.user), issued=endpoint)
+    return _page(request, form, status=400 if form.errors else 200)
+
+
+def _endpoint(request: HtmxHttpRequest, webhook_id: str) -> WebhookEndpoint | None:
+    try:
+        return selectors.endpoint_get(owner=request.user, endpoint_id=webhook_id)
+    except WebhookNotFound:
+        return None
+
+
+@dashboard_login_required
+@require_POST
+def webhook_toggle_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+    """Enable a disabled webhook or disable an enabled one."""
+    endpoint = _endpoint(request, webhook_id)
+    if endpoint is None:
+        return render(request, "not_found.html", status=404)
+    endpoints.endpoint_update(owner=request.user, endpoint=endpoint, enabled=not endpoint.enabled)
+    messages.success(request, "Webhook enabled." if not endpoint.enabled else "Webhook disabled.")
+    return redirect("sessions:webhooks")
+
+
+@dashboard_login_required
+@require_POST
+def webhook_rotate_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+    """Rotate a webhook's secret and show the new one in this response only."""
+    endpoint = _endpoint(request, webhook_id)
+    if endpoint is None:
+        return render(request, "not_found.html", status=404)
+    endpoint = endpoints.endpoint_rotate_secret(owner=request.user, endpoint=endpoint)
+    return _page(request, WebhookCreateForm(owner=request.user), issued=endpoint)
+
+
+@dashboard_login_required
+@require_POST
+def webhook_delete_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+    """Delete a webhook with its delivery log."""
+    endpoint = _endpoint(request, webhook_id)
+    if endpoint is None:
+        return render(request, "not_found.html", status=404)
+    endpoints.endpoint_delete(owner=request.user, endpoint=endpoint)
+    messages.success(request, "Webhook deleted.")
+    return redirect("sessions:webhooks")
+
+
+@dashboard_login_required
+@require_GET
+def webhook_deliveries_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+    """Show a webhook's newest deliveries with every attempt."""
+    endpoint = _endpoint(request, webhook_id)
+    if endpoint is None:
+        return render(request, "not_found.html", status=404)
+    deliveries = selectors.delivery_list(endpoint=endpoint, limit=100)
+    return render(
+        request,
+        "sessions_app/webhooks/deliveries.html",
+        {"endpoint": endpoint, "deliveries": deliveries},
+    )
+
+
+@dashboard_login_required
+@require_POST
+def webhook_replay_view(
+    request: HtmxHttpRequest, webhook_id: str, delivery_id: str
+) -> HttpResponse:
+    """Replay one delivery now (same event id); errors are shown as a message."""
+    endpoint = _endpoint(request, webhook_id)
+    if endpoint is None:
+        return render(request, "not_found.html", status=404)
+    try:
+        delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
+        events.delivery_replay(owner=request.user, delivery=delivery)
+        messages.success(request, "Replay queued.")
+    except WebhookDeliveryNotFound:
+        return render(request, "not_found.html", status=404)
+    except GatewayError as exc:
+        messages.error(request, exc.message)
+    return redirect("sessions:webhook_deliveries", webhook_id=endpoint.id)

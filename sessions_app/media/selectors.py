@@ -1,0 +1,23 @@
+"""Reads for media, scoped to their owner (another's is not found)."""
+
+from __future__ import annotations
+
+from accounts.models import User
+from sessions_app.errors import MediaNotFound
+from sessions_app.media.models import MediaFile
+
+
+def media_get(*, owner: User, media_id: str) -> MediaFile:
+    """Return one of the owner's media files. Raises MediaNotFound (also for another's)."""
+    media = MediaFile.objects.filter(owner=owner, id=media_id).first()
+    if media is None:
+        raise MediaNotFound()
+    return media
+
+
+def media_get_any(*, media_id: str) -> MediaFile:
+    """Return a media file whoever owns it (for nodes, which send it). Raises MediaNotFound."""
+    media = MediaFile.objects.filter(id=media_id).first()
+    if media is None:
+        raise MediaNotFound()
+    return media

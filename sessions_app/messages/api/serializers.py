@@ -1,0 +1,245 @@
+"""Serializers of the messages API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from gateway.fields import StrictCharField, StrictFloatField
+from node_agent.protocol import MESSAGE_TYPES
+from sessions_app.fields import RECIPIENT_MAX_CHARS, PhoneNumberField, RecipientField
+from sessions_app.messages.models import OutboundMessage
+from sessions_app.messages.selectors import HISTORY_LIMIT_MAX
+
+# Types whose `text` is a caption. Caption limit: Meta, WhatsApp Cloud API reference,
+# "Messages" — media object `caption`, at most 1024 characters.
+CAPTION_TYPES = ("image", "video", "document")
+CAPTION_MAX_CHARS = 1024
+MENTIONS_MAX = 256
+
+
+class MediaInput(serializers.Serializer):
+    url = StrictCharField(max_length=2048, required=False, help_text="http(s) URL to fetch")
+    base64 = StrictCharField(
+        required=False, trim_whitespace=False, help_text="Base64, optionally data:<mime>;base64,"
+    )
+    mimetype = StrictCharField(max_length=100, required=False)
+    filename = StrictCharField(max_length=255, required=False, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("url" in attrs) == ("base64" in attrs):
+            raise serializers.ValidationError("Give exactly one of url or base64.")
+        return attrs
+
+
+class LocationInput(serializers.Serializer):
+    latitude = StrictFloatField(min_value=-90, max_value=90)
+    longitude = StrictFloatField(min_value=-180, max_value=180)
+    name = StrictCharField(max_length=256, required=False, allow_blank=True)
+    address = StrictCharField(max_length=512, required=False, allow_blank=True)
+
+
+class ContactInput(serializers.Serializer):
+    name = StrictCharField(max_length=256)
+    phone = PhoneNumberField(required=False, help_text="Any common written form")
+    vcard = StrictCharField(max_length=10000, required=False, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("phone") and not attrs.get("vcard"):
+            raise serializers.ValidationError("Give phone or vcard.")
+        if attrs.get("vcard") and not attrs["vcard"].lstrip().upper().startswith("BEGIN:VCARD"):
+            raise serializers.ValidationError({"vcard": ["Must start with BEGIN:VCARD."]})
+        return attrs
+
+
+class ReactionInput(serializers.Serializer):
+    messageId = StrictCharField(max_length=100, help_text="WhatsApp id of the message reacted to")
+    emoji = StrictCharField(
+        max_length=16, allow_blank=True, trim_whitespace=False, help_text="Empty removes it"
+    )
+
+
+class MessageSendInput(serializers.Serializer):
+    """The send body; each type has its own required fields (see `validate`).
+
+    - text: `text`
+    - image, video, document: `media` (or a multipart `file`), `text` optional as the caption;
+      a document's file name comes from `media.filename`, the upload or the URL
+    - audio, voice (OGG/Opus, sent as a voice note), sticker (WebP): `media` or `file`
+    - location: `location{latitude, longitude, name?, address?}`
+    - contact: `contact{name, phone | vcard}`
+    - reaction: `reaction{messageId, emoji}` (empty emoji removes the reaction)
+    - any type: `replyTo` (WhatsApp id of the quoted message), `mentions` (phone numbers)
+    """
+
+    sessionId = StrictCharField(
+        max_length=32,
+        required=False,
+        help_text="Required unless the API key is bound to a session.",
+    )
+    to = RecipientField()
+    type = serializers.ChoiceField(choices=MESSAGE_TYPES, default="text")
+    text = StrictCharField(
+        trim_whitespace=False, allow_blank=True, required=False, help_text="Text, or caption"
+    )
+    media = MediaInput(required=False)
+    location = LocationInput(required=False)
+    contact = ContactInput(required=False)
+    reaction = ReactionInput(required=False)
+    replyTo = StrictCharField(max_length=100, required=False)
+    mentions = serializers.ListField(
+        child=RecipientField(), required=False, max_length=MENTIONS_MAX
+    )
+
+    def __init__(self, *args: Any, upload: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.upload = upload
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            # Name a missing text together with the other field errors (validate() won't run).
+            if (
+                isinstance(exc.detail, dict)
+                and isinstance(data, dict)
+                and data.get("type", "text") == "text"
+                and "text" not in data
+            ):
+                exc.detail["text"] = [
+                    serializers.ErrorDetail("This field is required.", "required")
+                ]
+            raise
+
+    def validate_text(self, value: str) -> str:
+        limit = settings.MESSAGE_TEXT_MAX_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Text is longer than {limit} characters.", code="text_too_long"
+            )
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        type_ = attrs.get("type", "text")
+        required = {
+            "text": "text",
+            "location": "location",
+            "contact": "contact",
+            "reaction": "reaction",
+        }
+        errors: dict[str, list[Any]] = {}
+        if type_ == "text":
+            if not attrs.get("text", "").strip():
+                raise serializers.ValidationError(
+                    {"text": [serializers.ErrorDetail("Text is empty.", code="text_required")]}
+                )
+        elif type_ in required and required[type_] not in attrs:
+            errors[required[type_]] = [f"Required for type {type_}."]
+        elif type_ not in required:
+            has_media = "media" in attrs
+            if has_media == (self.upload is not None):
+                errors["media"] = [f"Give media (url or base64) or a file for type {type_}."]
+        if type_ in CAPTION_TYPES and len(attrs.get("text", "")) > CAPTION_MAX_CHARS:
+            raise serializers.ValidationError(
+                {
+                    "text": [
+                        serializers.ErrorDetail(
+                            f"A caption is at most {CAPTION_MAX_CHARS} characters.",
+                            code="text_too_long",
+                        )
+                    ]
+                }
+            )
+        for key in ("media", "location", "contact", "reaction"):
+            owner_type = {"location": "location", "contact": "contact", "reaction": "reaction"}
+            wanted = owner_type.get(key)
+            if key in attrs and (
+                (wanted and wanted != type_) or (not wanted and type_ in required)
+            ):
+                errors[key] = [f"Not allowed for type {type_}."]
+        if "text" in attrs and type_ not in ("text", *CAPTION_TYPES):
+            errors["text"] = [f"Not allowed for type {type_}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class MessageUploadInput(serializers.Serializer):
+    """The multipart/form-data form of a media send (documentation of the form's fields)."""
+
+    sessionId = serializers.CharField(required=False)
+    to = serializers.CharField()
+    type = serializers.ChoiceField(
+        choices=["image", "video", "audio", "voice", "document", "sticker"]
+    )
+    file = serializers.FileField()
+    text = serializers.CharField(required=False, help_text="Caption (image, video, document)")
+    filename = serializers.CharField(required=False, help_text="Default: the upload's name")
+    mimetype = serializers.CharField(required=False)
+    replyTo = serializers.CharField(required=False)
+    mentions = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ContactCheckOutput(serializers.Serializer):
+    phone = serializers.CharField(help_text="E.164 digits")
+    onWhatsApp = serializers.BooleanField()
+    jid = serializers.CharField(allow_null=True)
+
+
+class HistoryMessageOutput(serializers.Serializer):
+    id = serializers.CharField(help_text="Gateway message id (outbound) or WhatsApp id (inbound)")
+    waMessageId = serializers.CharField(allow_null=True)
+    direction = serializers.ChoiceField(choices=["in", "out"])
+    chatId = serializers.CharField()
+    type = serializers.CharField()
+    status = serializers.CharField(allow_null=True)
+    content = serializers.DictField(help_text="text, media{id, mimetype, filename, size}, …")
+    createdAt = serializers.CharField()
+    cursor = serializers.IntegerField(help_text="Pass as `since` to get the messages after it")
+
+
+class MessageOutput(serializers.ModelSerializer):
+    messageId = serializers.CharField(source="id")
+    sessionId = serializers.CharField(source="session_id")
+    chatId = serializers.CharField(source="chat_jid")
+    waMessageId = serializers.CharField(source="wa_message_id")
+    error = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    sentAt = serializers.DateTimeField(source="sent_at")
+    deliveredAt = serializers.DateTimeField(source="delivered_at")
+    readAt = serializers.DateTimeField(source="read_at")
+    failedAt = serializers.DateTimeField(source="failed_at")
+
+    class Meta:
+        model = OutboundMessage
+        fields = [
+            "messageId",
+            "sessionId",
+            "status",
+            "to",
+            "chatId",
+            "type",
+            "waMessageId",
+            "error",
+            "createdAt",
+            "sentAt",
+            "deliveredAt",
+            "readAt",
+            "failedAt",
+        ]
+
+    def get_error(self, message: OutboundMessage) -> dict[str, str] | None:
+        if not message.error_code:
+            return None
+        return {"code": message.error_code, "message": message.error_message}
+
+
+class HistoryQuery(serializers.Serializer):
+    since = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)  # SQLite INTEGER
+    limit = serializers.IntegerField(min_value=1, max_value=HISTORY_LIMIT_MAX, default=50)
+
+
+class ContactCheckQuery(serializers.Serializer):
+    phone = PhoneNumberField(max_length=RECIPIENT_MAX_CHARS, error_code="invalid_recipient")

@@ -1,0 +1,243 @@
+"""Public API for messages (`/api/v1/messages…`, a session's history and number checks).
+
+Thin: serializers validate, services act.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
+
+from gateway.api import OwnerApiView
+from gateway.errors import envelope
+from gateway.parsers import JSONParser
+from sessions_app.errors import InvalidIdempotencyKey
+from sessions_app.media.content import MEDIA_LIMITS
+from sessions_app.messages import selectors, services
+from sessions_app.messages.api.serializers import (
+    ContactCheckOutput,
+    ContactCheckQuery,
+    HistoryMessageOutput,
+    HistoryQuery,
+    MessageOutput,
+    MessageSendInput,
+    MessageUploadInput,
+)
+from sessions_app.sessions.api.views import SessionApiView
+from sessions_app.sessions.selectors import session_get
+
+TAG_MESSAGES = ["messages"]
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+# Form fields of a multipart send that hold JSON objects.
+_JSON_FORM_FIELDS = ("location", "contact", "reaction", "media")
+
+
+def idempotency_key_from(request: Any) -> str | None:
+    """Return the request's `Idempotency-Key` header, or None when there is none.
+
+    Raises InvalidIdempotencyKey for a header that is present but empty (a client whose key
+    variable was unset would otherwise lose its protection against double sends silently) or
+    not 1-100 printable ASCII characters.
+    """
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    value = value.strip()
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        raise InvalidIdempotencyKey()
+    return value
+
+
+_EX_SESSION = "ses_abc123"
+_EX_TO = "+62 812-0000-0001"
+
+
+def _send_example(title: str, **fields: Any) -> OpenApiExample:
+    """Return a request example of POST /api/v1/messages with `fields` after sessionId and to."""
+    return OpenApiExample(
+        title, value={"sessionId": _EX_SESSION, "to": _EX_TO, **fields}, request_only=True
+    )
+
+
+SEND_EXAMPLES = [
+    _send_example("text", type="text", text="Halo 👋"),
+    _send_example(
+        "image (URL, with caption)",
+        type="image",
+        media={"url": "https://example.com/cat.jpg"},
+        text="A cat",
+    ),
+    _send_example("video", type="video", media={"url": "https://example.com/clip.mp4"}),
+    _send_example("audio", type="audio", media={"url": "https://example.com/song.mp3"}),
+    _send_example(
+        "voice note (OGG/Opus, base64)",
+        type="voice",
+        media={"base64": "data:audio/ogg;base64,T2dnUwACAAAAAAAAAAA…"},
+    ),
+    _send_example(
+        "document (base64, with file name)",
+        type="document",
+        media={
+            "base64": "JVBERi0xLjQK…",
+            "mimetype": "application/pdf",
+            "filename": "Faktur März.pdf",
+        },
+        text="Your invoice",
+    ),
+    _send_example(
+        "sticker (WebP)", type="sticker", media={"url": "https://example.com/sticker.webp"}
+    ),
+    _send_example(
+        "location",
+        type="location",
+        location={
+            "latitude": -6.1754,
+            "longitude": 106.8272,
+            "name": "Monas",
+            "address": "Jakarta",
+        },
+    ),
+    _send_example(
+        "contact", type="contact", contact={"name": "Budi", "phone": "+62 812-0000-0002"}
+    ),
+    _send_example("reaction", type="reaction", reaction={"messageId": "3EB0C0FFEE", "emoji": "👍"}),
+    _send_example(
+        "reply with mentions (group)",
+        type="text",
+        text="@6281200000001 see above",
+        replyTo="3EB0C0FFEE",
+        mentions=["+62 812-0000-0001"],
+    ),
+]
+
+
+def _form_to_dict(request: Any) -> tuple[dict[str, Any], Any]:
+    """Return a multipart form as the JSON send body, and its `file` upload (or None)."""
+    data = request.data
+    upload = request.FILES.get("file")
+    if not hasattr(data, "getlist"):  # JSON
+        return data, None
+    body: dict[str, Any] = {}
+    for key in data:
+        if key in ("file", "mimetype", "filename"):
+            continue
+        if key == "mentions":
+            body[key] = data.getlist(key)
+            continue
+        value = data.get(key)
+        if key in _JSON_FORM_FIELDS and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # the serializer reports it as not an object
+        body[key] = value
+    if upload is not None:
+        # The upload's own name and type, unless the form names them.
+        media_options = {k: data.get(k) for k in ("mimetype", "filename") if data.get(k)}
+        body.setdefault("_upload", media_options)
+    return body, upload
+
+
+class MessageSendApi(OwnerApiView):
+    parser_classes = [JSONParser, MultiPartParser]
+
+    @extend_schema(
+        tags=TAG_MESSAGES,
+        request={"application/json": MessageSendInput, "multipart/form-data": MessageUploadInput},
+        responses={202: MessageOutput},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="A repeat with the same key and body returns the first message.",
+            )
+        ],
+        examples=SEND_EXAMPLES,
+        summary="Send a message of any type",
+        description=(
+            "Types: text, image, video, audio, voice (OGG/Opus voice note), document, sticker "
+            "(WebP), location, contact, reaction; `replyTo` and `mentions` on any type. Media by "
+            "`media.url`, `media.base64` (with or without a `data:` prefix) or a multipart "
+            "`file`. Limits (bytes): "
+            + ", ".join(f"{k} {v}" for k, v in MEDIA_LIMITS.items())
+            + " (413 `media_too_large`); content that does not fit the type is 422 "
+            "`media_type_mismatch`; a URL that fails is 422 `media_download_failed` or "
+            "`media_download_timeout`; a private or loopback URL is 400 `unsafe_url`."
+        ),
+    )
+    def post(self, request: Any) -> Any:
+        body, upload = _form_to_dict(request)
+        data = MessageSendInput(data=body, upload=upload)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if upload is not None:
+            values["_upload"] = body.get("_upload") or {}
+        session_id = values.get("sessionId") or getattr(self.api_key, "session_id", None)
+        if not session_id:
+            raise serializers.ValidationError({"sessionId": ["This field is required."]})
+        session = session_get(owner=self.owner, session_id=session_id, api_key=self.api_key)
+        message, _created = services.message_submit(
+            owner=self.owner,
+            session=session,
+            api_key=self.api_key,
+            values=values,
+            upload=upload,
+            idempotency_key=idempotency_key_from(request),
+        )
+        return envelope(MessageOutput(message).data, status=202)
+
+
+class MessageDetailApi(OwnerApiView):
+    @extend_schema(tags=TAG_MESSAGES, responses=MessageOutput, summary="Get a message's status")
+    def get(self, request: Any, message_id: str) -> Any:
+        message = selectors.message_get(
+            owner=self.owner, message_id=message_id, api_key=self.api_key
+        )
+        return envelope(MessageOutput(message).data)
+
+
+class SessionMessagesApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_MESSAGES,
+        parameters=[
+            OpenApiParameter("since", int, description="`cursor` of the last message seen"),
+            OpenApiParameter("limit", int, description="1–200, default 50"),
+        ],
+        responses=HistoryMessageOutput(many=True),
+        summary="History of a session in both directions (from its node), oldest first",
+        description="Asks the session's node; 504 `node_timeout` when it does not answer.",
+    )
+    def get(self, request: Any, session_id: str) -> Any:
+        session = self.get_session(session_id)
+        query = HistoryQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        messages = selectors.message_history(
+            owner=self.owner,
+            session=session,
+            since=query.validated_data["since"],
+            limit=query.validated_data["limit"],
+        )
+        return envelope(messages)
+
+
+class ContactCheckApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_MESSAGES,
+        parameters=[OpenApiParameter("phone", str, required=True, description="Any common form")],
+        responses=ContactCheckOutput,
+        summary="Tell whether a number is on WhatsApp, and its JID",
+    )
+    def get(self, request: Any, session_id: str) -> Any:
+        session = self.get_session(session_id)
+        query = ContactCheckQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        answer = selectors.contact_check(
+            owner=self.owner, session=session, phone=query.validated_data["phone"]
+        )
+        return envelope(answer)

@@ -1,0 +1,270 @@
+"""Writes for messages: accepting a send, the statuses nodes report, incoming messages, and
+republishing sends that got lost on the way to their node."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+from billing.models import UsageRecord
+from billing.services import usage_record_add
+from node_agent.protocol import MessageSend
+from sessions_app.errors import (
+    IdempotencyKeyMismatch,
+    MessageNotFound,
+    SessionNotConnected,
+    SessionNotFound,
+)
+from sessions_app.messages.models import OutboundMessage
+from sessions_app.messages.payloads import build_payload
+from sessions_app.recipients import Recipient
+from sessions_app.sessions.models import Session
+from sessions_app.webhooks.events import message_received_emit, message_status_emit
+from workers_app.node_client import node_publish_on_commit
+
+S = Session.Status
+M = OutboundMessage.Status
+
+
+def message_submit(
+    *,
+    owner: User,
+    session: Session,
+    api_key: ApiKey | None,
+    values: dict[str, Any],
+    upload: Any = None,
+    idempotency_key: str | None = None,
+) -> tuple[OutboundMessage, bool]:
+    """Accept a validated send body (see `payloads.build_payload`) for `session`: build the
+    node's payload, record the message and publish it. The API and the dashboard both send so.
+
+    `values["to"]` is a Recipient. Returns (message, created); see `message_send` for the
+    idempotency rules and the errors raised, besides the media errors of the payload builder.
+    """
+    recipient: Recipient = values["to"]
+    payload = build_payload(owner=owner, session=session, values=values, upload=upload)
+    return message_send(
+        owner=owner,
+        session=session,
+        api_key=api_key,
+        to=recipient.to,
+        chat_jid=recipient.chat_jid,
+        payload=payload,
+        idempotency_key=idempotency_key,
+    )
+
+
+def message_send(
+    *,
+    owner: User,
+    session: Session,
+    api_key: ApiKey | None,
+    to: str,
+    chat_jid: str,
+    payload: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[OutboundMessage, bool]:
+    """Record an outbound message and publish it to the session's node after commit.
+
+    `to` is E.164 digits (already normalized), `payload` the node's message body without
+    `to`/`chatId`. A repeated `idempotency_key` with the same body returns the first message
+    and sends nothing (`created` is False); with another body raises IdempotencyKeyMismatch.
+    Raises SessionNotConnected. One short transaction: one insert, no query per item.
+    """
+    body = {"to": to, "chatId": chat_jid, **payload}
+    if idempotency_key:
+        existing = OutboundMessage.objects.filter(
+            owner=owner, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return _idempotent_repeat(existing, session, body), False
+    if session.status != S.CONNECTED or not session.worker_id:
+        raise SessionNotConnected()
+    try:
+        with transaction.atomic():
+            message = OutboundMessage.objects.create(
+                owner=owner,
+                session=session,
+                api_key=api_key,
+                to=to,
+                chat_jid=chat_jid,
+                type=payload.get("type", "text"),
+                payload=body,
+                idempotency_key=idempotency_key or "",
+            )
+            node_publish_on_commit(
+                worker_id=session.worker_id,
+                task=MessageSend(message_id=message.id, session_id=session.id, payload=body),
+            )
+    except IntegrityError:
+        # Two requests raced with the same key: the loser answers with the winner's message.
+        if not idempotency_key:
+            raise
+        existing = OutboundMessage.objects.get(owner=owner, idempotency_key=idempotency_key)
+        return _idempotent_repeat(existing, session, body), False
+    return message, True
+
+
+def _idempotent_repeat(
+    existing: OutboundMessage, session: Session, body: dict[str, Any]
+) -> OutboundMessage:
+    if existing.session_id != session.id or existing.payload != body:
+        raise IdempotencyKeyMismatch()
+    return existing
+
+
+# --- Statuses and messages nodes report ----------------------------------------------------
+
+# A status can only move forward: each status lists the ones it may replace.
+_MESSAGE_STATUS_FROM = {
+    M.SENT: {M.QUEUED},
+    M.DELIVERED: {M.QUEUED, M.SENT},
+    M.READ: {M.QUEUED, M.SENT, M.DELIVERED},
+    M.FAILED: {M.QUEUED},
+}
+_MESSAGE_STATUS_AT = {
+    M.SENT: "sent_at",
+    M.DELIVERED: "delivered_at",
+    M.READ: "read_at",
+    M.FAILED: "failed_at",
+}
+_RANK = {M.QUEUED: 0, M.SENT: 1, M.DELIVERED: 2, M.READ: 3}
+
+
+@transaction.atomic
+def message_status_apply(
+    *,
+    session_id: str,
+    message_id: str,
+    status: str,
+    timestamp: datetime,
+    wa_message_id: str = "",
+    error_code: str = "",
+    error_message: str = "",
+) -> OutboundMessage:
+    """Apply a node's message-status report. Raises MessageNotFound.
+
+    A status never goes backwards (`read` is never replaced by `sent`), so repeats and reports
+    that arrive out of order change nothing. The message is counted for usage once, when it
+    first leaves `queued` for anything but `failed`. Emits `message.status`.
+    """
+    message = (
+        OutboundMessage.objects.select_for_update()
+        .filter(id=message_id, session_id=session_id)
+        .first()
+    )
+    if message is None:
+        raise MessageNotFound()
+    if message.status not in _MESSAGE_STATUS_FROM[status]:
+        return message
+    counted = message.status == M.QUEUED and status != M.FAILED
+    message.status = status
+    message.wa_message_id = wa_message_id or message.wa_message_id
+    for step in (M.SENT, M.DELIVERED, M.READ):
+        field = _MESSAGE_STATUS_AT[step]
+        if getattr(message, field) is None and _RANK[step] <= _RANK.get(status, -1):
+            setattr(message, field, timestamp)
+    if status == M.FAILED:
+        message.failed_at = timestamp
+        message.error_code = error_code or "send_failed"
+        message.error_message = error_message[:300]
+    message.save()
+    message_status_emit(message=message, timestamp=timestamp)
+    if counted:
+        usage_record_add(
+            user_id=message.owner_id,
+            session_id=message.session_id,
+            api_key_id=message.api_key_id,
+            kind=UsageRecord.Kind.MESSAGE_OUT,
+            billing_date=timestamp.date(),
+        )
+    return message
+
+
+def message_received_apply(*, session_id: str, message: dict[str, Any]) -> None:
+    """Apply a node's report of an incoming message: count it, emit `message.received`.
+
+    The message itself stays in the node's history. Raises SessionNotFound.
+    """
+    session = Session.objects.filter(id=session_id).only("id", "owner_id").first()
+    if session is None:
+        raise SessionNotFound()
+    usage_record_add(
+        user_id=session.owner_id,
+        session_id=session.id,
+        api_key_id=None,
+        kind=UsageRecord.Kind.MESSAGE_IN,
+        billing_date=timezone.now().date(),
+    )
+    message_received_emit(session=session, message=message)
+
+
+# --- Recovering sends the broker or a node lost --------------------------------------------
+
+
+def messages_republish() -> int:
+    """Publish again the messages left `queued` longer than MESSAGE_REQUEUE_AFTER_S.
+
+    A message goes again to its session's node when the session is CONNECTED on a node; the
+    node skips message ids it has already sent, so a republish never sends twice. A message of a
+    session that is not connected stays queued (it goes out once the session runs again, on
+    this node or another) until it is MESSAGE_QUEUED_MAX_AGE_S old: then it ends `failed` with
+    `session_not_connected`. At most MESSAGE_REQUEUE_BATCH messages are published per run, oldest
+    first. Safe to run concurrently (rows another run holds are skipped). Returns how many were
+    published.
+    """
+    now = timezone.now()
+    published = 0
+    with transaction.atomic():
+        # `updated_at` is when the row last changed or was last published, so a message is
+        # republished at most once per interval however often the sweep runs.
+        due = list(
+            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                status=M.QUEUED,
+                updated_at__lt=now - timedelta(seconds=settings.MESSAGE_REQUEUE_AFTER_S),
+                session__status=S.CONNECTED,
+                session__worker__isnull=False,
+            )
+            .select_related("session")
+            .order_by("created_at")[: settings.MESSAGE_REQUEUE_BATCH]
+        )
+        for message in due:
+            node_publish_on_commit(
+                worker_id=message.session.worker_id,
+                task=MessageSend(
+                    message_id=message.id, session_id=message.session_id, payload=message.payload
+                ),
+            )
+            published += 1
+        OutboundMessage.objects.filter(id__in=[m.id for m in due]).update(updated_at=now)
+    _messages_fail_unconnected(now=now)
+    return published
+
+
+def _messages_fail_unconnected(*, now: datetime) -> int:
+    too_old = now - timedelta(seconds=settings.MESSAGE_QUEUED_MAX_AGE_S)
+    stale = (
+        OutboundMessage.objects.filter(status=M.QUEUED, created_at__lt=too_old)
+        .exclude(session__status=S.CONNECTED, session__worker__isnull=False)
+        .order_by("created_at")
+        .values_list("id", "session_id")[: settings.MESSAGE_REQUEUE_BATCH]
+    )
+    failed = 0
+    for message_id, session_id in list(stale):
+        # The same path as a node's `failed` report: conditional on `queued`, emits the webhook.
+        message = message_status_apply(
+            session_id=session_id,
+            message_id=message_id,
+            status=M.FAILED,
+            timestamp=now,
+            error_code="session_not_connected",
+            error_message="The session was not connected while the message waited to be sent.",
+        )
+        failed += message.status == M.FAILED
+    return failed

@@ -1,0 +1,92 @@
+"""Validation of node reports (DESIGN.md §3.1); field names are `node_agent.protocol`'s."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from sessions_app.messages.models import OutboundMessage
+from sessions_app.sessions.models import Session
+
+
+class UpperChoiceField(serializers.ChoiceField):
+    """A choice compared case-insensitively and stored upper case (nodes may send `qr_required`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(str(data).upper())
+
+
+class SessionStatusReportInput(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The reporting node's id; a report from a node the session has moved away "
+        "from is not applied.",
+    )
+    status = UpperChoiceField(choices=Session.Status.values)
+    qrString = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    qrExpiresAt = serializers.DateTimeField(required=False, allow_null=True)
+    qrIndex = serializers.IntegerField(required=False, min_value=0)
+    pairingCode = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    phoneNumber = serializers.CharField(required=False, allow_blank=True, max_length=20)
+    jid = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    timestamp = serializers.DateTimeField()
+
+
+class MessageStatusErrorInput(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+
+
+class MessageStatusReportInput(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The reporting node's id. Applied whichever node reports: a message the "
+        "session's former node sent is still sent.",
+    )
+    messageId = serializers.CharField(max_length=32)
+    waMessageId = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    status = serializers.ChoiceField(
+        choices=[s for s in OutboundMessage.Status.values if s != OutboundMessage.Status.QUEUED]
+    )
+    error = MessageStatusErrorInput(required=False, allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+
+class IncomingMessageInput(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    type = serializers.CharField(max_length=32)
+    timestamp = serializers.DateTimeField()
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(max_length=100)
+        return fields
+
+
+class MessageReceivedReportInput(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    workerId = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="The reporting node's id. Applied whichever node reports.",
+    )
+    message = IncomingMessageInput()
+
+
+class MediaUploadInput(serializers.Serializer):
+    sessionId = serializers.CharField(max_length=32)
+    file = serializers.FileField()
+    mimetype = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    filename = serializers.CharField(
+        max_length=255, required=False, allow_blank=True, trim_whitespace=False
+    )

@@ -1,0 +1,159 @@
+"""Public API for sessions and the sandbox phone (`/api/v1/sessions…`). Thin: serializers
+validate, services act."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+
+from gateway.api import OwnerApiView
+from gateway.errors import envelope
+from sessions_app.errors import KeyBoundToSession
+from sessions_app.sessions import sandbox, services
+from sessions_app.sessions.api.serializers import (
+    QrOutput,
+    SandboxIncomingInput,
+    SandboxScanInput,
+    SessionConnectInput,
+    SessionCreateInput,
+    SessionOutput,
+    SessionStatusOutput,
+)
+from sessions_app.sessions.models import Session
+from sessions_app.sessions.selectors import session_get, session_list
+
+TAG_SESSIONS = ["sessions"]
+TAG_SANDBOX = ["sandbox"]
+
+
+class SessionApiView(OwnerApiView):
+    """A view about one of the caller's sessions (another's, or outside the key's, is a 404)."""
+
+    def get_session(self, session_id: str) -> Session:
+        return session_get(owner=self.owner, session_id=session_id, api_key=self.api_key)
+
+
+class SessionListCreateApi(OwnerApiView):
+    @extend_schema(tags=TAG_SESSIONS, responses=SessionOutput(many=True), summary="List sessions")
+    def get(self, request: Any) -> Any:
+        sessions = session_list(owner=self.owner, api_key=self.api_key)
+        return envelope(SessionOutput(sessions, many=True).data)
+
+    @extend_schema(
+        tags=TAG_SESSIONS,
+        request=SessionCreateInput,
+        responses={201: SessionOutput},
+        summary="Create a session card (phase 1)",
+    )
+    def post(self, request: Any) -> Any:
+        if self.api_key is not None and self.api_key.session_id:
+            raise KeyBoundToSession()
+        data = SessionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_create(owner=self.owner, **data.validated_data)
+        return envelope(SessionOutput(session).data, status=201)
+
+
+class SessionDetailApi(SessionApiView):
+    @extend_schema(tags=TAG_SESSIONS, responses=SessionOutput, summary="Get a session")
+    def get(self, request: Any, session_id: str) -> Any:
+        return envelope(SessionOutput(self.get_session(session_id)).data)
+
+    @extend_schema(tags=TAG_SESSIONS, responses={200: None}, summary="Delete a session")
+    def delete(self, request: Any, session_id: str) -> Any:
+        services.session_delete(owner=self.owner, session=self.get_session(session_id))
+        return envelope({"sessionId": session_id, "deleted": True})
+
+
+class SessionConnectApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SESSIONS,
+        request=SessionConnectInput,
+        responses={202: SessionOutput},
+        summary="Start linking a session (phase 2): QR or pairing code",
+    )
+    def post(self, request: Any, session_id: str) -> Any:
+        data = SessionConnectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_connect(
+            owner=self.owner,
+            session=self.get_session(session_id),
+            method=data.validated_data["method"],
+            phone_number=data.validated_data.get("phoneNumber", ""),
+        )
+        return envelope(SessionOutput(session).data, status=202)
+
+
+class SessionDisconnectApi(SessionApiView):
+    @extend_schema(tags=TAG_SESSIONS, request=None, responses=SessionOutput, summary="Disconnect")
+    def post(self, request: Any, session_id: str) -> Any:
+        session = services.session_disconnect(
+            owner=self.owner, session=self.get_session(session_id)
+        )
+        return envelope(SessionOutput(session).data)
+
+
+class SessionLogoutApi(SessionApiView):
+    @extend_schema(tags=TAG_SESSIONS, request=None, responses=SessionOutput, summary="Log out")
+    def post(self, request: Any, session_id: str) -> Any:
+        session = services.session_logout(owner=self.owner, session=self.get_session(session_id))
+        return envelope(SessionOutput(session).data)
+
+
+class SessionQrApi(SessionApiView):
+    @extend_schema(tags=TAG_SESSIONS, responses=QrOutput, summary="Get the current QR code")
+    def get(self, request: Any, session_id: str) -> Any:
+        return envelope(QrOutput.from_session(self.get_session(session_id)))
+
+
+class SessionStatusApi(SessionApiView):
+    @extend_schema(tags=TAG_SESSIONS, responses=SessionStatusOutput, summary="Poll the status")
+    def get(self, request: Any, session_id: str) -> Any:
+        return envelope(SessionStatusOutput(self.get_session(session_id)).data)
+
+
+class SandboxScanApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SANDBOX,
+        request=SandboxScanInput,
+        responses={202: SessionOutput},
+        summary="The sandbox phone scans the current QR (or enters the pairing code)",
+    )
+    def post(self, request: Any, session_id: str) -> Any:
+        data = SandboxScanInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = sandbox.sandbox_scan(
+            owner=self.owner,
+            session=self.get_session(session_id),
+            phone_number=data.validated_data.get("phoneNumber", ""),
+            qr_string=data.validated_data.get("qrString", ""),
+        )
+        return envelope(SessionOutput(session).data, status=202)
+
+
+class SandboxIncomingApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SANDBOX,
+        request=SandboxIncomingInput,
+        responses={202: None},
+        summary="A sandbox contact sends the session a message",
+    )
+    def post(self, request: Any, session_id: str) -> Any:
+        data = SandboxIncomingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = self.get_session(session_id)
+        sandbox.sandbox_incoming(owner=self.owner, session=session, message=data.validated_data)
+        return envelope({"sessionId": session.id, "accepted": True}, status=202)
+
+
+class SandboxPhoneActionApi(SessionApiView):
+    """`logout` (the phone removes the linked device) or `disconnect` (the connection drops)."""
+
+    action = ""
+
+    @extend_schema(tags=TAG_SANDBOX, request=None, responses={202: None})
+    def post(self, request: Any, session_id: str) -> Any:
+        session = self.get_session(session_id)
+        sandbox.sandbox_action(owner=self.owner, session=session, action=self.action, params={})
+        return envelope({"sessionId": session.id, "accepted": True}, status=202)

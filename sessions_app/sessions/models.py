@@ -1,0 +1,80 @@
+"""A WhatsApp session: one linked account, the node it runs on, its status and QR."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from sessions_app.ids import new_session_id
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def for_owner(self, owner: object) -> SessionQuerySet:
+        return self.filter(owner=owner)
+
+
+class Session(models.Model):
+    """One linked WhatsApp account. Statuses are upper case as in the seed."""
+
+    class Status(models.TextChoices):
+        DISCONNECTED = "DISCONNECTED"
+        INITIALIZING = "INITIALIZING"
+        QR_REQUIRED = "QR_REQUIRED"
+        PAIRING = "PAIRING"
+        CONNECTED = "CONNECTED"
+        RECONNECTING = "RECONNECTING"
+        LOGGED_OUT = "LOGGED_OUT"
+        FAILED = "FAILED"
+
+    class Engine(models.TextChoices):
+        WHATSAPP = "whatsapp", "WhatsApp"
+        SANDBOX = "sandbox", "Sandbox"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wa_sessions"
+    )
+    worker = models.ForeignKey(
+        "workers_app.Worker",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+    )
+    name = models.CharField(max_length=100)
+    engine = models.CharField(max_length=10, choices=Engine.choices, default=Engine.WHATSAPP)
+    phone_number = models.CharField(max_length=20, blank=True, help_text="E.164 digits.")
+    jid = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.DISCONNECTED)
+    status_reason = models.CharField(max_length=64, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    connect_method = models.CharField(max_length=14, blank=True)
+    qr_code = models.TextField(blank=True, help_text="data:image/png;base64,…")
+    qr_string = models.TextField(blank=True)
+    qr_expires_at = models.DateTimeField(null=True, blank=True)
+    pairing_code = models.CharField(max_length=16, blank=True)
+    session_store = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The shared session store holding the session's login (its node's "
+        "session_store when it last connected); empty = a node's own files, or logged out.",
+    )
+    moved_from = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The node a move (status RECONNECTING, node_moved) hands the session over from; "
+        "if that node dies before it hands over, the target starts the session by itself.",
+    )
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"

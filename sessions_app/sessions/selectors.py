@@ -1,0 +1,47 @@
+"""Reads for sessions, always scoped to their owner (another's is not found)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import ApiKey, User
+from sessions_app.errors import SessionNotFound
+from sessions_app.sessions.models import Session
+
+
+def session_list(*, owner: User, api_key: ApiKey | None = None) -> QuerySet[Session]:
+    """Return the owner's sessions, newest first; a session-bound key sees only its session."""
+    sessions = Session.objects.for_owner(owner)
+    if api_key is not None and api_key.session_id:
+        sessions = sessions.filter(id=api_key.session_id)
+    return sessions
+
+
+def session_get(*, owner: User, session_id: str, api_key: ApiKey | None = None) -> Session:
+    """Return one of the owner's sessions. Raises SessionNotFound (also for another's)."""
+    session = session_list(owner=owner, api_key=api_key).filter(id=session_id).first()
+    if session is None:
+        raise SessionNotFound()
+    return session
+
+
+def sessions_not_on_node(*, worker_id: str, session_ids: list[str]) -> list[str]:
+    """Return the ids in `session_ids` that are not assigned to the node `worker_id`.
+
+    Those moved to another node, lost their node (it was removed) or were deleted: a node that
+    still runs them must stop its copy, since two live copies of a WhatsApp session kick each
+    other off. Ids come back in the order given.
+    """
+    wanted = set(session_ids)
+    assigned = set(
+        Session.objects.filter(id__in=wanted, worker_id=worker_id).values_list("id", flat=True)
+    )
+    return [sid for sid in dict.fromkeys(session_ids) if sid not in assigned]
+
+
+def session_for_node(*, session_id: str) -> Session:
+    """Return a session whoever owns it (a node reports about it). Raises SessionNotFound."""
+    session = Session.objects.filter(id=session_id).select_related("owner").first()
+    if session is None:
+        raise SessionNotFound()
+    return session

@@ -1,0 +1,222 @@
+"""Events for users' webhooks: what happened, stored once, one delivery per endpoint URL.
+
+Emitted where node reports and the backend's own decisions change a session or a message
+(`sessions.services`, `messages.services`); each is stored once (a repeated report is recognised
+by its dedupe key) and its deliveries are enqueued after the surrounding transaction commits.
+Replaying a delivery by hand is here too; sending one is `delivery.py`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from sessions_app.errors import DeliveryInProgress, ReplayWindowPassed, WebhookDisabled
+from sessions_app.ids import new_event_id
+from sessions_app.messages.models import OutboundMessage
+from sessions_app.sessions.models import Session
+from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from sessions_app.webhooks.tasks import deliveries_enqueue
+
+D = WebhookDelivery.Status
+
+# Keys that would carry a file's bytes inline; they are never put in a payload.
+_INLINE_MEDIA_KEYS = {"base64", "data", "bytes", "content", "body", "jpegThumbnail", "thumbnail"}
+
+
+def event_emit(
+    *,
+    owner_id: int,
+    session_id: str,
+    type_: str,
+    data: dict[str, Any],
+    dedupe_key: str,
+) -> WebhookEvent | None:
+    """Store an event and one delivery per distinct endpoint URL; enqueue them after commit.
+
+    Returns None when no enabled endpoint wants it (nothing is stored) or when the same
+    (`type_`, `dedupe_key`) was emitted before (a node repeating a report): a repeat is safe.
+    Endpoints with the same normalized URL get one delivery, made by the oldest of them.
+    """
+    candidates = WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True).filter(
+        Q(session__isnull=True) | Q(session_id=session_id)
+    )
+    endpoints: dict[str, WebhookEndpoint] = {}
+    for endpoint in candidates.order_by("created_at", "id"):
+        if endpoint.wants(type_):
+            endpoints.setdefault(endpoint.url_normalized, endpoint)
+    if not endpoints:
+        return None
+    now = timezone.now()
+    event_id = new_event_id()
+    payload = {
+        "id": event_id,
+        "type": type_,
+        "timestamp": _iso(now),
+        "sessionId": session_id,
+        "data": data,
+    }
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            owner_id=owner_id,
+            type=type_,
+            dedupe_key=dedupe_key[:200],
+            defaults={
+                "id": event_id,
+                "session_id": session_id,
+                "payload": payload,
+                "created_at": now,
+            },
+        )
+        if not created:
+            return None
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(
+                endpoint=endpoint,
+                event=event,
+                next_attempt_at=now,
+                enqueued_at=now,
+                created_at=now,
+            )
+            for endpoint in endpoints.values()
+        )
+        ids = [delivery.id for delivery in deliveries]
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+    return event
+
+
+def session_status_emit(
+    *, session: Session, before: tuple[str, str, str], timestamp: datetime
+) -> None:
+    """Emit `session.status` when a report changed the status, QR or pairing code.
+
+    `before` is (status, qr_string, pairing_code) from before the report was applied.
+    """
+    if before == (session.status, session.qr_string, session.pairing_code):
+        return
+    data = {
+        "sessionId": session.id,
+        "status": session.status,
+        "reason": session.status_reason or None,
+        "phoneNumber": session.phone_number or None,
+        "qrString": session.qr_string or None,
+        "qrCode": session.qr_code or None,
+        "qrExpiresAt": _iso(session.qr_expires_at) if session.qr_expires_at else None,
+        "pairingCode": session.pairing_code or None,
+        "timestamp": _iso(timestamp),
+    }
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_="session.status",
+        data=data,
+        dedupe_key=f"{session.id}:{session.status}:{timestamp.isoformat()}",
+    )
+
+
+def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> None:
+    """Emit `message.status` for a status the message just moved to."""
+    failed = message.status == OutboundMessage.Status.FAILED
+    data = {
+        "sessionId": message.session_id,
+        "messageId": message.id,
+        "waMessageId": message.wa_message_id or None,
+        "to": message.to,
+        "chatId": message.chat_jid,
+        "status": message.status,
+        "error": (
+            {"code": message.error_code, "message": message.error_message} if failed else None
+        ),
+        "timestamp": _iso(timestamp),
+    }
+    event_emit(
+        owner_id=message.owner_id,
+        session_id=message.session_id,
+        type_="message.status",
+        data=data,
+        dedupe_key=f"{message.id}:{message.status}",
+    )
+
+
+def message_received_emit(*, session: Session, message: dict[str, Any]) -> None:
+    """Emit `message.received` for a node's incoming-message report (repeats are dropped).
+
+    `message` is the node's message object; a `media` object in it is passed on without inline
+    bytes, with a `url` when it names a stored `mediaId`.
+    """
+    data = {key: value for key, value in message.items() if key != "media"}
+    media = message.get("media")
+    if isinstance(media, dict):
+        data["media"] = _media_reference(media)
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_="message.received",
+        data={"sessionId": session.id, "message": data},
+        dedupe_key=f"{session.id}:{message.get('id')}",
+    )
+
+
+def _media_reference(media: dict[str, Any]) -> dict[str, Any]:
+    reference = {k: v for k, v in media.items() if k not in _INLINE_MEDIA_KEYS}
+    media_id = reference.get("mediaId")
+    if media_id:
+        url = _media_url(str(media_id))
+        if url:
+            reference["url"] = url
+    return reference
+
+
+def _media_url(media_id: str) -> str | None:
+    # Media storage belongs to sessions_app.media; use its URL builder only where it exists.
+    try:
+        module = importlib.import_module("sessions_app.media")
+    except ImportError:
+        return None
+    builder = getattr(module, "media_url", None)
+    return builder(media_id) if callable(builder) else None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- Replay -----------------------------------------------------------------------------------
+
+
+def delivery_replay(*, owner: User, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now, with the same event id, as one more attempt.
+
+    Raises WebhookDisabled, DeliveryInProgress, or ReplayWindowPassed (older than
+    WEBHOOK_REPLAY_WINDOW_DAYS). Enqueues after commit.
+    """
+    if not delivery.endpoint.enabled:
+        raise WebhookDisabled()
+    now = timezone.now()
+    if delivery.created_at < now - timedelta(days=settings.WEBHOOK_REPLAY_WINDOW_DAYS):
+        raise ReplayWindowPassed()
+    with transaction.atomic():
+        changed = (
+            WebhookDelivery.objects.filter(id=delivery.id)
+            .exclude(status=D.SENDING)
+            .update(
+                status=D.PENDING,
+                replay_requested=True,
+                next_attempt_at=now,
+                enqueued_at=now,
+                completed_at=None,
+                updated_at=now,
+            )
+        )
+        if not changed:
+            raise DeliveryInProgress()
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id]))
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,75 @@
+"""A session's history and number checks: RPCs to the session's node."""
+
+import time
+from unittest import mock
+
+import pytest
+
+from tests.factories import ConnectedSessionFactory
+from workers_app.errors import NodeTimeout
+
+pytestmark = pytest.mark.django_db
+
+
+def test_history_asks_the_node(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    rows = [{"id": "msg_1", "direction": "out", "cursor": 1}]
+    with mock.patch("sessions_app.messages.selectors.node_call", return_value=rows) as call:
+        response = api.get(f"/api/v1/sessions/{session.id}/messages?since=5&limit=2")
+    assert response.status_code == 200
+    assert response.json()["data"] == rows
+    task = call.call_args.kwargs["task"]
+    assert task.name == "node_agent.tasks.messages_list"
+    assert task.to_wire() == {"sessionId": session.id, "since": 5, "limit": 2}
+
+
+def test_history_node_timeout_is_504(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    with mock.patch("sessions_app.messages.selectors.node_call", side_effect=NodeTimeout()):
+        response = api.get(f"/api/v1/sessions/{session.id}/messages")
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "node_timeout")
+
+
+def test_history_bad_query_is_400(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    response = api.get(f"/api/v1/sessions/{session.id}/messages?limit=0&since=x")
+    assert response.status_code == 400
+
+
+def test_history_times_out_on_a_silent_node(api, user, settings):
+    """The real RPC path: a node queue nobody consumes answers 504 within the timeout."""
+    settings.NODE_RPC_TIMEOUT_S = 0.5
+    session = ConnectedSessionFactory(owner=user)
+    started = time.monotonic()
+    response = api.get(f"/api/v1/sessions/{session.id}/messages")
+    assert (response.status_code, response.json()["error"]["code"]) == (504, "node_timeout")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ({"jid": "6281200000001@s.whatsapp.net"}, True),
+        ({"jid": None}, False),
+    ],
+)
+def test_contact_check(api, user, answer, expected):
+    session = ConnectedSessionFactory(owner=user)
+    with mock.patch("sessions_app.messages.selectors.node_call", return_value=answer):
+        response = api.get(
+            f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "+62 812-0000-0001"}
+        )
+    assert response.status_code == 200, response.json()
+    data = response.json()["data"]
+    assert (data["phone"], data["onWhatsApp"], data["jid"]) == (
+        "6281200000001",
+        expected,
+        answer["jid"],
+    )
+
+
+def test_contact_check_bad_phone_is_400(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    response = api.get(f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "12"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_recipient")
+    assert api.get(f"/api/v1/sessions/{session.id}/contacts/check").status_code == 400
