@@ -539,7 +539,7 @@ def _register_second(node_api):
 
 
 def test_register_refuses_a_second_process_while_the_first_answers(node_api, health_server):
-    first = _register_first(node_api, health_server.url)
+    first = _register_first(node_api, health_server.health_url)
     health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": FIRST})
 
     response = _register_second(node_api)
@@ -553,7 +553,7 @@ def test_register_refuses_a_second_process_while_the_first_answers(node_api, hea
     assert (worker.instance_id, worker.max_sessions, worker.health_url) == (
         FIRST,
         50,
-        health_server.url,
+        health_server.health_url,
     )
     assert worker.last_heartbeat == first.last_heartbeat
     assert SystemLog.objects.filter(event="node.id_in_use", worker_id="node-a").exists()
@@ -567,7 +567,7 @@ def test_register_takes_over_from_a_process_that_does_not_answer(
     if answers_as == "nobody":
         _register_first(node_api, f"http://127.0.0.1:{free_port()}/health")
     else:
-        _register_first(node_api, health_server.url)
+        _register_first(node_api, health_server.health_url)
         health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": SECOND})
 
     response = _register_second(node_api)
@@ -579,7 +579,7 @@ def test_register_takes_over_from_a_process_that_does_not_answer(
 
 @pytest.mark.parametrize("how", ["stale heartbeat", "offline"])
 def test_register_does_not_ask_a_node_that_is_already_gone(node_api, health_server, how):
-    _register_first(node_api, health_server.url)
+    _register_first(node_api, health_server.health_url)
     health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": FIRST})
     if how == "offline":
         Worker.objects.filter(id="node-a").update(status=Worker.Status.OFFLINE)
@@ -595,17 +595,17 @@ def test_register_does_not_ask_a_node_that_is_already_gone(node_api, health_serv
 
 
 def test_same_process_registers_again_without_being_asked(node_api, health_server):
-    _register_first(node_api, health_server.url)
+    _register_first(node_api, health_server.health_url)
     health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": FIRST})
 
-    again = _register_first(node_api, health_server.url)
+    again = _register_first(node_api, health_server.health_url)
 
     assert health_server.hits == 0
     assert again.instance_id == FIRST
 
 
 def test_heartbeat_from_another_process_is_refused_and_not_recorded(node_api, health_server):
-    first = _register_first(node_api, health_server.url)
+    first = _register_first(node_api, health_server.health_url)
     path = "/api/admin/workers/node-a/heartbeat"
     metrics = {"sessionCount": 5, "activeConnections": 4, "cpuUsage": 9.0, "memoryUsage": 9.0}
 

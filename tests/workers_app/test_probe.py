@@ -23,7 +23,7 @@ def _stale_worker(health_url: str) -> Worker:
 
 def test_node_that_answers_as_itself_is_alive(health_server):
     health_server.answer = (200, {"status": "ok", "workerId": "node-a"})
-    assert node_answers_health(worker_id="node-a", health_url=health_server.url, timeout_s=2)
+    assert node_answers_health(worker_id="node-a", health_url=health_server.health_url, timeout_s=2)
 
 
 @pytest.mark.parametrize(
@@ -37,19 +37,24 @@ def test_node_that_answers_as_itself_is_alive(health_server):
 )
 def test_anything_else_is_not_an_answer(health_server, answer):
     health_server.answer = answer
-    assert not node_answers_health(worker_id="node-a", health_url=health_server.url, timeout_s=2)
+    assert not node_answers_health(
+        worker_id="node-a", health_url=health_server.health_url, timeout_s=2
+    )
 
 
 def test_with_an_instance_id_only_that_process_is_an_answer(health_server):
     health_server.answer = (200, {"status": "ok", "workerId": "node-a", "instanceId": "a" * 32})
     assert node_answers_health(
-        worker_id="node-a", health_url=health_server.url, timeout_s=2, instance_id="a" * 32
+        worker_id="node-a", health_url=health_server.health_url, timeout_s=2, instance_id="a" * 32
     )
     # A later process of the same node (a restart on the same port), or one that sends none.
     for body in [{"workerId": "node-a", "instanceId": "b" * 32}, {"workerId": "node-a"}]:
         health_server.answer = (200, body)
         assert not node_answers_health(
-            worker_id="node-a", health_url=health_server.url, timeout_s=2, instance_id="a" * 32
+            worker_id="node-a",
+            health_url=health_server.health_url,
+            timeout_s=2,
+            instance_id="a" * 32,
         )
 
 
@@ -59,7 +64,7 @@ def test_no_url_or_nobody_listening_is_not_an_answer(url):
 
 
 def test_stale_node_that_answers_its_health_url_keeps_its_sessions(user, health_server):
-    worker = _stale_worker(health_server.url)
+    worker = _stale_worker(health_server.health_url)
     health_server.answer = (200, {"status": "ok", "workerId": worker.id})
     session = SessionFactory(owner=user, worker=worker, status=Session.Status.CONNECTED)
 
