@@ -221,19 +221,8 @@ class MessagesList(NodeTask):
 # One history item: `id` (gateway id out, WhatsApp id in), `waMessageId`, `direction` (in|out),
 # `chatId`, `from`, `type`, `status`, `error` ({code, message} or null), `content` (text, media
 # descriptor, location, ...), `createdAt` (ISO 8601 UTC), `cursor` (pass as `since`).
-HISTORY_ITEM_KEYS = (
-    "id",
-    "waMessageId",
-    "direction",
-    "chatId",
-    "from",
-    "type",
-    "status",
-    "error",
-    "content",
-    "createdAt",
-    "cursor",
-)
+HISTORY_ITEM_KEYS = ("id", "waMessageId", "direction", "chatId", "from", "type", "status")
+HISTORY_ITEM_KEYS += ("error", "content", "createdAt", "cursor")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,16 +250,8 @@ class SandboxAction(NodeTask):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-NODE_TASKS: tuple[type[NodeTask], ...] = (
-    SessionStart,
-    SessionStop,
-    SessionLogout,
-    SessionDelete,
-    MessageSend,
-    MessagesList,
-    CheckNumber,
-    SandboxAction,
-)
+NODE_TASKS: tuple[type[NodeTask], ...] = (SessionStart, SessionStop, SessionLogout, SessionDelete)
+NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction)
 
 # --- Reports: node → backend -------------------------------------------------------------------
 
