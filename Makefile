@@ -36,6 +36,7 @@ migrate: install .env
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	PATH="$(CURDIR)/$(BIN):$$PATH" BACKEND_URL="$${BACKEND_URL:-http://127.0.0.1:$(PORT)}" \
+		PUBLIC_URL="$${PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
 		$(BIN)/honcho start -p $(PORT)
 
 up: run

@@ -219,6 +219,14 @@ CELERY_BEAT_SCHEDULE["fail-stalled-sessions"] = {
     "schedule": SESSION_SWEEP_INTERVAL_S,
 }
 
+# The gateway's own address as its users reach it: links it hands out (a received file's URL in
+# a webhook) start with it. `make run` sets it to the local address.
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# A received file's link in a webhook event opens it without an API key for this long: the whole
+# retry schedule (about three days) and the replay window (WEBHOOK_REPLAY_WINDOW_DAYS) resend the
+# same event, so it must outlive both.
+MEDIA_URL_TTL_S = env.int("MEDIA_URL_TTL_S", default=15 * 24 * 3600)
+
 # Let webhooks and media URLs reach loopback and private addresses (local development, tests).
 ALLOW_PRIVATE_URLS = env.bool("ALLOW_PRIVATE_URLS", default=False)
 # Media given by URL: the download must finish within this time and these bytes (per-type caps

@@ -8,7 +8,6 @@ Replaying a delivery by hand is here too; sending one is `delivery.py`.
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,8 @@ from django.utils import timezone
 from accounts.models import User
 from sessions_app.errors import DeliveryInProgress, ReplayWindowPassed, WebhookDisabled
 from sessions_app.ids import new_event_id
+from sessions_app.media.links import media_link
+from sessions_app.media.models import MediaFile
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -148,13 +149,15 @@ def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> Non
 def message_received_emit(*, session: Session, message: dict[str, Any]) -> None:
     """Emit `message.received` for a node's incoming-message report (repeats are dropped).
 
-    `message` is the node's message object; a `media` object in it is passed on without inline
-    bytes, with a `url` when it names a stored `mediaId`.
+    `message` is the report's (`node_agent.protocol.incoming_message`). Its `media` is passed on
+    without inline bytes; when it names a file the session's owner keeps (`media.id`, uploaded
+    by the node), it gets the file's stored `mimetype`, `size` (bytes), `sha256` and
+    `filename`, and a `url` that opens it without an API key until `urlExpiresAt`.
     """
     data = {key: value for key, value in message.items() if key != "media"}
     media = message.get("media")
     if isinstance(media, dict):
-        data["media"] = _media_reference(media)
+        data["media"] = _media_reference(session, media)
     event_emit(
         owner_id=session.owner_id,
         session_id=session.id,
@@ -164,24 +167,27 @@ def message_received_emit(*, session: Session, message: dict[str, Any]) -> None:
     )
 
 
-def _media_reference(media: dict[str, Any]) -> dict[str, Any]:
+def _media_reference(session: Session, media: dict[str, Any]) -> dict[str, Any]:
     reference = {k: v for k, v in media.items() if k not in _INLINE_MEDIA_KEYS}
-    media_id = reference.get("mediaId")
-    if media_id:
-        url = _media_url(str(media_id))
-        if url:
-            reference["url"] = url
+    # Only a file of this session's owner gets a link: a report names ids, and a link opens
+    # whatever file it names.
+    stored = MediaFile.objects.filter(
+        id=str(reference.get("id") or ""), owner_id=session.owner_id
+    ).first()
+    if stored is None:
+        reference.pop("sha256", None)
+        return reference
+    url, expires_at = media_link(stored)
+    reference.update(
+        id=stored.id,
+        mimetype=stored.mimetype,
+        size=stored.size,
+        sha256=stored.sha256,
+        filename=stored.filename or None,
+        url=url,
+        urlExpiresAt=_iso(expires_at),
+    )
     return reference
-
-
-def _media_url(media_id: str) -> str | None:
-    # Media storage belongs to sessions_app.media; use its URL builder only where it exists.
-    try:
-        module = importlib.import_module("sessions_app.media")
-    except ImportError:
-        return None
-    builder = getattr(module, "media_url", None)
-    return builder(media_id) if callable(builder) else None
 
 
 def _iso(value: datetime) -> str:

@@ -29,7 +29,9 @@ class MessageReceivedData(serializers.Serializer):
     message = serializers.DictField(
         help_text=(
             "The node's message: `id`, `from`, `chatId`, `type`, `timestamp`, `fromMe`, `text`; "
-            "`media` ({mimetype, filename, size, mediaId, url}) never carries the file's bytes."
+            "`media` {id, mimetype, filename, size (bytes), sha256, caption?, url, urlExpiresAt} "
+            "never carries the file's bytes: `url` opens the file without an API key until "
+            "`urlExpiresAt` (MEDIA_URL_TTL_S, 15 days by default)."
         )
     )
 
