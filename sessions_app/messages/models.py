@@ -46,6 +46,12 @@ class OutboundMessage(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True, default="")
+    request_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of what the send asked for (payloads.request_fingerprint): a repeat "
+        "with the same Idempotency-Key is recognised by it before any media is fetched.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)

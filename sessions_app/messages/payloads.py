@@ -6,6 +6,8 @@ One builder for the API and the dashboard. Media are read, checked and kept firs
 
 from __future__ import annotations
 
+import hashlib
+import json
 import mimetypes
 from typing import Any
 
@@ -74,3 +76,37 @@ def build_payload(
     elif type_ == "reaction":
         payload["reaction"] = dict(values["reaction"])
     return payload
+
+
+def request_fingerprint(*, session: Session, values: dict[str, Any], upload: Any = None) -> str:
+    """Return the SHA-256 (hex) of what a validated send body asks for, before anything is read.
+
+    Two requests with the same fingerprint ask for the same message: the same session, chat,
+    type, text and fields, and media by the same URL, the same base64 text or an upload of the
+    same bytes (hashed here, read from the local upload, never fetched). An idempotent repeat
+    is recognised by it without downloading anything.
+    """
+    media = dict(values.get("media") or {})
+    if "base64" in media:
+        media["base64"] = hashlib.sha256(media["base64"].encode()).hexdigest()
+    if upload is not None:
+        digest = hashlib.sha256()
+        for chunk in upload.chunks():
+            digest.update(chunk)
+        upload.seek(0)
+        media.update(
+            upload=digest.hexdigest(),
+            name=getattr(upload, "name", None),
+            contentType=getattr(upload, "content_type", None),
+            **(values.get("_upload") or {}),
+        )
+    asked = {
+        "sessionId": session.id,
+        "chatId": values["to"].chat_jid,
+        "type": values.get("type", "text"),
+        "media": media or None,
+        "mentions": [m.chat_jid for m in values.get("mentions") or []],
+        **{key: values.get(key) for key in ("text", "location", "contact", "reaction", "replyTo")},
+    }
+    canonical = json.dumps(asked, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -21,7 +21,7 @@ from sessions_app.errors import (
     SessionNotFound,
 )
 from sessions_app.messages.models import OutboundMessage
-from sessions_app.messages.payloads import build_payload
+from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.recipients import Recipient
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.events import message_received_emit, message_status_emit
@@ -43,9 +43,18 @@ def message_submit(
     """Accept a validated send body (see `payloads.build_payload`) for `session`: build the
     node's payload, record the message and publish it. The API and the dashboard both send so.
 
-    `values["to"]` is a Recipient. Returns (message, created); see `message_send` for the
-    idempotency rules and the errors raised, besides the media errors of the payload builder.
+    `values["to"]` is a Recipient. A repeat of an earlier `idempotency_key` is answered first,
+    from the request's fingerprint, before any media is read or downloaded: the same request
+    returns the first message (`created` False), another one raises IdempotencyKeyMismatch.
+    Raises SessionNotConnected and the media errors of the payload builder.
     """
+    fingerprint = request_fingerprint(session=session, values=values, upload=upload)
+    if idempotency_key:
+        existing = OutboundMessage.objects.filter(
+            owner=owner, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return _idempotent_repeat(existing, session, fingerprint), False
     recipient: Recipient = values["to"]
     payload = build_payload(owner=owner, session=session, values=values, upload=upload)
     return message_send(
@@ -56,6 +65,7 @@ def message_submit(
         chat_jid=recipient.chat_jid,
         payload=payload,
         idempotency_key=idempotency_key,
+        request_hash=fingerprint,
     )
 
 
@@ -68,21 +78,19 @@ def message_send(
     chat_jid: str,
     payload: dict[str, Any],
     idempotency_key: str | None = None,
+    request_hash: str = "",
 ) -> tuple[OutboundMessage, bool]:
     """Record an outbound message and publish it to the session's node after commit.
 
     `to` is E.164 digits (already normalized), `payload` the node's message body without
-    `to`/`chatId`. A repeated `idempotency_key` with the same body returns the first message
-    and sends nothing (`created` is False); with another body raises IdempotencyKeyMismatch.
-    Raises SessionNotConnected. One short transaction: one insert, no query per item.
+    `to`/`chatId`, `request_hash` the request's fingerprint (`message_submit`; "" for none:
+    then a repeat is told by its payload). A repeated `idempotency_key` of the same request
+    returns the first message and sends nothing (`created` is False); of another one raises
+    IdempotencyKeyMismatch. Raises SessionNotConnected. One short transaction: one insert
+    (the unique key catches a repeat), no query per item.
     """
     body = {"to": to, "chatId": chat_jid, **payload}
-    if idempotency_key:
-        existing = OutboundMessage.objects.filter(
-            owner=owner, idempotency_key=idempotency_key
-        ).first()
-        if existing is not None:
-            return _idempotent_repeat(existing, session, body), False
+    asked = request_hash or body
     if session.status != S.CONNECTED or not session.worker_id:
         raise SessionNotConnected()
     try:
@@ -96,24 +104,38 @@ def message_send(
                 type=payload.get("type", "text"),
                 payload=body,
                 idempotency_key=idempotency_key or "",
+                request_hash=request_hash,
             )
             node_publish_on_commit(
                 worker_id=session.worker_id,
                 task=MessageSend(message_id=message.id, session_id=session.id, payload=body),
             )
     except IntegrityError:
-        # Two requests raced with the same key: the loser answers with the winner's message.
+        # The key was used before (`message_submit` looks first; a direct caller does not), or
+        # two requests raced with it: answer with the first message.
         if not idempotency_key:
             raise
         existing = OutboundMessage.objects.get(owner=owner, idempotency_key=idempotency_key)
-        return _idempotent_repeat(existing, session, body), False
+        return _idempotent_repeat(existing, session, asked), False
     return message, True
 
 
 def _idempotent_repeat(
-    existing: OutboundMessage, session: Session, body: dict[str, Any]
+    existing: OutboundMessage, session: Session, asked: str | dict[str, Any]
 ) -> OutboundMessage:
-    if existing.session_id != session.id or existing.payload != body:
+    """Return `existing` if `asked` (a request fingerprint, or a payload) is what it was for.
+
+    A fingerprint is compared with the one stored; a payload with the payload. A message
+    stored before fingerprints were kept has none: it matches by its session alone (a repeat
+    then never sends twice, at worst it answers the first message for a changed request).
+    """
+    if existing.session_id != session.id:
+        raise IdempotencyKeyMismatch()
+    if isinstance(asked, str):
+        same = not existing.request_hash or existing.request_hash == asked
+    else:
+        same = existing.payload == asked
+    if not same:
         raise IdempotencyKeyMismatch()
     return existing
 

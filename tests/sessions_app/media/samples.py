@@ -6,9 +6,9 @@ import io
 from PIL import Image
 
 
-def png_bytes() -> bytes:
+def png_bytes(color: str | tuple[int, int, int] = (200, 10, 10)) -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (4, 4), (200, 10, 10)).save(buffer, format="PNG")
+    Image.new("RGB", (4, 4), color).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
