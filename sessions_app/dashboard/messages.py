@@ -15,14 +15,9 @@ from django_htmx.http import trigger_client_event
 
 from accounts.views import HtmxHttpRequest
 from gateway.errors import GatewayError
+from sessions_app.dashboard.common import not_found, with_session
 from sessions_app.dashboard.forms import SendTestForm
-from sessions_app.dashboard.sessions import (
-    MESSAGE_FINAL,
-    detail_page,
-    not_found,
-    recent_messages,
-    with_session,
-)
+from sessions_app.dashboard.sessions import MESSAGE_FINAL, detail_page, recent_messages
 from sessions_app.errors import MessageNotFound
 from sessions_app.messages.selectors import message_get
 from sessions_app.messages.services import message_submit

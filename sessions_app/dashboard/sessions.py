@@ -8,7 +8,6 @@ panel; without htmx they redirect back to the page (or re-render it with the err
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -21,13 +20,13 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.views import HtmxHttpRequest, dashboard_login_required
 from gateway.errors import GatewayError
+from sessions_app.dashboard.common import with_session
 from sessions_app.dashboard.forms import (
     ConnectForm,
     SandboxIncomingForm,
     SendTestForm,
     SessionCreateForm,
 )
-from sessions_app.errors import SessionNotFound
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.selectors import message_list
 from sessions_app.reasons import reason_text
@@ -46,28 +45,6 @@ from sessions_app.sessions.services import (
 S = Session.Status
 MESSAGE_FINAL = frozenset({OutboundMessage.Status.READ, OutboundMessage.Status.FAILED})
 RECENT_MESSAGES = 20
-
-SessionView = Callable[..., HttpResponse]
-
-
-def not_found(request: HtmxHttpRequest) -> HttpResponse:
-    """Answer the dashboard's 404 page."""
-    return render(request, "not_found.html", status=404)
-
-
-def with_session(view: SessionView) -> SessionView:
-    """Log-in-required view of one of the user's sessions; another user's id is a 404 page."""
-
-    @wraps(view)
-    def wrapper(request: HtmxHttpRequest, session_id: str, **kwargs: Any) -> HttpResponse:
-        try:
-            session = session_get(owner=request.user, session_id=session_id)
-        except SessionNotFound:
-            return not_found(request)
-        return view(request, session, **kwargs)
-
-    return dashboard_login_required(wrapper)
-
 
 # --- The list ---------------------------------------------------------------------------------
 

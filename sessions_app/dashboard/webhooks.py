@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.views import HtmxHttpRequest, dashboard_login_required
 from gateway.errors import GatewayError
+from sessions_app.dashboard.common import not_found, with_endpoint
 from sessions_app.dashboard.forms import WebhookCreateForm
-from sessions_app.errors import WebhookDeliveryNotFound, WebhookNotFound
+from sessions_app.errors import WebhookDeliveryNotFound
 from sessions_app.webhooks import endpoints, events, selectors
 from sessions_app.webhooks.models import WebhookEndpoint
 
@@ -52,55 +53,36 @@ def webhook_list_view(request: HtmxHttpRequest) -> HttpResponse:
     return _page(request, form, status=400 if form.errors else 200)
 
 
-def _endpoint(request: HtmxHttpRequest, webhook_id: str) -> WebhookEndpoint | None:
-    try:
-        return selectors.endpoint_get(owner=request.user, endpoint_id=webhook_id)
-    except WebhookNotFound:
-        return None
-
-
-@dashboard_login_required
+@with_endpoint
 @require_POST
-def webhook_toggle_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+def webhook_toggle_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     """Enable a disabled webhook or disable an enabled one."""
-    endpoint = _endpoint(request, webhook_id)
-    if endpoint is None:
-        return render(request, "not_found.html", status=404)
     endpoints.endpoint_update(owner=request.user, endpoint=endpoint, enabled=not endpoint.enabled)
     messages.success(request, "Webhook enabled." if not endpoint.enabled else "Webhook disabled.")
     return redirect("sessions:webhooks")
 
 
-@dashboard_login_required
+@with_endpoint
 @require_POST
-def webhook_rotate_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+def webhook_rotate_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     """Rotate a webhook's secret and show the new one in this response only."""
-    endpoint = _endpoint(request, webhook_id)
-    if endpoint is None:
-        return render(request, "not_found.html", status=404)
     endpoint = endpoints.endpoint_rotate_secret(owner=request.user, endpoint=endpoint)
     return _page(request, WebhookCreateForm(owner=request.user), issued=endpoint)
 
 
-@dashboard_login_required
+@with_endpoint
 @require_POST
-def webhook_delete_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+def webhook_delete_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     """Delete a webhook with its delivery log."""
-    endpoint = _endpoint(request, webhook_id)
-    if endpoint is None:
-        return render(request, "not_found.html", status=404)
     endpoints.endpoint_delete(owner=request.user, endpoint=endpoint)
     messages.success(request, "Webhook deleted.")
     return redirect("sessions:webhooks")
 
 
-@dashboard_login_required
+@with_endpoint
 @require_GET
-def webhook_deliveries_view(request: HtmxHttpRequest, webhook_id: str) -> HttpResponse:
+def webhook_deliveries_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     """Show a webhook's newest deliveries with every attempt."""
-    endpoint = _endpoint(request, webhook_id)
-    if endpoint is None:
-        return render(request, "not_found.html", status=404)
     deliveries = selectors.delivery_list(endpoint=endpoint, limit=100)
     return render(
         request,
@@ -109,21 +91,18 @@ def webhook_deliveries_view(request: HtmxHttpRequest, webhook_id: str) -> HttpRe
     )
 
 
-@dashboard_login_required
+@with_endpoint
 @require_POST
 def webhook_replay_view(
-    request: HtmxHttpRequest, webhook_id: str, delivery_id: str
+    request: HtmxHttpRequest, endpoint: WebhookEndpoint, delivery_id: str
 ) -> HttpResponse:
     """Replay one delivery now (same event id); errors are shown as a message."""
-    endpoint = _endpoint(request, webhook_id)
-    if endpoint is None:
-        return render(request, "not_found.html", status=404)
     try:
         delivery = selectors.delivery_get(endpoint=endpoint, delivery_id=delivery_id)
         events.delivery_replay(owner=request.user, delivery=delivery)
         messages.success(request, "Replay queued.")
     except WebhookDeliveryNotFound:
-        return render(request, "not_found.html", status=404)
+        return not_found(request)
     except GatewayError as exc:
         messages.error(request, exc.message)
     return redirect("sessions:webhook_deliveries", webhook_id=endpoint.id)

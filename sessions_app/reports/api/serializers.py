@@ -17,15 +17,18 @@ class UpperChoiceField(serializers.ChoiceField):
         return super().to_internal_value(str(data).upper())
 
 
+def worker_id_field(help_text: str) -> serializers.CharField:
+    """Return the optional `workerId` of a report: the reporting node ("" when not sent)."""
+    return serializers.CharField(
+        max_length=64, required=False, allow_blank=True, default="", help_text=help_text
+    )
+
+
 class SessionStatusReportInput(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
-    workerId = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        default="",
-        help_text="The reporting node's id; a report from a node the session has moved away "
-        "from is not applied.",
+    workerId = worker_id_field(
+        "The reporting node's id; a report from a node the session has moved away from is not "
+        "applied."
     )
     status = UpperChoiceField(choices=Session.Status.values)
     qrString = serializers.CharField(required=False, allow_blank=True, max_length=1000)
@@ -45,12 +48,9 @@ class MessageStatusErrorInput(serializers.Serializer):
 
 class MessageStatusReportInput(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
-    workerId = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        help_text="The reporting node's id. Applied whichever node reports: a message the "
-        "session's former node sent is still sent.",
+    workerId = worker_id_field(
+        "The reporting node's id. Applied whichever node reports: a message the session's "
+        "former node sent is still sent."
     )
     messageId = serializers.CharField(max_length=32)
     waMessageId = serializers.CharField(required=False, allow_blank=True, max_length=64)
@@ -74,12 +74,7 @@ class IncomingMessageInput(serializers.Serializer):
 
 class MessageReceivedReportInput(serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
-    workerId = serializers.CharField(
-        max_length=64,
-        required=False,
-        allow_blank=True,
-        help_text="The reporting node's id. Applied whichever node reports.",
-    )
+    workerId = worker_id_field("The reporting node's id. Applied whichever node reports.")
     message = IncomingMessageInput()
 
 
