@@ -20,6 +20,17 @@ from tests.factories import UserFactory, WorkerFactory
 WORKER_TOKEN = "test-node-token-0123456789"
 
 
+E2E_DIR = os.path.join(os.path.dirname(__file__), "e2e")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Mark every test under tests/e2e/ `e2e`, so `-m "not e2e"` leaves out all that start
+    real processes (and only those: every such test lives there)."""
+    for item in items:
+        if str(item.path).startswith(E2E_DIR + os.sep):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
     """Give each test run its own PostgreSQL database, so concurrent runs never collide."""
