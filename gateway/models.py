@@ -29,6 +29,8 @@ class SystemLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "system log entry"
+        verbose_name_plural = "system log"
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.event}"

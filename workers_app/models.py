@@ -75,6 +75,7 @@ class Worker(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "node"
 
     def __str__(self) -> str:
         return self.id

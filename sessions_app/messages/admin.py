@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from gateway.admin import ReadOnlyAdmin
 from sessions_app.messages.models import OutboundMessage
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
+class OutboundMessageAdmin(ReadOnlyAdmin):
     list_display = ("id", "session", "owner", "to", "type", "status", "error_code", "created_at")
     list_filter = ("status", "type", "error_code", "created_at")
     search_fields = ("id", "to", "chat_jid", "wa_message_id", "owner__email", "session__id")

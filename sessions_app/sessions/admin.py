@@ -2,11 +2,16 @@
 
 from django.contrib import admin
 
+from gateway.admin import ReadOnlyAdmin
 from sessions_app.sessions.models import Session
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdmin):
+    """Sessions, read only but their name: a status or node typed in would not tell the node,
+    so sessions move through the nodes' drain, rebalance and remove actions; users create and
+    connect them."""
+
     list_display = (
         "id",
         "name",
@@ -21,13 +26,7 @@ class SessionAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "engine", "worker")
     search_fields = ("id", "name", "phone_number", "owner__email")
-    readonly_fields = (
-        "id",
-        "qr_string",
-        "qr_expires_at",
-        "session_store",
-        "created_at",
-        "updated_at",
-    )
     exclude = ("qr_code",)
-    raw_id_fields = ("owner",)
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [f.name for f in Session._meta.fields if f.name not in ("name", "qr_code")]

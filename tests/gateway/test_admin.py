@@ -1,0 +1,115 @@
+"""Django admin is safe to use: every page answers, and what the gateway writes can't be typed in."""
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.utils import timezone
+
+from accounts.services import api_key_create
+from billing.services import usage_record_add
+from gateway.models import system_log
+from sessions_app.messages.services import message_received_apply, message_status_apply
+from sessions_app.sessions.models import Session
+from sessions_app.webhooks.endpoints import endpoint_create
+from sessions_app.webhooks.models import WebhookEndpoint
+from tests.factories import OutboundMessageFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+# Rows the gateway writes itself: an operator reads and deletes them, never adds one.
+WRITTEN_BY_THE_GATEWAY = {
+    "gateway.systemlog",
+    "accounts.apikey",
+    "billing.usagerecord",
+    "workers_app.worker",
+    "sessions_app.session",
+    "sessions_app.outboundmessage",
+    "sessions_app.webhookendpoint",
+    "sessions_app.webhookdelivery",
+}
+
+
+@pytest.fixture
+def staff():
+    client = Client()
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def one_of_each(user, settings):
+    """One row of every model admin shows."""
+    settings.ALLOW_PRIVATE_URLS = True
+    message = OutboundMessageFactory(owner=user)
+    endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    message_status_apply(
+        session_id=message.session_id,
+        message_id=message.id,
+        status="sent",
+        timestamp=timezone.now(),
+    )
+    message_received_apply(session_id=message.session_id, message={"id": "in1", "type": "text"})
+    api_key_create(owner=user, name="k", session=message.session)
+    usage_record_add(
+        user_id=user.id,
+        session_id=message.session_id,
+        api_key_id=None,
+        billing_date=timezone.now().date(),
+    )
+    system_log(event="test", message="a line")
+
+
+def _label(model):
+    return f"{model._meta.app_label}.{model._meta.model_name}"
+
+
+def test_every_admin_page_answers_and_gateway_rows_cannot_be_added(staff, one_of_each):
+    for model in admin.site._registry:
+        opts = model._meta
+        base = f"/admin/{opts.app_label}/{opts.model_name}/"
+        assert staff.get(base).status_code == 200, base
+        row = model._default_manager.first()
+        if opts.app_label != "auth":  # Django's own groups: none exist
+            assert row is not None, f"no {_label(model)} row to show"
+            assert staff.get(f"{base}{row.pk}/change/").status_code == 200, base
+        add = staff.get(f"{base}add/").status_code
+        if _label(model) in WRITTEN_BY_THE_GATEWAY:
+            assert add == 403, (base, add)
+        else:
+            assert add == 200, (base, add)
+
+
+def test_a_session_keeps_its_status_node_and_phone_when_an_operator_saves_it(staff, user):
+    message = OutboundMessageFactory(owner=user)
+    session = message.session
+    page = f"/admin/sessions_app/session/{session.id}/change/"
+    response = staff.post(
+        page,
+        {"name": "renamed", "status": "LOGGED_OUT", "phone_number": "1", "worker": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[:500]
+    session.refresh_from_db()
+    assert session.name == "renamed"
+    assert (session.status, session.phone_number, session.worker_id) == (
+        Session.Status.CONNECTED,
+        "15550001111",
+        message.session.worker_id,
+    )
+
+
+def test_admin_disables_a_webhook_through_the_service(staff, user, settings):
+    settings.ALLOW_PRIVATE_URLS = True
+    endpoint = endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    staff.post(
+        "/admin/sessions_app/webhookendpoint/",
+        {"action": "disable", "_selected_action": [endpoint.id]},
+    )
+    endpoint.refresh_from_db()
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, "Disabled by an operator.")
+
+
+def test_plurals_and_the_header_read_right(staff):
+    index = staff.get("/admin/").content.decode()
+    assert "WhatsApp Gateway administration" in index
+    assert "Webhook deliveries" in index and "deliverys" not in index.lower()
+    assert "Nodes" in index
+    assert WebhookEndpoint._meta.verbose_name_plural == "webhook endpoints"
