@@ -330,6 +330,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Users' routes first; the nodes' and the operators' in their own sections at the end.
+    "TAGS": [
+        {"name": "sessions", "description": "Create, link (QR or pairing code) and run sessions."},
+        {"name": "messages", "description": "Send every message type; statuses, history, files."},
+        {"name": "webhooks", "description": "Signed events to your URLs, with a delivery log."},
+        {"name": "sandbox", "description": "The simulated phone of sandbox sessions."},
+        {"name": "nodes", "description": "Operators (staff): the node registry and its actions."},
+        {
+            "name": "node reports",
+            "description": "Internal: what node agents call with the node token.",
+        },
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SessionStatusEnum": "sessions_app.sessions.models.Session.Status",
         "SessionEngineEnum": "sessions_app.sessions.models.Session.Engine",

@@ -81,3 +81,16 @@ def test_options_is_405_envelope(api):
     response = api.options("/api/v1/sessions")
     assert response.status_code == 405
     assert _error(response)["code"] == "method_not_allowed"
+
+
+def test_api_docs_open_on_sessions_and_keep_node_routes_at_the_end(api):
+    schema = api.get("/api/schema/?format=json").json()
+    order = [tag["name"] for tag in schema["tags"]]
+    assert order[:2] == ["sessions", "messages"]
+    assert order[-2:] == ["nodes", "node reports"]
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            (tag,) = operation["tags"]
+            assert tag in order, (path, tag)
+            internal = path.startswith(("/api/webhooks/", "/api/internal/", "/api/admin/"))
+            assert internal == (tag in ("nodes", "node reports")), (path, tag)
