@@ -9,10 +9,11 @@ from django.contrib.auth import authenticate, password_validation
 from django.http import HttpRequest
 
 from accounts.models import User
+from gateway.forms import DashboardForm
 from sessions_app.sessions.models import Session
 
 
-class SignupForm(forms.Form):
+class SignupForm(DashboardForm):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
     password1 = forms.CharField(
         label="Password",
@@ -49,7 +50,7 @@ class SignupForm(forms.Form):
         return cleaned
 
 
-class LoginForm(forms.Form):
+class LoginForm(DashboardForm):
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
     password = forms.CharField(
         strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
@@ -73,7 +74,7 @@ class LoginForm(forms.Form):
         return cleaned
 
 
-class ApiKeyCreateForm(forms.Form):
+class ApiKeyCreateForm(DashboardForm):
     name = forms.CharField(max_length=100)
     session = forms.ModelChoiceField(
         queryset=Session.objects.none(),

@@ -9,7 +9,10 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 
+from gateway.forms import DashboardForm
+from sessions_app.messages.text import is_blank_text
 from sessions_app.recipients import Recipient, RecipientError, parse_phone, parse_recipient
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
@@ -23,7 +26,7 @@ def _phone_digits(value: str) -> str:
         raise forms.ValidationError(str(exc), code=exc.reason) from exc
 
 
-class SessionCreateForm(forms.Form):
+class SessionCreateForm(DashboardForm):
     name = forms.CharField(max_length=100)
     engine = forms.ChoiceField(
         choices=[
@@ -35,7 +38,7 @@ class SessionCreateForm(forms.Form):
     )
 
 
-class ConnectForm(forms.Form):
+class ConnectForm(DashboardForm):
     method = forms.ChoiceField(
         choices=[("qr", "QR code"), ("pairing_code", "Pairing code")],
         initial="qr",
@@ -63,7 +66,7 @@ class ConnectForm(forms.Form):
         return cleaned
 
 
-class SandboxIncomingForm(forms.Form):
+class SandboxIncomingForm(DashboardForm):
     sender = forms.CharField(
         label="From",
         max_length=32,
@@ -75,16 +78,15 @@ class SandboxIncomingForm(forms.Form):
         return _phone_digits(self.cleaned_data["sender"])
 
 
-class SendTestForm(forms.Form):
+class SendTestForm(DashboardForm):
     to = forms.CharField(max_length=100, help_text="A phone number with country code, or a JID.")
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The limit is a setting, so the field is built per form rather than at import.
-        self.fields["text"] = forms.CharField(
-            max_length=settings.MESSAGE_TEXT_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 2})
-        )
+        # The limit is a setting, so it is set per form rather than at import.
+        self.fields["text"].max_length = settings.MESSAGE_TEXT_MAX_CHARS
+        self.fields["text"].validators.append(MaxLengthValidator(settings.MESSAGE_TEXT_MAX_CHARS))
         self.recipient: Recipient | None = None
 
     def clean_to(self) -> str:
@@ -95,12 +97,18 @@ class SendTestForm(forms.Form):
             raise forms.ValidationError(str(exc), code=exc.reason) from exc
         return value
 
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"]
+        if is_blank_text(text):
+            raise forms.ValidationError("The text is blank.", code="text_required")
+        return text
+
     def send_values(self) -> dict[str, Any]:
         """Return the validated form as a send body for `messages.services.message_submit`."""
         return {"to": self.recipient, "type": "text", "text": self.cleaned_data["text"]}
 
 
-class WebhookCreateForm(forms.Form):
+class WebhookCreateForm(DashboardForm):
     url = forms.CharField(label="URL", max_length=2000)
     event_types = forms.MultipleChoiceField(
         label="Events",

@@ -17,6 +17,13 @@ import pytest
 from tests.conftest import stack_running
 from tests.e2e.stack import Api, Stack, base_env, free_port
 
+# The node process tests (test_node_process.py) run a node against the node tests' fake backend.
+from tests.node_agent.fixtures import (  # noqa: F401 (pytest finds fixtures by name here)
+    backend,
+    session_store_database,
+    session_store_url,
+)
+
 # Short enough for tests, the same logic as production: a node is OFFLINE ~3-4 s after it dies.
 CLUSTER_ENV = {
     "WORKER_HEARTBEAT_INTERVAL": "1",

@@ -1,17 +1,23 @@
-"""Fixtures for the node agent: a fake backend on loopback, configs and runtimes in tmp dirs."""
+"""The node agent tests' fixtures (defined in fixtures.py, which tests/e2e shares) and the skip
+of `live` tests."""
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from node_agent.config import NodeConfig
-from node_agent.runtime import NodeRuntime
-from tests.node_agent.node_helpers import TOKEN, FakeBackend
+from tests.node_agent.fixtures import (  # noqa: F401 (pytest finds fixtures by name here)
+    backend,
+    make_config,
+    make_runtime,
+    make_wa_runtime,
+    runtime,
+    session_store_database,
+    session_store_url,
+    shared,
+    started_runtimes,
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -22,120 +28,3 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip)
-
-
-SHARED_TABLES = ("gateway_node_meta", "gateway_node_credentials", "gateway_node_sends")
-
-
-def _database_url(name):
-    """Return DATABASE_URL (the test run's PostgreSQL) pointed at database `name`."""
-    base = os.environ.get("DATABASE_URL", "")
-    if not base.startswith(("postgres://", "postgresql://")):
-        base = "postgres://postgres@127.0.0.1:5432/postgres"
-    return urlunsplit(urlsplit(base)._replace(path="/" + name))
-
-
-@pytest.fixture(scope="session")
-def session_store_database():
-    """Create this run's own database for shared session stores; drop it at the end."""
-    admin_url = _database_url("postgres")
-    name = f"test_nodestore_{os.getpid()}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _database_url(name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-@pytest.fixture
-def session_store_url(session_store_database):
-    """The URL of an empty shared session store (its tables, if made yet, are emptied)."""
-    with psycopg.connect(session_store_database, autocommit=True) as conn:
-        for table in SHARED_TABLES:
-            if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]:
-                conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
-    return session_store_database
-
-
-@pytest.fixture
-def backend():
-    server = FakeBackend()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def make_config(tmp_path, backend):
-    """Build a NodeConfig in `tmp_path` with short sandbox timings; overrides by field name."""
-
-    def build(**overrides):
-        values = {
-            "backend_auth_token": TOKEN,
-            "worker_id": "node-test",
-            "worker_port": 0,
-            "backend_url": backend.url,
-            "celery_broker_folder": str(tmp_path / "broker"),
-            "node_db_path": str(tmp_path / "node.sqlite3"),
-            "session_storage_path": str(tmp_path / "sessions"),
-            "media_storage_path": str(tmp_path / "media"),
-            "sandbox_network_path": str(tmp_path / "network.sqlite3"),
-            "heartbeat_interval_s": 0.05,
-            "sandbox_qr_first_ttl_s": 30.0,
-            "sandbox_qr_ttl_s": 30.0,
-            "sandbox_connect_delay_s": 0.02,
-            "sandbox_delivery_delay_s": 0.05,
-            "sandbox_read_delay_s": 0.1,
-            "sandbox_reconnect_delay_s": 0.05,
-        }
-        values.update(overrides)
-        return NodeConfig(**values)
-
-    return build
-
-
-@pytest.fixture
-def make_runtime(make_config):
-    """Start NodeRuntimes (shut down at teardown); `make_runtime(config=None, **overrides)`."""
-    runtimes = []
-
-    def build(config=None, **overrides):
-        runtime = NodeRuntime(config or make_config(**overrides))
-        runtime.start()
-        runtimes.append(runtime)
-        return runtime
-
-    yield build
-    for runtime in runtimes:
-        runtime.shutdown(flush_timeout_s=0)
-
-
-@pytest.fixture
-def runtime(make_runtime):
-    return make_runtime()
-
-
-@pytest.fixture
-def make_wa_runtime(make_config):
-    """Start NodeRuntimes whose `whatsapp` engine is real; `make_wa_runtime(connect, **overrides)`.
-
-    `connect=False` never calls neonize's connect(): tests feed events to the session's client.
-    neonize is imported only by tests that use this fixture.
-    """
-    from node_agent.engines.whatsapp import WhatsAppEngine
-
-    runtimes = []
-
-    def build(connect=False, config=None, **overrides):
-        config = config or make_config(**overrides)
-        runtime = NodeRuntime(config)
-        runtime.engines["whatsapp"] = WhatsAppEngine(config, runtime.on_event, connect=connect)
-        runtime.start()
-        runtimes.append(runtime)
-        return runtime
-
-    yield build
-    for runtime in runtimes:
-        runtime.shutdown(flush_timeout_s=0)

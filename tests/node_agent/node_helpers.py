@@ -6,12 +6,12 @@ import json
 import threading
 import time
 from collections import defaultdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from node_agent.heartbeat import Heartbeat
+from node_agent.protocol import SESSION_STATUS_PATH
+from tests.http_server import LoopbackServer, QuietHandler
 
 TOKEN = "test-node-token"
-STATUS_PATH = "/api/webhooks/session-status"
-MESSAGE_STATUS_PATH = "/api/webhooks/message-status"
-RECEIVED_PATH = "/api/webhooks/message-received"
 
 
 def wait_until(predicate, timeout_s=10.0, message="condition"):
@@ -42,7 +42,7 @@ class FakeBackend:
         self.lock = threading.Lock()
         backend = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -67,25 +67,14 @@ class FakeBackend:
                     body["data"] = backend.data[self.path]
                 if not ok and self.path in backend.errors:
                     body["error"] = backend.errors[self.path]
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_body(
+                    status, json.dumps(body).encode(), {"Content-Type": "application/json"}
+                )
 
             do_POST = do_PUT = do_GET = _handle
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url
 
     def answer(self, path, *statuses):
         """Queue statuses for the next requests to `path`."""
@@ -113,11 +102,10 @@ class FakeBackend:
 
     def statuses(self, session_id):
         """Return the session-status reports of a session as (status, body) pairs."""
-        return [(b["status"], b) for b in self.bodies(STATUS_PATH, sessionId=session_id)]
+        return [(b["status"], b) for b in self.bodies(SESSION_STATUS_PATH, sessionId=session_id)]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def network_of(runtime):
@@ -138,3 +126,21 @@ def connect(runtime, backend, session_id="s1", phone="6281200000100"):
         lambda: [b for s, b in backend.statuses(session_id) if s == "CONNECTED"],
         message="CONNECTED",
     )[-1]
+
+
+def node_heartbeat(runtime):
+    """Return a (not started) Heartbeat of `runtime` wired as the node process wires it."""
+    return Heartbeat(
+        runtime.config,
+        "http://127.0.0.1:8001/health",
+        runtime.status,
+        engines=list(runtime.engines),
+        running_fn=runtime.running_session_ids,
+        release_fn=runtime.sessions_release,
+        session_store_fn=runtime.session_store_id,
+    )
+
+
+def outbox_drained(runtime):
+    """Wait until the node's outbox is empty: every report queued so far reached the backend."""
+    wait_until(lambda: runtime.db.outbox_count() == 0, message="outbox empty")

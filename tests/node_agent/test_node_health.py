@@ -11,6 +11,7 @@ from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from tests.node_agent.node_helpers import TOKEN, connect, wait_until
 
+# Written out, not taken from node_agent.protocol: these tests pin the paths on the wire.
 REGISTER_PATH = "/api/admin/workers/register"
 HEARTBEAT_PATH = "/api/admin/workers/node-test/heartbeat"
 

@@ -3,16 +3,11 @@ import threading
 
 import pytest
 
-from node_agent import tasks
+from node_agent import protocol, tasks
 from node_agent.engines.base import TransientSendError
+from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH
 from node_agent.runtime import NodeRuntime
-from tests.node_agent.node_helpers import (
-    MESSAGE_STATUS_PATH,
-    RECEIVED_PATH,
-    connect,
-    network_of,
-    wait_until,
-)
+from tests.node_agent.node_helpers import connect, network_of, wait_until
 
 TEXT = {
     "to": "6281200000001",
@@ -40,7 +35,7 @@ def test_text_is_sent_then_delivered_then_read(runtime, backend):
     assert len(ledger) == 1
     assert ledger[0]["to_jid"] == "6281200000001@s.whatsapp.net"
     assert ledger[0]["from_phone"] == "6281200000100"
-    stored = runtime.store.message_get("m1")
+    stored = runtime.db.message_get("m1")
     assert (stored["state"], stored["status"], stored["wa_message_id"]) == ("sent", "read", wa_id)
 
 
@@ -81,26 +76,26 @@ def test_repeated_send_through_the_task_sends_once(runtime, backend):
 def test_message_left_handed_is_not_resent(runtime, backend):
     connect(runtime, backend)
     # As if the node died after handing m1 to the engine, before recording the outcome.
-    runtime.store.message_record_out(
+    runtime.db.message_record_out(
         "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
     )
-    assert runtime.store.message_transition("m1", ("recorded",), "handed")
+    assert runtime.db.message_transition("m1", ("recorded",), "handed")
 
     assert runtime.message_send("m1", "s1", TEXT) == "failed"
     report = wait_until(lambda: message_reports(backend, "m1"))[0]
     assert (report["status"], report["error"]["code"]) == ("failed", "delivery_unknown")
     assert network_of(runtime).ledger("m1") == []
-    assert runtime.store.message_get("m1")["state"] == "failed"
+    assert runtime.db.message_get("m1")["state"] == "failed"
 
 
 def test_restart_settles_handed_message_as_delivery_unknown(make_config, backend):
     config = make_config()
     first = NodeRuntime(config)
     first.start()
-    first.store.message_record_out(
+    first.db.message_record_out(
         "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
     )
-    first.store.message_transition("m1", ("recorded",), "handed")
+    first.db.message_transition("m1", ("recorded",), "handed")
     first.shutdown(flush_timeout_s=0)
 
     second = NodeRuntime(config)
@@ -134,7 +129,7 @@ def test_transient_error_keeps_message_unsent(runtime, backend):
     with pytest.raises(TransientSendError) as excinfo:
         runtime.message_send("m1", "s1", TEXT, final_attempt=False)
     assert excinfo.value.code == "session_not_connected"
-    assert runtime.store.message_get("m1")["state"] == "recorded"
+    assert runtime.db.message_get("m1")["state"] == "recorded"
     assert message_reports(backend, "m1") == []
 
 
@@ -153,13 +148,13 @@ def test_incoming_message_is_stored_and_reported(runtime, backend):
         "s1", "incoming", {"from": "6281299990000", "type": "text", "text": "hi"}
     )
 
-    body = wait_until(lambda: backend.bodies(RECEIVED_PATH, sessionId="s1"))[0]
+    body = wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s1"))[0]
     message = body["message"]
     assert message["from"] == "6281299990000"
     assert message["chatId"] == "6281299990000@s.whatsapp.net"
     assert (message["type"], message["text"], message["fromMe"]) == ("text", "hi", False)
     assert message["id"].startswith("3EB0")
-    stored = runtime.store.message_list("s1", direction="in")
+    stored = runtime.db.message_list("s1", direction="in")
     assert len(stored) == 1
     assert stored[0]["wa_message_id"] == message["id"]
     assert stored[0]["payload"] == {"text": "hi"}
@@ -185,7 +180,35 @@ def test_duplicate_task_during_a_running_send_does_not_fail_it(runtime, backend)
     release.set()
     first.join(10)
 
-    assert runtime.store.message_get("m1")["state"] == "sent"
+    assert runtime.db.message_get("m1")["state"] == "sent"
     assert len(network_of(runtime).ledger("m1")) == 1
     wait_until(lambda: message_reports(backend, "m1"))
     assert "failed" not in [r["status"] for r in message_reports(backend, "m1")]
+
+
+def test_history_lists_both_directions_in_the_protocol_shape(runtime, backend):
+    connect(runtime, backend)
+    runtime.message_send("m1", "s1", TEXT)
+    runtime.sandbox_action("s1", "incoming", {"from": "6281299990000", "text": "hi"})
+    wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s1"))
+    tasks.bind_runtime(runtime)
+    try:
+        items = tasks.messages_list.apply(kwargs={"sessionId": "s1", "limit": 10}).get()
+        after_first = tasks.messages_list.apply(
+            kwargs={"sessionId": "s1", "since": items[0]["cursor"]}
+        ).get()
+    finally:
+        tasks.bind_runtime(None)
+
+    assert [tuple(item) for item in items] == [protocol.HISTORY_ITEM_KEYS] * 2
+    out, incoming = items
+    assert (out["id"], out["direction"], out["type"], out["error"]) == ("m1", "out", "text", None)
+    assert out["chatId"] == TEXT["chatId"]
+    assert out["content"] == {"text": "hello"}
+    assert (incoming["direction"], incoming["from"], incoming["status"]) == (
+        "in",
+        "6281299990000",
+        "received",
+    )
+    assert incoming["id"] == incoming["waMessageId"]
+    assert after_first == [incoming]

@@ -2,23 +2,11 @@ import sqlite3
 
 import pytest
 
-from node_agent.backend import REGISTER_PATH, heartbeat_path
-from node_agent.heartbeat import Heartbeat
-from node_agent.store import Store
-from tests.node_agent.node_helpers import connect, wait_until
+from node_agent.database import NodeDatabase
+from node_agent.protocol import REGISTER_PATH, heartbeat_path
+from tests.node_agent.node_helpers import connect, node_heartbeat, outbox_drained, wait_until
 
 HEARTBEAT_PATH = heartbeat_path("node-test")
-
-
-def _heartbeat(runtime):
-    return Heartbeat(
-        runtime.config,
-        "http://127.0.0.1:8001/health",
-        runtime.status,
-        engines=list(runtime.engines),
-        running_fn=runtime.running_session_ids,
-        release_fn=runtime.sessions_release,
-    )
 
 
 def test_registration_stops_sessions_that_moved_and_reports_nothing_for_them(runtime, backend):
@@ -26,7 +14,7 @@ def test_registration_stops_sessions_that_moved_and_reports_nothing_for_them(run
     connect(runtime, backend, session_id="mine", phone="6281200000102")
     reports_before = len(backend.statuses("moved"))
     backend.data[REGISTER_PATH] = {"workerId": "node-test", "stopSessions": ["moved", "unknown"]}
-    beat = _heartbeat(runtime)
+    beat = node_heartbeat(runtime)
 
     assert beat.register_once()
 
@@ -35,16 +23,16 @@ def test_registration_stops_sessions_that_moved_and_reports_nothing_for_them(run
     sandbox = runtime.engines["sandbox"]
     assert not sandbox.is_running("moved")
     assert sandbox.is_running("mine")
-    assert runtime.store.session_get("moved")["desired"] == "moved"
-    assert runtime.store.session_get("moved")["credentials"] is not None  # no logout
+    assert runtime.db.session_get("moved")["desired"] == "moved"
+    assert runtime.db.session_get("moved")["credentials"] is not None  # no logout
     assert runtime.running_session_ids() == ["mine"]
-    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox empty")
+    outbox_drained(runtime)
     assert len(backend.statuses("moved")) == reports_before
 
 
 def test_heartbeat_answer_stops_sessions_that_moved(runtime, backend):
     connect(runtime, backend, session_id="moved", phone="6281200000103")
-    beat = _heartbeat(runtime)
+    beat = node_heartbeat(runtime)
     beat.start()
     try:
         wait_until(lambda: backend.bodies(HEARTBEAT_PATH), message="heartbeat")
@@ -63,7 +51,7 @@ def test_heartbeat_answer_stops_sessions_that_moved(runtime, backend):
 def test_register_once_with_backend_down_changes_nothing(runtime, backend):
     connect(runtime, backend, session_id="s1", phone="6281200000104")
     backend.answer(REGISTER_PATH, 503)
-    assert not _heartbeat(runtime).register_once()
+    assert not node_heartbeat(runtime).register_once()
     assert runtime.engines["sandbox"].is_running("s1")
 
 
@@ -96,17 +84,17 @@ def test_node_db_from_before_moved_sessions_is_upgraded_with_its_rows(tmp_path):
         )
     conn.close()
 
-    store = Store(path)
+    db = NodeDatabase(path)
     try:
-        store.session_update("s1", desired="moved")
-        row = store.session_get("s1")
+        db.session_update("s1", desired="moved")
+        row = db.session_get("s1")
         assert (row["desired"], row["credentials"], row["created_at"]) == (
             "moved",
             {"jid": "x"},
             "t0",
         )
         with pytest.raises(sqlite3.IntegrityError):
-            store.session_update("s1", desired="elsewhere")
+            db.session_update("s1", desired="elsewhere")
     finally:
-        store.close()
-    Store(path).close()  # opening an upgraded file again changes nothing
+        db.close()
+    NodeDatabase(path).close()  # opening an upgraded file again changes nothing

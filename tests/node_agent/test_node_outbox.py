@@ -1,7 +1,8 @@
 import pytest
 
+from node_agent.protocol import SESSION_STATUS_PATH
 from node_agent.runtime import NodeRuntime
-from tests.node_agent.node_helpers import STATUS_PATH, wait_until
+from tests.node_agent.node_helpers import outbox_drained, wait_until
 
 
 @pytest.fixture
@@ -15,17 +16,17 @@ def report_three(runtime):
 
 
 def accepted_statuses(backend):
-    return [b["status"] for b in backend.bodies(STATUS_PATH, sessionId="x")]
+    return [b["status"] for b in backend.bodies(SESSION_STATUS_PATH, sessionId="x")]
 
 
 @pytest.mark.parametrize("failure", [500, 503, 429, 408, 0])
 def test_outbox_retries_until_accepted_once_in_order(runtime, backend, fast_backoff, failure):
-    backend.answer(STATUS_PATH, failure, failure)
+    backend.answer(SESSION_STATUS_PATH, failure, failure)
     report_three(runtime)
 
-    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox drained")
+    outbox_drained(runtime)
     assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
-    attempts = [r["body"]["status"] for r in backend.received(STATUS_PATH, ok_only=False)]
+    attempts = [r["body"]["status"] for r in backend.received(SESSION_STATUS_PATH, ok_only=False)]
     assert attempts == ["INITIALIZING"] * 3 + ["QR_REQUIRED", "CONNECTED"]
 
 
@@ -35,7 +36,7 @@ def test_outbox_survives_restart(make_config, backend, fast_backoff):
     first = NodeRuntime(config)
     first.start()
     report_three(first)
-    wait_until(lambda: backend.received(STATUS_PATH, ok_only=False), message="a failed try")
+    wait_until(lambda: backend.received(SESSION_STATUS_PATH, ok_only=False), message="a failed try")
     first.shutdown(flush_timeout_s=0)
     assert accepted_statuses(backend) == []
 
@@ -43,26 +44,26 @@ def test_outbox_survives_restart(make_config, backend, fast_backoff):
     second = NodeRuntime(config)
     second.start()
     try:
-        wait_until(lambda: second.store.outbox_count() == 0, message="outbox drained")
+        outbox_drained(second)
         assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
     finally:
         second.shutdown(flush_timeout_s=0)
 
 
 def test_rejected_report_is_dropped(runtime, backend, fast_backoff):
-    backend.answer(STATUS_PATH, 400)
+    backend.answer(SESSION_STATUS_PATH, 400)
     report_three(runtime)
 
-    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox drained")
+    outbox_drained(runtime)
     assert accepted_statuses(backend) == ["QR_REQUIRED", "CONNECTED"]
-    assert len(backend.received(STATUS_PATH, ok_only=False)) == 3
+    assert len(backend.received(SESSION_STATUS_PATH, ok_only=False)) == 3
 
 
 def test_unreachable_backend_keeps_reports(make_runtime, fast_backoff):
     runtime = make_runtime(backend_url="http://127.0.0.1:9")
     report_three(runtime)
 
-    assert runtime.store.outbox_count() == 3
+    assert runtime.db.outbox_count() == 3
     assert runtime.status()["outboxPending"] == 3
 
 
@@ -77,7 +78,7 @@ def test_an_unencodable_report_is_dropped_and_does_not_jam_the_outbox(runtime, b
             "location": {"latitude": float("nan"), "longitude": 1.0},
         },
     )
-    runtime.reporter.session_status("s1", "CONNECTED", phoneNumber="6281200000100")
+    runtime.reporter.session_status("s1", "CONNECTED", phone_number="6281200000100")
     wait_until(lambda: backend.statuses("s1"), message="the report behind the bad one")
     # The sender deletes a report just after the backend answered: wait for that too.
-    wait_until(lambda: runtime.store.outbox_count() == 0, message="an empty outbox")
+    outbox_drained(runtime)

@@ -5,16 +5,20 @@ import pytest
 
 from node_agent import tasks
 from node_agent.__main__ import start_sessions
-from node_agent.backend import REGISTER_PATH
 from node_agent.engines.base import TransientSendError
-from node_agent.heartbeat import Heartbeat
+from node_agent.protocol import (
+    MESSAGE_RECEIVED_PATH,
+    MESSAGE_STATUS_PATH,
+    REGISTER_PATH,
+    SESSION_STATUS_PATH,
+)
 from node_agent.runtime import NodeRuntime
 from node_agent.session_store import SharedSessionStore
 from tests.node_agent.node_helpers import (
-    MESSAGE_STATUS_PATH,
-    RECEIVED_PATH,
     connect,
     network_of,
+    node_heartbeat,
+    outbox_drained,
     wait_until,
 )
 
@@ -25,13 +29,6 @@ TEXT = {
     "type": "text",
     "text": "hello",
 }
-
-
-@pytest.fixture
-def shared(session_store_url):
-    store = SharedSessionStore(session_store_url)
-    yield store
-    store.close()
 
 
 @pytest.fixture
@@ -64,15 +61,10 @@ def credentials_owner(url, session_id):
     return row[0] if row else None
 
 
-def settled(runtime):
-    """Wait until the node's outbox is empty (all its reports reached the backend)."""
-    wait_until(lambda: runtime.store.outbox_count() == 0, message="outbox empty")
-
-
 def move(source, target, backend, session_id="s1"):
     """Move a session as the backend does: stop it as moved, start it on `target`."""
     target_id = target.config.worker_id
-    settled(target)
+    outbox_drained(target)
     before = len(reports_of(backend, session_id, target_id))
     source.session_stop(session_id, moved=True)
     target.session_start(session_id, "u1", "sandbox")
@@ -98,7 +90,7 @@ def test_session_connected_on_one_node_resumes_on_another_without_a_scan(
         },
     )
     assert credentials_owner(session_store_url, "s1") == "node-a"
-    settled(a)
+    outbox_drained(a)
     reported_by_a = reports_of(backend, "s1", "node-a")
 
     b = node("node-b")
@@ -111,10 +103,10 @@ def test_session_connected_on_one_node_resumes_on_another_without_a_scan(
     assert body["phoneNumber"] == "6281200000201"
     assert b.engines["sandbox"].is_running("s1")
     assert not a.engines["sandbox"].is_running("s1")
-    assert b.store.session_get("s1")["credentials"]["deviceKey"] == device["device_key"]
+    assert b.db.session_get("s1")["credentials"]["deviceKey"] == device["device_key"]
     assert credentials_owner(session_store_url, "s1") == "node-b"
     assert network_of(b).device_get("s1")["device_key"] == device["device_key"]  # same device
-    settled(a)
+    outbox_drained(a)
     assert reports_of(backend, "s1", "node-a") == reported_by_a
 
 
@@ -129,7 +121,7 @@ def test_logout_on_the_new_node_deletes_the_shared_credentials(node, backend, sh
     assert network_of(b).device_get("s1") is None
     wait_until(lambda: "LOGGED_OUT" in reports_of(backend, "s1", "node-b"), message="LOGGED_OUT")
     # Back on its first node, the session links afresh: A's old credentials are not used.
-    settled(a)
+    outbox_drained(a)
     before = len(reports_of(backend, "s1", "node-a"))
     a.session_start("s1", "u1", "sandbox")
     wait_until(
@@ -159,21 +151,21 @@ def test_session_goes_back_to_its_first_node_with_the_shared_credentials(
     a, b = node("node-a"), node("node-b")
     connect(a, backend, phone="6281200000205")
     move(a, b, backend)
-    settled(a)
+    outbox_drained(a)
     before = len(reports_of(backend, "s1", "node-a"))
 
     move(b, a, backend)
 
     assert reports_of(backend, "s1", "node-a")[before:] == ["INITIALIZING", "CONNECTED"]
-    assert a.store.session_get("s1")["desired"] == "running"
-    assert b.store.session_get("s1")["desired"] == "moved"
+    assert a.db.session_get("s1")["desired"] == "running"
+    assert b.db.session_get("s1")["desired"] == "moved"
     assert credentials_owner(session_store_url, "s1") == "node-a"
 
 
 def test_moved_stop_reports_nothing_and_later_sends_do_nothing(node, backend, shared):
     a = node("node-a")
     connect(a, backend, phone="6281200000206")
-    settled(a)
+    outbox_drained(a)
     reported = reports_of(backend, "s1", "node-a")
     tasks.bind_runtime(a)
     try:
@@ -186,15 +178,15 @@ def test_moved_stop_reports_nothing_and_later_sends_do_nothing(node, backend, sh
 
     assert (result.state, result.get()) == ("SUCCESS", "not_here")
     assert not a.engines["sandbox"].is_running("s1")
-    row = a.store.session_get("s1")
+    row = a.db.session_get("s1")
     assert row["desired"] == "moved"
     assert row["credentials"] is not None
     assert a.running_session_ids() == []
     assert network_of(a).ledger("m1") == []
-    assert a.store.message_get("m1") is None
+    assert a.db.message_get("m1") is None
     assert shared.send_get("m1") is None
     assert shared.credentials_get("s1") is not None  # no logout: the next node resumes them
-    settled(a)
+    outbox_drained(a)
     assert reports_of(backend, "s1", "node-a") == reported
     assert message_reports(backend, "m1") == []
 
@@ -208,13 +200,13 @@ def test_plain_stop_still_reports_disconnected(node, backend):
     finally:
         tasks.bind_runtime(None)
     wait_until(lambda: reports_of(backend, "s1", "node-a")[-1] == "DISCONNECTED", message="stop")
-    assert a.store.session_get("s1")["desired"] == "stopped"
+    assert a.db.session_get("s1")["desired"] == "stopped"
 
 
 def test_send_for_a_session_this_node_never_had_is_not_here(node, backend, shared):
     a = node("node-a")
     assert a.message_send("m1", "elsewhere", TEXT, final_attempt=False) == "not_here"
-    assert a.store.message_get("m1") is None
+    assert a.db.message_get("m1") is None
     assert shared.send_get("m1") is None
 
 
@@ -243,7 +235,7 @@ def test_message_sent_by_one_node_is_not_sent_again_by_another(node, backend, sh
     connect(a, backend, phone="6281200000209")
     assert a.message_send("m1", "s1", TEXT) == "sent"
     claim = shared.send_get("m1")
-    wa_id = a.store.message_get("m1")["wa_message_id"]
+    wa_id = a.db.message_get("m1")["wa_message_id"]
     assert (claim["worker_id"], claim["state"], claim["wa_message_id"]) == ("node-a", "sent", wa_id)
     move(a, b, backend)
 
@@ -256,7 +248,7 @@ def test_message_sent_by_one_node_is_not_sent_again_by_another(node, backend, sh
     )
     (from_b,) = [r for r in message_reports(backend, "m1") if r["workerId"] == "node-b"]
     assert (from_b["status"], from_b["waMessageId"]) == ("sent", wa_id)
-    stored = b.store.message_get("m1")
+    stored = b.db.message_get("m1")
     assert (stored["state"], stored["wa_message_id"]) == ("sent", wa_id)
 
 
@@ -289,7 +281,7 @@ def test_transient_failure_releases_the_claim(node, backend, shared):
         a.message_send("m1", "s1", TEXT, final_attempt=False)
 
     assert shared.send_get("m1") is None
-    assert a.store.message_get("m1")["state"] == "recorded"
+    assert a.db.message_get("m1")["state"] == "recorded"
     assert network_of(a).ledger("m1") == []
 
 
@@ -297,7 +289,7 @@ def test_own_claim_left_by_a_stopped_node_is_taken_again(node, backend, shared):
     a = node("node-a")
     connect(a, backend, phone="6281200000212")
     # The node stopped between its claim and its local hand-off: nothing went to the engine.
-    a.store.message_record_out(
+    a.db.message_record_out(
         "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
     )
     assert shared.send_claim("m1", "s1", "node-a") is None
@@ -313,11 +305,11 @@ def test_handed_message_left_by_a_crash_is_failed_in_the_shared_store_too(
 ):
     a = node("node-a")
     connect(a, backend, phone="6281200000213")
-    a.store.message_record_out(
+    a.db.message_record_out(
         "m1", session_id="s1", chat_jid=TEXT["chatId"], type_="text", payload=TEXT
     )
     assert shared.send_claim("m1", "s1", "node-a") is None
-    a.store.message_transition("m1", ("recorded",), "handed")
+    a.db.message_transition("m1", ("recorded",), "handed")
 
     a.restore()  # as at the next start
 
@@ -335,7 +327,7 @@ def test_no_send_without_a_claim_when_the_store_is_unreachable(node, backend):
     with pytest.raises(TransientSendError, match="session_store_unavailable"):
         a.message_send("m1", "s1", TEXT, final_attempt=False)
     assert network_of(a).ledger("m1") == []
-    assert a.store.message_get("m1")["state"] == "recorded"
+    assert a.db.message_get("m1")["state"] == "recorded"
 
     assert a.message_send("m1", "s1", TEXT, final_attempt=True) == "failed"
     (report,) = wait_until(lambda: message_reports(backend, "m1"), message="failed report")
@@ -348,9 +340,9 @@ def test_start_without_credentials_and_unreachable_store_fails(node, backend, ma
     a.session_start("s1", "u1", "sandbox")
 
     wait_until(lambda: reports_of(backend, "s1", "node-a"), message="report")
-    (body,) = backend.bodies("/api/webhooks/session-status", sessionId="s1")
+    (body,) = backend.bodies(SESSION_STATUS_PATH, sessionId="s1")
     assert (body["status"], body["reason"]) == ("FAILED", "session_store_unavailable")
-    assert a.store.session_get("s1")["desired"] == "stopped"
+    assert a.db.session_get("s1")["desired"] == "stopped"
     assert not a.engines["sandbox"].is_running("s1")
 
 
@@ -360,32 +352,20 @@ def test_reports_carry_the_worker_id(node, backend):
     a.message_send("m1", "s1", TEXT)
     a.sandbox_action("s1", "incoming", {"from": "6281200000002", "text": "hi"})
 
-    wait_until(lambda: backend.bodies(RECEIVED_PATH), message="incoming report")
+    wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH), message="incoming report")
     wait_until(lambda: len(message_reports(backend, "m1")) == 3, message="read receipt")
     bodies = [
-        *backend.bodies("/api/webhooks/session-status", sessionId="s1"),
+        *backend.bodies(SESSION_STATUS_PATH, sessionId="s1"),
         *message_reports(backend, "m1"),
-        *backend.bodies(RECEIVED_PATH),
+        *backend.bodies(MESSAGE_RECEIVED_PATH),
     ]
     assert len(bodies) >= 6
     assert {body["workerId"] for body in bodies} == {"node-a"}
 
 
-def _heartbeat(runtime):
-    return Heartbeat(
-        runtime.config,
-        "http://127.0.0.1:8001/health",
-        runtime.status,
-        engines=list(runtime.engines),
-        running_fn=runtime.running_session_ids,
-        release_fn=runtime.sessions_release,
-        session_store_fn=runtime.session_store_id,
-    )
-
-
 def test_register_body_carries_the_session_store_id(node, backend, shared):
     a = node("node-a")
-    assert _heartbeat(a).register_once()
+    assert node_heartbeat(a).register_once()
     (body,) = backend.bodies(REGISTER_PATH)
     assert body["sessionStore"] == shared.store_id
     assert len(body["sessionStore"]) == 32
@@ -393,7 +373,7 @@ def test_register_body_carries_the_session_store_id(node, backend, shared):
 
 def test_node_does_not_register_while_its_store_is_unreachable(node, backend):
     a = node("node-a", session_store_url=UNREACHABLE_URL)
-    assert not _heartbeat(a).register_once()
+    assert not node_heartbeat(a).register_once()
     assert backend.received(REGISTER_PATH, ok_only=False) == []
 
 
@@ -401,9 +381,9 @@ def test_restore_waits_for_registration_when_the_store_is_shared(node, backend):
     a = node("node-a")
     connect(a, backend, phone="6281200000216")
     a.shutdown(flush_timeout_s=5)
-    backend.answer(REGISTER_PATH, 503, 503, 503)
+    backend.answer(REGISTER_PATH, *[503] * 50)  # refused until the test lets it through
     again = NodeRuntime(a.config)
-    beat = _heartbeat(again)
+    beat = node_heartbeat(again)
     try:
         again.reporter.session_status("other", "DISCONNECTED", reason="stopped")
 
@@ -412,8 +392,11 @@ def test_restore_waits_for_registration_when_the_store_is_shared(node, backend):
         wait_until(
             lambda: len(backend.received(REGISTER_PATH, ok_only=False)) >= 2, message="tries"
         )
-        wait_until(lambda: backend.bodies("/api/webhooks/session-status", sessionId="other"))
+        wait_until(lambda: backend.bodies(SESSION_STATUS_PATH, sessionId="other"))
+        assert not beat.registered.is_set()
         assert not again.engines["sandbox"].is_running("s1")  # not registered yet
+        with backend.lock:
+            backend.answers[REGISTER_PATH].clear()  # the backend is back
         wait_until(lambda: beat.registered.is_set(), message="registered")
         wait_until(lambda: again.engines["sandbox"].is_running("s1"), message="restored")
         wait_until(
@@ -430,7 +413,7 @@ def test_restore_does_not_wait_without_a_shared_store(make_runtime, backend):
     first.shutdown(flush_timeout_s=5)
     backend.answer(REGISTER_PATH, 503, 503, 503)
     again = NodeRuntime(first.config)
-    beat = _heartbeat(again)
+    beat = node_heartbeat(again)
     try:
         assert start_sessions(again, beat)
         assert again.engines["sandbox"].is_running("s1")
@@ -442,7 +425,7 @@ def test_restore_does_not_wait_without_a_shared_store(make_runtime, backend):
 def test_restore_resumes_from_the_shared_credentials(node, backend, shared):
     a = node("node-a")
     connect(a, backend, phone="6281200000218")
-    a.store.session_update("s1", credentials=None)  # as if kept before by another node
+    a.db.session_update("s1", credentials=None)  # as if kept before by another node
     a.shutdown(flush_timeout_s=5)
     again = NodeRuntime(a.config)
     try:
@@ -451,7 +434,7 @@ def test_restore_resumes_from_the_shared_credentials(node, backend, shared):
             lambda: reports_of(backend, "s1", "node-a")[-1] == "CONNECTED", message="CONNECTED"
         )
         assert "QR_REQUIRED" not in reports_of(backend, "s1", "node-a")[-2:]
-        assert again.store.session_get("s1")["credentials"] == shared.credentials_get("s1")[1]
+        assert again.db.session_get("s1")["credentials"] == shared.credentials_get("s1")[1]
     finally:
         again.shutdown(flush_timeout_s=0)
 
@@ -477,9 +460,9 @@ def test_receipt_for_a_message_the_former_node_sent_is_reported_by_the_new_one(
     a, b = node("node-a"), node("node-b")
     connect(a, backend, phone="6281200000211")
     assert a.message_send("m1", "s1", TEXT) == "sent"
-    wa_id = a.store.message_get("m1")["wa_message_id"]
+    wa_id = a.db.message_get("m1")["wa_message_id"]
     move(a, b, backend)
-    assert b.store.message_get("m1") is None  # B never saw this message
+    assert b.db.message_get("m1") is None  # B never saw this message
 
     # WhatsApp delivers the read receipt to the device, which now runs on B.
     b.messages.receipt(wa_id, "read")
@@ -498,5 +481,5 @@ def test_receipt_for_an_unknown_message_is_not_reported(node, backend, shared):
 
     b.messages.receipt("3EB0NOBODYSENTTHIS", "read")
 
-    settled(b)
+    outbox_drained(b)
     assert [r for r in backend.bodies(MESSAGE_STATUS_PATH) if r["status"] == "read"] == []

@@ -1,9 +1,8 @@
 import re
-import time
 
 from node_agent.engines.sandbox import sandbox_phone
 from node_agent.runtime import NodeRuntime
-from tests.node_agent.node_helpers import TOKEN, connect, network_of, wait_until
+from tests.node_agent.node_helpers import TOKEN, connect, network_of, outbox_drained, wait_until
 
 QR_SHAPE = re.compile(
     r"^2@[A-Za-z0-9+/=]+,[A-Za-z0-9+/=]{44},[A-Za-z0-9+/=]{44},[A-Za-z0-9+/=]{44}$"
@@ -31,7 +30,7 @@ def test_qr_rotates_then_fails_with_qr_timeout(make_runtime, backend):
     stamps = [b["timestamp"] for _, b in reports]
     assert all(TS_SHAPE.match(t) for t in stamps)
     assert stamps == sorted(set(stamps))
-    assert runtime.store.session_get("s1")["desired"] == "stopped"
+    assert runtime.db.session_get("s1")["desired"] == "stopped"
 
 
 def test_scan_connects_with_given_phone(runtime, backend):
@@ -39,7 +38,7 @@ def test_scan_connects_with_given_phone(runtime, backend):
 
     assert report["phoneNumber"] == "6281200000100"
     assert report["jid"] == "6281200000100@s.whatsapp.net"
-    row = runtime.store.session_get("s1")
+    row = runtime.db.session_get("s1")
     assert row["status"] == "CONNECTED"
     assert row["credentials"]["jid"] == "6281200000100@s.whatsapp.net"
     assert network_of(runtime).device_get("s1")["phone"] == "6281200000100"
@@ -99,7 +98,7 @@ def test_logout_from_phone_deletes_credentials(runtime, backend):
 
     wait_until(lambda: "LOGGED_OUT" in names(backend, "s1"))
     assert backend.statuses("s1")[-1][1]["reason"] == "logged_out_from_phone"
-    row = runtime.store.session_get("s1")
+    row = runtime.db.session_get("s1")
     assert row["credentials"] is None
     assert row["desired"] == "stopped"
     assert network_of(runtime).device_get("s1") is None
@@ -119,13 +118,13 @@ def test_stop_keeps_credentials_and_logout_removes_them(runtime, backend):
     connect(runtime, backend)
     runtime.session_stop("s1")
     wait_until(lambda: names(backend, "s1")[-1] == "DISCONNECTED")
-    row = runtime.store.session_get("s1")
+    row = runtime.db.session_get("s1")
     assert (row["desired"], row["credentials"] is not None) == ("stopped", True)
 
     runtime.session_logout("s1")
     wait_until(lambda: names(backend, "s1")[-1] == "LOGGED_OUT")
     assert backend.statuses("s1")[-1][1]["reason"] == "logged_out"
-    assert runtime.store.session_get("s1")["credentials"] is None
+    assert runtime.db.session_get("s1")["credentials"] is None
     assert network_of(runtime).device_get("s1") is None
 
 
@@ -134,7 +133,7 @@ def test_delete_forgets_session(runtime, backend):
     runtime.session_delete("s1")
     runtime.session_delete("s1")
 
-    assert runtime.store.session_get("s1") is None
+    assert runtime.db.session_get("s1") is None
     assert not runtime.engines["sandbox"].is_running("s1")
     assert network_of(runtime).device_get("s1") is None
 
@@ -201,7 +200,9 @@ def test_scanned_session_stays_connected_past_the_qr_window(make_runtime, backen
     runtime.sandbox_action("s1", "scan", {})
     wait_until(lambda: "CONNECTED" in names(backend, "s1"))
 
-    # The whole QR window (0.2 + 2 x 0.1 s) passes twice over: no rotation may fire any more.
-    time.sleep(0.8)
+    # Every rotation still pending is due within the whole QR window (0.2 + 2 x 0.1 s) from
+    # now, and timers fire in due order: once one due after the window has fired, they have.
+    assert runtime.engines["sandbox"].wait_idle(after_s=0.4)
+    outbox_drained(runtime)  # and whatever they reported has reached the backend
     assert names(backend, "s1") == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
-    assert runtime.store.session_get("s1")["status"] == "CONNECTED"
+    assert runtime.db.session_get("s1")["status"] == "CONNECTED"

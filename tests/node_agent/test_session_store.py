@@ -8,11 +8,22 @@ from node_agent.session_store import SharedSessionStore
 UNREACHABLE_URL = "postgres://postgres@127.0.0.1:1/nowhere"
 
 
-@pytest.fixture
-def shared(session_store_url):
-    store = SharedSessionStore(session_store_url)
-    yield store
-    store.close()
+def all_at_once(fn, stores):
+    """Run `fn(index, store)` for every store in its own thread, all released at once; then
+    close the stores."""
+    start = threading.Barrier(len(stores))
+
+    def run(index, store):
+        start.wait()
+        fn(index, store)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
 
 
 def test_store_id_is_stable_and_shared_by_every_node(session_store_url, shared):
@@ -36,22 +47,14 @@ def test_nodes_opening_a_new_store_at_once_agree_on_its_id(session_store_url):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     stores = [SharedSessionStore(session_store_url) for _ in range(8)]
     ids, errors = [], []
-    start = threading.Barrier(len(stores))
 
-    def open_store(store):
-        start.wait()
+    def open_store(index, store):
         try:
             ids.append(store.store_id)
         except Exception as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_store, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
+    all_at_once(open_store, stores)
     assert errors == []
     assert len(ids) == 8
     assert len(set(ids)) == 1
@@ -119,20 +122,12 @@ def test_racing_claims_give_exactly_one_winner(session_store_url, shared):
     for store in stores:
         assert store.store_id == shared.store_id
     winners = []
-    start = threading.Barrier(len(stores))
 
     def claim(index, store):
-        start.wait()
         if store.send_claim("m1", "s1", f"node-{index}") is None:
             winners.append(index)
 
-    threads = [threading.Thread(target=claim, args=pair) for pair in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
+    all_at_once(claim, stores)
     assert len(winners) == 1
     assert shared.send_get("m1")["worker_id"] == f"node-{winners[0]}"
 

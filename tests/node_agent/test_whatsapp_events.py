@@ -2,7 +2,6 @@
 
 import os
 import re
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -31,7 +30,8 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
 )
 
 from node_agent.engines.whatsapp import mapping
-from tests.node_agent.node_helpers import MESSAGE_STATUS_PATH, RECEIVED_PATH, wait_until
+from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH
+from tests.node_agent.node_helpers import outbox_drained, wait_until
 from tests.node_agent.whatsapp_helpers import (
     PEER,
     PHONE,
@@ -82,7 +82,7 @@ def test_six_unscanned_codes_end_in_qr_timeout(make_wa_runtime, backend):
     failed = wait_status(backend, "w1", "FAILED")
     assert failed["reason"] == "qr_timeout"
     assert names(backend, "w1") == ["INITIALIZING"] + ["QR_REQUIRED"] * 6 + ["FAILED"]
-    assert runtime.store.session_get("w1")["desired"] == "stopped"
+    assert runtime.db.session_get("w1")["desired"] == "stopped"
     assert not runtime.engines["whatsapp"].is_running("w1")
 
 
@@ -105,7 +105,7 @@ def test_pair_success_then_connected_reports_phone_jid_and_keeps_a_marker(make_w
 
     report = wait_status(backend, "w1", "CONNECTED")
     assert (report["phoneNumber"], report["jid"]) == (PHONE, f"{PHONE}@s.whatsapp.net")
-    row = runtime.store.session_get("w1")
+    row = runtime.db.session_get("w1")
     assert row["credentials"] == {
         "jid": f"{PHONE}:7@s.whatsapp.net",
         "lid": "99887766@lid",
@@ -149,7 +149,7 @@ def test_disconnect_and_keepalive_report_reconnecting_then_connected(make_wa_run
     wait_until(lambda: names(backend, "w1").count("CONNECTED") == 3)
     reasons = [b["reason"] for s, b in backend.statuses("w1") if s == "RECONNECTING"]
     assert reasons == ["connection_lost", "keepalive_timeout", "connection_lost"]
-    assert runtime.store.session_get("w1")["desired"] == "running"
+    assert runtime.db.session_get("w1")["desired"] == "running"
 
 
 @pytest.mark.parametrize(
@@ -167,15 +167,15 @@ def test_logged_out_ends_the_session_and_deletes_its_store(
 ):
     runtime = make_wa_runtime()
     client = connect_session(runtime, backend)
-    store = runtime.engines["whatsapp"].store_name("w1")
-    os.makedirs(os.path.dirname(store), exist_ok=True)
-    open(store, "wb").close()
+    device_store = runtime.engines["whatsapp"].device_store_name("w1")
+    os.makedirs(os.path.dirname(device_store), exist_ok=True)
+    open(device_store, "wb").close()
     feed(client, event)
 
     assert wait_status(backend, "w1", "LOGGED_OUT")["reason"] == reason
-    row = runtime.store.session_get("w1")
+    row = runtime.db.session_get("w1")
     assert (row["desired"], row["credentials"], row["jid"]) == ("stopped", None, None)
-    wait_until(lambda: not os.path.exists(store), message="store deleted")
+    wait_until(lambda: not os.path.exists(device_store), message="device store deleted")
 
 
 @pytest.mark.parametrize(
@@ -195,9 +195,9 @@ def test_final_failures_stop_the_session(make_wa_runtime, backend, event, reason
     feed(client, event)
 
     assert wait_status(backend, "w1", "FAILED")["reason"] == reason
-    assert runtime.store.session_get("w1")["desired"] == "stopped"
+    assert runtime.db.session_get("w1")["desired"] == "stopped"
     assert not runtime.engines["whatsapp"].is_running("w1")
-    assert runtime.store.session_get("w1")["credentials"]  # the device stays linked
+    assert runtime.db.session_get("w1")["credentials"]  # the device stays linked
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_server_side_connect_failures_are_retried(make_wa_runtime, backend, code
     feed(client, ConnectFailureEv(Reason=code, Message="try later"))
 
     assert wait_status(backend, "w1", "FAILED")["reason"] == reason
-    assert runtime.store.session_get("w1")["desired"] == "running"
+    assert runtime.db.session_get("w1")["desired"] == "running"
     assert runtime.engines["whatsapp"].is_running("w1")
 
 
@@ -237,7 +237,7 @@ def test_incoming_text_is_reported_and_stored_once(make_wa_runtime, backend):
     feed(client, incoming_event(Message(conversation="hello")))  # redelivered after reconnect
     settle(runtime)
 
-    body = wait_until(lambda: backend.bodies(RECEIVED_PATH, sessionId="w1"))[0]
+    body = wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1"))[0]
     assert body["message"] == {
         "id": "3EB0AA01",
         "from": PEER,
@@ -250,9 +250,9 @@ def test_incoming_text_is_reported_and_stored_once(make_wa_runtime, backend):
         "isGroup": False,
         "senderJid": f"{PEER}@s.whatsapp.net",
     }
-    time.sleep(0.1)
-    assert len(backend.bodies(RECEIVED_PATH, sessionId="w1")) == 1
-    stored = runtime.store.message_list("w1", direction="in")
+    outbox_drained(runtime)  # both were handled (settle): every report they made has arrived
+    assert len(backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1")) == 1
+    stored = runtime.db.message_list("w1", direction="in")
     assert [(m["wa_message_id"], m["payload"]["text"]) for m in stored] == [("3EB0AA01", "hello")]
 
 
@@ -265,7 +265,7 @@ def test_incoming_from_a_lid_sender_reports_the_phone_number(make_wa_runtime, ba
             Message(conversation="hi"), sender=jid("1234567", "lid"), SenderAlt=jid(PEER)
         ),
     )
-    body = wait_until(lambda: backend.bodies(RECEIVED_PATH, sessionId="w1"))[0]
+    body = wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1"))[0]
     assert body["message"]["from"] == PEER
 
 
@@ -275,7 +275,7 @@ def test_incoming_media_reports_type_and_caption(make_wa_runtime, backend):
     image = ImageMessage(mimetype="image/jpeg", fileLength=2048, caption="look")
     feed(client, incoming_event(Message(imageMessage=image)))
 
-    body = wait_until(lambda: backend.bodies(RECEIVED_PATH, sessionId="w1"))[0]
+    body = wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1"))[0]
     assert (body["message"]["type"], body["message"]["text"]) == ("image", "look")
 
 
@@ -299,12 +299,10 @@ def test_media_descriptor_and_context_of_incoming_messages():
 
 
 def sent_message(runtime, wa_id):
-    runtime.store.message_record_out(
+    runtime.db.message_record_out(
         "m1", session_id="w1", chat_jid=f"{PEER}@s.whatsapp.net", type_="text", payload={}
     )
-    runtime.store.message_transition(
-        "m1", ("recorded",), "sent", wa_message_id=wa_id, status="sent"
-    )
+    runtime.db.message_transition("m1", ("recorded",), "sent", wa_message_id=wa_id, status="sent")
 
 
 def receipt(receipt_type=None, ids=("3EB0OUT1",)):
@@ -326,15 +324,13 @@ def test_receipts_delivered_then_played_as_read(make_wa_runtime, backend):
     wait_until(lambda: len(backend.bodies(MESSAGE_STATUS_PATH, messageId="m1")) == 2)
     statuses = [b["status"] for b in backend.bodies(MESSAGE_STATUS_PATH, messageId="m1")]
     assert statuses == ["delivered", "read"]
-    assert runtime.store.message_get("m1")["status"] == "read"
+    assert runtime.db.message_get("m1")["status"] == "read"
 
 
 def test_resume_that_finds_a_blank_store_is_logged_out(make_wa_runtime, backend):
     runtime = make_wa_runtime()
-    runtime.store.session_upsert(
-        "w1", user_id="u1", engine="whatsapp", method="qr", phone_number=None
-    )
-    runtime.store.session_update("w1", credentials={"jid": f"{PHONE}:7@s.whatsapp.net"})
+    runtime.db.session_upsert("w1", user_id="u1", engine="whatsapp", method="qr", phone_number=None)
+    runtime.db.session_update("w1", credentials={"jid": f"{PHONE}:7@s.whatsapp.net"})
     runtime.restore()
     feed_qr(runtime.engines["whatsapp"].client_of("w1"), QR.format(1))
 
@@ -348,10 +344,11 @@ def test_nothing_is_reported_after_stop(make_wa_runtime, backend):
     runtime.session_stop("w1")
     feed(client, DisconnectedEv(status=True))
     feed(client, incoming_event(Message(conversation="late")))
-    time.sleep(0.2)
+    settle(runtime)  # both events were handled (and dropped) by the dispatcher
+    outbox_drained(runtime)  # so every report made so far has reached the backend
 
     assert names(backend, "w1")[-1] == "DISCONNECTED"
-    assert backend.bodies(RECEIVED_PATH, sessionId="w1") == []
+    assert backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1") == []
 
 
 def test_send_needs_a_connection_and_builds_replies_with_mentions(make_wa_runtime, backend):

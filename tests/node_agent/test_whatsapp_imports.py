@@ -10,8 +10,10 @@ CHECK = """
 import os, sys
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 import django
-django.setup()
-import gateway.urls, sessions_app.services, sessions_app.api.views, workers_app.api.urls
+django.setup()  # the admin modules of every app, too
+import gateway.urls  # every API and dashboard view, and what they import
+from gateway.celery import app
+app.loader.import_default_modules()  # every backend task module (autodiscovery)
 import node_agent.runtime, node_agent.tasks, node_agent.__main__
 loaded = sorted(name for name in sys.modules if name.split(".")[0] == "neonize")
 print("neonize modules:", loaded)

@@ -11,7 +11,8 @@ import os
 import pytest
 
 from node_agent.engines.whatsapp.engine import build_text_message
-from tests.node_agent.node_helpers import MESSAGE_STATUS_PATH, RECEIVED_PATH, wait_until
+from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH
+from tests.node_agent.node_helpers import wait_until
 from tests.node_agent.whatsapp_helpers import wait_status
 
 pytestmark = pytest.mark.live
@@ -80,7 +81,7 @@ def test_live_send_receive_receipts_and_lid_reply(live_runtime, backend, capsys)
         message="read receipt",
     )
     incoming = wait_until(
-        lambda: backend.bodies(RECEIVED_PATH, sessionId="live-qr"), timeout_s=300
+        lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="live-qr"), timeout_s=300
     )[-1]["message"]
     # Reply into the chat the message came from, which may be an @lid chat.
     reply = {"chatId": incoming["chatId"], "type": "text", "text": "reply ok"}

@@ -7,9 +7,10 @@ DNS query leaves the machine.
 import os
 import time
 
+from node_agent.engines.whatsapp import connection
 from node_agent.engines.whatsapp.ffi import open_fd_count
 from node_agent.heartbeat import Heartbeat
-from tests.node_agent.node_helpers import wait_until
+from tests.node_agent.node_helpers import outbox_drained, wait_until
 from tests.node_agent.whatsapp_helpers import closed_proxy, names, wait_status
 
 FAST = {
@@ -50,13 +51,21 @@ def test_first_connect_fails_fast_and_visibly_then_backs_off(make_wa_runtime, ba
     assert len(gaps) == 4
     assert all(later > earlier for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps
     assert names(backend, "w1") == ["INITIALIZING", "FAILED"]  # one report, not one per try
-    row = runtime.store.session_get("w1")
+    row = runtime.db.session_get("w1")
     assert row["desired"] == "running"  # still trying
     assert engine.is_running("w1")
-    assert os.path.exists(engine.store_name("w1"))  # one SQLite store per session
+    assert os.path.exists(engine.device_store_name("w1"))  # one SQLite device store per session
 
 
-def test_probe_keeps_file_descriptors_flat_over_many_retries(make_wa_runtime, backend):
+def test_probe_keeps_file_descriptors_flat_over_many_retries(make_wa_runtime, backend, monkeypatch):
+    probes = []
+    real_probe = connection.probe_whatsapp
+
+    def counted_probe(*args):
+        probes.append(1)
+        return real_probe(*args)
+
+    monkeypatch.setattr(connection, "probe_whatsapp", counted_probe)
     runtime = make_wa_runtime(
         connect=True,
         **offline(whatsapp_retry_min_s=0.01, whatsapp_retry_max_s=0.02, whatsapp_retry_jitter=0),
@@ -64,8 +73,8 @@ def test_probe_keeps_file_descriptors_flat_over_many_retries(make_wa_runtime, ba
     engine = runtime.engines["whatsapp"]
     runtime.session_start("w1", "u1", "whatsapp")
     assert wait_status(backend, "w1", "FAILED")["reason"] == "whatsapp_unreachable"
-    before = open_fd_count()
-    time.sleep(1.5)  # ~75 retries
+    before, tried = open_fd_count(), len(probes)
+    wait_until(lambda: len(probes) >= tried + 75, message="75 more retries")
 
     assert engine.connects == 0  # the probe failed first: connect() was never called
     assert open_fd_count() - before <= 3
@@ -92,7 +101,8 @@ def test_fd_budget_drains_the_node_and_stops_connecting(make_wa_runtime, backend
     reasons = [b.get("reason") for _, b in backend.statuses("w1")]
     assert reasons == [None, "whatsapp_unreachable", "node_draining"]
     connects = engine.connects
-    time.sleep(0.3)
+    # The session's thread parks (state `draining`) instead of connecting again.
+    wait_until(lambda: engine.run_state("w1") == "draining", message="parked")
     assert engine.connects == connects  # no more leaking connects
     assert open_fd_count() <= budget + 5
     beat = Heartbeat(runtime.config, "http://127.0.0.1:1/health", runtime.status, ["whatsapp"])
@@ -123,10 +133,10 @@ def test_restart_resumes_sessions_from_their_stores_and_stopped_stays_stopped(
         first.session_start(session_id, "u1", "whatsapp")
         wait_status(backend, session_id, "FAILED")
         # As if each had been paired: the node keeps a marker, the keys stay in the store.
-        first.store.session_update(session_id, credentials={"jid": "62811:4@s.whatsapp.net"})
+        first.db.session_update(session_id, credentials={"jid": "62811:4@s.whatsapp.net"})
     first.session_stop("w2")
     engine = first.engines["whatsapp"]
-    os.remove(engine.store_name("w3"))
+    os.remove(engine.device_store_name("w3"))
     first.shutdown(flush_timeout_s=5)  # its DISCONNECTED reports arrive before `before` is taken
     before = {sid: len(backend.statuses(sid)) for sid in ("w1", "w2", "w3")}
 
@@ -139,13 +149,13 @@ def test_restart_resumes_sessions_from_their_stores_and_stopped_stays_stopped(
         "FAILED",
     ]
     assert engine.is_running("w1")
-    assert engine.client_of("w1").name == engine.store_name("w1")
+    assert engine.client_of("w1").name == engine.device_store_name("w1")
     assert engine.client_of("w1").jid is None  # SQLite: the store's only device, never a JID
     assert wait_status(backend, "w3", "LOGGED_OUT")["reason"] == "session_store_missing"
-    time.sleep(0.3)
+    outbox_drained(second)  # the restore ran in start(): whatever it reported has arrived
     assert not engine.is_running("w2")
     assert len(backend.statuses("w2")) == before["w2"]
-    assert second.store.session_get("w2")["desired"] == "stopped"
+    assert second.db.session_get("w2")["desired"] == "stopped"
 
 
 def test_starting_a_failed_session_retries_at_once(make_wa_runtime, backend):

@@ -12,6 +12,7 @@ from node_agent.protocol import MESSAGE_TYPES
 from sessions_app.fields import RECIPIENT_MAX_CHARS, PhoneNumberField, RecipientField
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.selectors import HISTORY_LIMIT_MAX
+from sessions_app.messages.text import is_blank_text
 
 # Types whose `text` is a caption. Caption limit: Meta, WhatsApp Cloud API reference,
 # "Messages" — media object `caption`, at most 1024 characters.
@@ -131,7 +132,7 @@ class MessageSendInput(serializers.Serializer):
         }
         errors: dict[str, list[Any]] = {}
         if type_ == "text":
-            if not attrs.get("text", "").strip():
+            if is_blank_text(attrs.get("text", "")):
                 raise serializers.ValidationError(
                     {"text": [serializers.ErrorDetail("Text is empty.", code="text_required")]}
                 )

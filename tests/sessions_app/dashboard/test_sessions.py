@@ -487,3 +487,24 @@ def test_failed_session_explains_its_reason(logged_in, user):
     response = logged_in.get(f"/sessions/{session.id}")
     assert b"cannot reach WhatsApp" in response.content
     assert b"whatsapp_unreachable" in response.content
+
+
+def test_an_overlong_name_is_a_field_error_not_cut_by_the_browser(logged_in):
+    page = logged_in.get("/").content.decode()
+    assert 'name="name"' in page
+    assert "maxlength" not in page  # a browser would cut a longer paste without a word
+    response = logged_in.post("/sessions/new", {"name": "n" * 101, "engine": "sandbox"})
+    assert response.status_code == 200
+    assert "at most 100 characters" in response.content.decode()
+    assert not Session.objects.exists()
+
+
+def test_a_blank_test_message_is_refused_like_an_empty_one(logged_in, user):
+    session = ConnectedSessionFactory(owner=user)
+    response = logged_in.post(
+        f"/sessions/{session.id}/messages",
+        {"send-to": "+6281200000001", "send-text": "\u200b\u3164"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "The text is blank." in response.content.decode()
+    assert not OutboundMessage.objects.exists()

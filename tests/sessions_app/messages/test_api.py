@@ -52,15 +52,37 @@ def test_send_to_bad_recipient_is_400_invalid_recipient(api, user, to, reason):
     assert reason in error["message"]
 
 
-def test_send_whitespace_text_is_text_required(api, user):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "  \n ",
+        "\u200b\u200b",  # zero-width spaces
+        "\u2060\ufeff\u200e",  # word joiner, BOM, left-to-right mark
+        "\u3164",  # Hangul filler: a letter that draws nothing
+        "\u2800 \u00a0",  # braille blank, no-break space
+    ],
+)
+def test_send_blank_or_invisible_text_is_text_required(api, user, text):
     session = ConnectedSessionFactory(owner=user)
     response = api.post(
         "/api/v1/messages",
-        {"sessionId": session.id, "to": "+6281200000001", "text": "  \n "},
+        {"sessionId": session.id, "to": "+6281200000001", "text": text},
         format="json",
     )
     assert response.status_code == 400
     assert _error(response)["code"] == "text_required"
+
+
+@pytest.mark.parametrize("text", ["👍", "\u200bhi", "ا", "·"])
+def test_text_with_anything_visible_is_sent(api, user, published, text):
+    session = ConnectedSessionFactory(owner=user)
+    response = api.post(
+        "/api/v1/messages",
+        {"sessionId": session.id, "to": "+6281200000001", "text": text},
+        format="json",
+    )
+    assert response.status_code == 202, response.json()
+    assert published[0]["kwargs"]["payload"]["text"] == text
 
 
 def test_send_is_202_and_message_is_readable(api, user):

@@ -1,0 +1,38 @@
+"""The node's Celery tasks are node_agent.protocol's tasks, under the names the backend sends."""
+
+from node_agent import protocol, tasks
+
+# Written out, not taken from the protocol: the names on the wire must not change.
+WIRE_NAMES = {
+    "node_agent.tasks.session_start": tasks.session_start,
+    "node_agent.tasks.session_stop": tasks.session_stop,
+    "node_agent.tasks.session_logout": tasks.session_logout,
+    "node_agent.tasks.session_delete": tasks.session_delete,
+    "node_agent.tasks.message_send": tasks.message_send,
+    "node_agent.tasks.messages_list": tasks.messages_list,
+    "node_agent.tasks.check_number": tasks.check_number,
+    "node_agent.tasks.sandbox_action": tasks.sandbox_action,
+}
+
+
+def test_every_protocol_task_is_a_node_task_under_its_wire_name():
+    assert {task.name for task in protocol.NODE_TASKS} == set(WIRE_NAMES)
+    for name, node_task in WIRE_NAMES.items():
+        assert node_task.name == name
+
+
+def test_rpc_tasks_store_their_answer_and_are_acknowledged_early():
+    for task in protocol.NODE_TASKS:
+        node_task = WIRE_NAMES[task.name]
+        if task.rpc:
+            assert (node_task.ignore_result, node_task.acks_late) == (False, False), task.name
+        else:
+            assert node_task.acks_late is not False, task.name
+    assert {t.name for t in protocol.NODE_TASKS if t.rpc} == {
+        "node_agent.tasks.messages_list",
+        "node_agent.tasks.check_number",
+    }
+
+
+def test_message_send_retries_six_times():
+    assert tasks.message_send.max_retries == tasks.MESSAGE_SEND_MAX_RETRIES == 6
