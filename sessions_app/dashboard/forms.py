@@ -15,7 +15,7 @@ from gateway.forms import DashboardForm
 from sessions_app.messages.text import is_blank_text
 from sessions_app.recipients import Recipient, RecipientError, parse_phone, parse_recipient
 from sessions_app.sessions.models import Session
-from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
+from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES, OPT_IN_EVENTS
 
 
 def _phone_digits(value: str) -> str:
@@ -112,7 +112,8 @@ class WebhookCreateForm(DashboardForm):
     url = forms.CharField(label="URL", max_length=2000)
     event_types = forms.MultipleChoiceField(
         label="Events",
-        choices=[(ALL_EVENTS, "All events")] + [(t, t) for t in EVENT_TYPES],
+        choices=[(ALL_EVENTS, "All events (but QR rotations)")]
+        + [(t, f"{t} (each QR rotation)" if t in OPT_IN_EVENTS else t) for t in EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,
         initial=[ALL_EVENTS],
     )

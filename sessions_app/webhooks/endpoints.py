@@ -14,7 +14,12 @@ from django.utils import timezone
 from accounts.models import User
 from gateway.netsafety import check_url
 from sessions_app.sessions.models import Session
-from sessions_app.webhooks.models import ALL_EVENTS, WebhookDelivery, WebhookEndpoint
+from sessions_app.webhooks.models import (
+    ALL_EVENTS,
+    OPT_IN_EVENTS,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from sessions_app.webhooks.signing import secret_generate
 
 logger = logging.getLogger(__name__)
@@ -149,4 +154,6 @@ def endpoint_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
 
 def _event_types(values: list[str]) -> list[str]:
     types = list(dict.fromkeys(values))
-    return [ALL_EVENTS] if ALL_EVENTS in types or not types else sorted(types)
+    if ALL_EVENTS in types or not types:  # `*` and the opt-in types it leaves out, if named
+        return [ALL_EVENTS, *sorted(set(types) & OPT_IN_EVENTS)]
+    return sorted(types)

@@ -96,30 +96,46 @@ def event_emit(
 def session_status_emit(
     *, session: Session, before: tuple[str, str, str], timestamp: datetime
 ) -> None:
-    """Emit `session.status` when a report changed the status, QR or pairing code.
+    """Emit what a report or a decision changed: `session.status` for the status (or a new
+    pairing code), `session.qr` for a new QR code.
 
-    `before` is (status, qr_string, pairing_code) from before the report was applied.
+    `before` is (status, qr_string, pairing_code) from before the change. The first QR comes
+    in both (`session.status` QR_REQUIRED carries it); each rotation after it only as
+    `session.qr`, which an endpoint gets only when it names it.
     """
-    if before == (session.status, session.qr_string, session.pairing_code):
-        return
-    data = {
-        "sessionId": session.id,
-        "status": session.status,
-        "reason": session.status_reason or None,
-        "phoneNumber": session.phone_number or None,
+    status, qr_string, pairing_code = before
+    if (status, pairing_code) != (session.status, session.pairing_code):
+        event_emit(
+            owner_id=session.owner_id,
+            session_id=session.id,
+            type_="session.status",
+            data={
+                "sessionId": session.id,
+                "status": session.status,
+                "reason": session.status_reason or None,
+                "phoneNumber": session.phone_number or None,
+                **_qr_fields(session),
+                "pairingCode": session.pairing_code or None,
+                "timestamp": _iso(timestamp),
+            },
+            dedupe_key=f"{session.id}:{session.status}:{timestamp.isoformat()}",
+        )
+    if session.qr_string and session.qr_string != qr_string:
+        event_emit(
+            owner_id=session.owner_id,
+            session_id=session.id,
+            type_="session.qr",
+            data={"sessionId": session.id, **_qr_fields(session), "timestamp": _iso(timestamp)},
+            dedupe_key=f"{session.id}:{timestamp.isoformat()}",
+        )
+
+
+def _qr_fields(session: Session) -> dict[str, Any]:
+    return {
         "qrString": session.qr_string or None,
         "qrCode": session.qr_code or None,
         "qrExpiresAt": _iso(session.qr_expires_at) if session.qr_expires_at else None,
-        "pairingCode": session.pairing_code or None,
-        "timestamp": _iso(timestamp),
     }
-    event_emit(
-        owner_id=session.owner_id,
-        session_id=session.id,
-        type_="session.status",
-        data=data,
-        dedupe_key=f"{session.id}:{session.status}:{timestamp.isoformat()}",
-    )
 
 
 def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> None:

@@ -13,8 +13,11 @@ from django.utils import timezone
 
 from sessions_app.ids import new_delivery_id, new_endpoint_id, new_event_id
 
-EVENT_TYPES = ("message.received", "message.status", "session.status")
+EVENT_TYPES = ("message.received", "message.status", "session.status", "session.qr")
 ALL_EVENTS = "*"
+# Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every
+# 20 s while a phone links is noise to most receivers; one that shows the QR itself asks for it.
+OPT_IN_EVENTS = frozenset({"session.qr"})
 
 
 class WebhookEndpointQuerySet(models.QuerySet["WebhookEndpoint"]):
@@ -45,7 +48,9 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=2000)
     url_normalized = models.CharField(max_length=2000, editable=False)
     description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(default=list, help_text='Event type names, or ["*"].')
+    event_types = models.JSONField(
+        default=list, help_text='Event type names, or ["*"] (all but session.qr, which is named).'
+    )
     secret = models.CharField(max_length=100)
     previous_secret = models.CharField(max_length=100, blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
@@ -68,8 +73,10 @@ class WebhookEndpoint(models.Model):
         return f"{self.id} → {self.url}"
 
     def wants(self, event_type: str) -> bool:
-        """Tell whether this endpoint subscribed to `event_type`."""
-        return ALL_EVENTS in self.event_types or event_type in self.event_types
+        """Tell whether this endpoint subscribed to `event_type` (`*`: all but OPT_IN_EVENTS)."""
+        if event_type in self.event_types:
+            return True
+        return ALL_EVENTS in self.event_types and event_type not in OPT_IN_EVENTS
 
 
 class WebhookEvent(models.Model):

@@ -57,10 +57,20 @@ class SessionStatusData(serializers.Serializer):
     status = serializers.CharField(help_text="A session status (upper case).")
     reason = serializers.CharField(allow_null=True)
     phoneNumber = serializers.CharField(allow_null=True)
-    qrString = serializers.CharField(allow_null=True, help_text="Each QR rotation is an event.")
+    qrString = serializers.CharField(
+        allow_null=True, help_text="The first QR; its rotations are `session.qr` events."
+    )
     qrCode = serializers.CharField(allow_null=True, help_text="data:image/png;base64,…")
     qrExpiresAt = serializers.DateTimeField(allow_null=True)
     pairingCode = serializers.CharField(allow_null=True)
+    timestamp = serializers.DateTimeField()
+
+
+class SessionQrData(serializers.Serializer):
+    sessionId = serializers.CharField()
+    qrString = serializers.CharField(help_text="What the phone scans (`2@…`).")
+    qrCode = serializers.CharField(help_text="data:image/png;base64,…")
+    qrExpiresAt = serializers.DateTimeField()
     timestamp = serializers.DateTimeField()
 
 
@@ -79,9 +89,16 @@ class SessionStatusEvent(_EventBase):
     data = SessionStatusData()
 
 
+class SessionQrEvent(_EventBase):
+    type = serializers.ChoiceField(
+        choices=["session.qr"], help_text="Only for endpoints that name it: `*` leaves it out."
+    )
+    data = SessionQrData()
+
+
 EVENT_SCHEMA = PolymorphicProxySerializer(
     component_name="WebhookEvent",
-    serializers=[MessageReceivedEvent, MessageStatusEvent, SessionStatusEvent],
+    serializers=[MessageReceivedEvent, MessageStatusEvent, SessionStatusEvent, SessionQrEvent],
     resource_type_field_name="type",
 )
 
@@ -129,7 +146,7 @@ EVENT_EXAMPLES = [
         },
     ),
     OpenApiExample(
-        "session.status (QR rotated)",
+        "session.status (the first QR)",
         response_only=True,
         value={
             "id": "evt_q1w2e3r4t5y6u7i8o9p0a1s2",
@@ -146,6 +163,23 @@ EVENT_EXAMPLES = [
                 "qrExpiresAt": "2025-01-01T09:59:20Z",
                 "pairingCode": None,
                 "timestamp": "2025-01-01T09:59:00Z",
+            },
+        },
+    ),
+    OpenApiExample(
+        "session.qr (the QR rotated)",
+        response_only=True,
+        value={
+            "id": "evt_z1x2c3v4b5n6m7a8s9d0f1g2",
+            "type": "session.qr",
+            "timestamp": "2025-01-01T09:59:20Z",
+            "sessionId": "ses_abcdefgh12345678",
+            "data": {
+                "sessionId": "ses_abcdefgh12345678",
+                "qrString": "2@…",
+                "qrCode": "data:image/png;base64,…",
+                "qrExpiresAt": "2025-01-01T09:59:40Z",
+                "timestamp": "2025-01-01T09:59:20Z",
             },
         },
     ),

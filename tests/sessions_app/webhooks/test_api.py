@@ -145,6 +145,7 @@ def test_schema_documents_webhooks(api):
 @pytest.mark.django_db
 def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commit_callbacks):
     endpoint_create(owner=user, url=URL, event_types=["*"])
+    endpoint_create(owner=user, url=URL + "/qr", event_types=["session.qr"])
     session = SessionFactory(owner=user)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
@@ -178,17 +179,33 @@ def test_node_reports_emit_events_once(user, no_enqueue, django_capture_on_commi
                 },
             )
     events = list(WebhookEvent.objects.order_by("created_at").values_list("type", flat=True))
-    assert events == ["session.status", "session.status", "message.status", "message.received"]
+    # The status changed once; the QR twice (first shown, then rotated): two session.qr.
+    assert events == [
+        "session.status",
+        "session.qr",
+        "session.qr",
+        "message.status",
+        "message.received",
+    ]
     failed = WebhookEvent.objects.get(type="message.status").payload["data"]
     assert failed["status"] == "failed"
     assert failed["error"]["code"] == "recipient_not_on_whatsapp"
     received = WebhookEvent.objects.get(type="message.received").payload["data"]
     assert received["message"]["media"] == {"mimetype": "image/png"}
-    assert len(no_enqueue) == 4
-    qr = (
-        WebhookEvent.objects.filter(type="session.status")
-        .order_by("created_at")
-        .last()
-        .payload["data"]
-    )
-    assert qr["qrString"] == "2@b"
+    # `*` gets everything but the QR rotations; the QR endpoint gets only those.
+    assert len(no_enqueue) == 3 + 2
+    qr = WebhookEvent.objects.filter(type="session.qr").order_by("created_at").last()
+    assert qr.payload["data"]["qrString"] == "2@b"
+    assert qr.deliveries.get().endpoint.event_types == ["session.qr"]
+    status = WebhookEvent.objects.get(type="session.status").payload["data"]
+    assert (status["status"], status["qrString"]) == ("QR_REQUIRED", "2@a")
+
+
+def test_star_leaves_out_qr_rotations_unless_they_are_named(api):
+    def create(types):
+        body = {"url": URL, "eventTypes": types}
+        return api.post("/api/v1/webhooks", body, format="json").json()["data"]["eventTypes"]
+
+    assert create(["*"]) == ["*"]
+    assert create(["*", "session.qr", "message.status"]) == ["*", "session.qr"]
+    assert create(["session.qr"]) == ["session.qr"]
