@@ -7,6 +7,7 @@ talks to the backend (outbox sender, heartbeat) builds its own client.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -15,6 +16,8 @@ from typing import Any
 
 import requests
 
+from node_agent import protocol
+
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
@@ -22,15 +25,13 @@ READ_TIMEOUT_S = 15.0
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 
-SESSION_STATUS_PATH = "/api/webhooks/session-status"
-MESSAGE_STATUS_PATH = "/api/webhooks/message-status"
-MESSAGE_RECEIVED_PATH = "/api/webhooks/message-received"
-REGISTER_PATH = "/api/admin/workers/register"
+USER_AGENT = "wa-gateway-node-agent"
+MEDIA_READ_TIMEOUT_S = 60.0
 
 
-def heartbeat_path(worker_id: str) -> str:
-    """Return the heartbeat URL path of a worker."""
-    return f"/api/admin/workers/{worker_id}/heartbeat"
+def _headers(token: str) -> dict[str, str]:
+    """Return the headers of every request to the backend."""
+    return {"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT}
 
 
 def backoff_s(
@@ -78,14 +79,20 @@ class Response:
         return f"HTTP {self.status}"
 
 
-def _envelope_error(answer: requests.Response) -> dict[str, Any] | None:
-    """Return a failure answer's envelope `error` when it has a `code`, else None."""
+def _envelope_part(answer: requests.Response, key: str) -> dict[str, Any] | None:
+    """Return the dict under `key` (`data` or `error`) of a JSON envelope answer, else None."""
     try:
         body = answer.json()
     except ValueError:
         return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) and error.get("code") else None
+    part = body.get(key) if isinstance(body, dict) else None
+    return part if isinstance(part, dict) else None
+
+
+def _envelope_error(answer: requests.Response) -> dict[str, Any] | None:
+    """Return a failure answer's envelope `error` when it has a `code`, else None."""
+    error = _envelope_part(answer, "error")
+    return error if error and error.get("code") else None
 
 
 def _error_text(answer: requests.Response) -> str:
@@ -102,23 +109,13 @@ def _error_text(answer: requests.Response) -> str:
     return text[:300]
 
 
-def _envelope_data(answer: requests.Response) -> dict[str, Any] | None:
-    try:
-        body = answer.json()
-    except ValueError:
-        return None
-    data = body.get("data") if isinstance(body, dict) else None
-    return data if isinstance(data, dict) else None
-
-
 class BackendClient:
     """Send JSON to the backend at `base_url` with the worker's Bearer token."""
 
     def __init__(self, base_url: str, token: str) -> None:
         self._base_url = base_url.rstrip("/")
         self._http = requests.Session()
-        self._http.headers["Authorization"] = f"Bearer {token}"
-        self._http.headers["User-Agent"] = "wa-gateway-node-agent"
+        self._http.headers.update(_headers(token))
 
     def request(self, method: str, path: str, body: dict[str, Any]) -> Response:
         """Send `body` to `path`; return a Response and never raise on network errors."""
@@ -142,20 +139,11 @@ class BackendClient:
                 error=_error_text(answer),
                 code=str(error["code"]) if error else "",
             )
-        return Response(status=answer.status_code, data=_envelope_data(answer))
+        return Response(status=answer.status_code, data=_envelope_part(answer, "data"))
 
     def close(self) -> None:
         """Release pooled connections."""
         self._http.close()
-
-
-MEDIA_UPLOAD_PATH = "/api/webhooks/media"
-MEDIA_READ_TIMEOUT_S = 60.0
-
-
-def media_download_path(media_id: str) -> str:
-    """Return the internal URL path a node fetches a file to send from."""
-    return f"/api/internal/media/{media_id}"
 
 
 class MediaUnavailable(Exception):
@@ -168,12 +156,10 @@ def media_fetch(base_url: str, token: str, media: dict[str, Any]) -> bytes:
     Reads at most `size` bytes and checks the SHA-256. Raises MediaUnavailable (404, size or
     hash mismatch) or requests.RequestException (network trouble: worth a retry).
     """
-    import hashlib
-
     size = int(media.get("size") or 0)
     with requests.get(
-        base_url.rstrip("/") + media_download_path(str(media["id"])),
-        headers={"Authorization": f"Bearer {token}", "User-Agent": "wa-gateway-node-agent"},
+        base_url.rstrip("/") + protocol.media_download_path(str(media["id"])),
+        headers=_headers(token),
         timeout=(CONNECT_TIMEOUT_S, MEDIA_READ_TIMEOUT_S),
         stream=True,
     ) as answer:
@@ -200,8 +186,8 @@ def media_upload(
     """
     try:
         answer = requests.post(
-            base_url.rstrip("/") + MEDIA_UPLOAD_PATH,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": "wa-gateway-node-agent"},
+            base_url.rstrip("/") + protocol.MEDIA_UPLOAD_PATH,
+            headers=_headers(token),
             data={"sessionId": session_id, "mimetype": mimetype, "filename": filename},
             files={"file": (filename or "media", data, mimetype or "application/octet-stream")},
             timeout=(CONNECT_TIMEOUT_S, MEDIA_READ_TIMEOUT_S),

@@ -11,14 +11,7 @@ import os
 from typing import Any
 
 from celery import bootsteps
-
-NODE_QUEUE_PREFIX = "node."
-
-
-def node_queue(worker_id: str) -> str:
-    """Return the Celery queue a node consumes: `node.<workerId>`."""
-    return f"{NODE_QUEUE_PREFIX}{worker_id}"
-
+from celery.concurrency.thread import TaskPool as ThreadTaskPool
 
 BROKER_CONNECT_RETRIES = 2
 BROKER_CONNECT_TIMEOUT_S = 2.0
@@ -106,8 +99,6 @@ class AckWakeup(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         """Install the timer if the pool is a thread pool (called on every consumer start)."""
-        from celery.concurrency.thread import TaskPool as ThreadTaskPool
-
         if isinstance(getattr(parent, "pool", None), ThreadTaskPool) and parent.timer:
             self.tref = parent.timer.call_repeatedly(ACK_WAKEUP_INTERVAL_S, _noop)
 

@@ -6,6 +6,7 @@ import os
 
 from celery import Celery
 
+import node_agent.tasks  # noqa: F401 (defines the node's shared tasks, which every app gets)
 from node_agent.broker import broker_settings, install_ack_wakeup
 from node_agent.config import NodeConfig
 
@@ -42,10 +43,7 @@ def create_celery_app(config: NodeConfig) -> Celery:
         worker_enable_remote_control=False,
         worker_send_task_events=False,
     )
-    import node_agent.tasks  # noqa: F401 (registers the shared tasks on this app)
-
     install_ack_wakeup(app)
-
     return app
 
 

@@ -1,131 +1,103 @@
 """Node agent configuration, read from environment variables.
 
+Each NodeConfig field names its variable and holds its default (`_var`); `from_env` reads them
+all, and only the few defaults that depend on other variables are written apart (`DERIVED`).
 Every variable has a default except `BACKEND_AUTH_TOKEN`. Paths are relative to the working
 directory unless absolute. A bad value raises `ConfigError` at start, naming the variable.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import re
 import socket
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-T = TypeVar("T")
+from node_agent import protocol
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-# A node id (WORKER_ID): 1-64 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or
-# digit. It names the node's queue and its URLs, so the backend checks the same rule
-# (workers_app.validators imports it from here): one definition for both sides.
-WORKER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
-# Fixed segments of the operator routes under /api/admin/workers/: a node with such an id could
-# not be reached at /api/admin/workers/<id> (a test checks the list against the URLconf).
-RESERVED_WORKER_IDS = frozenset({"register", "rebalance"})
-
-
-def worker_id_error(worker_id: str) -> str | None:
-    """Return why `worker_id` is not a valid node id, or None when it is."""
-    if not WORKER_ID_PATTERN.fullmatch(worker_id):
-        return (
-            "must be 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
-    if worker_id in RESERVED_WORKER_IDS:
-        return f"{worker_id!r} is reserved by the backend's API"
-    return None
 
 
 class ConfigError(ValueError):
     """A configuration variable is missing or has a bad value."""
 
 
+def _var(name: str, default: Any = dataclasses.MISSING, *, secret: bool = False) -> Any:
+    """Declare a config field read from environment variable `name`.
+
+    `secret`: kept out of the repr (tokens, URLs that may hold a password).
+    """
+    return dataclasses.field(default=default, repr=not secret, metadata={"env": name})
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """Settings of one node agent process (one node)."""
 
-    backend_auth_token: str = field(repr=False)
-    worker_id: str = "node-local"
-    worker_host: str = "127.0.0.1"
-    worker_port: int = 8001
-    backend_url: str = "http://127.0.0.1:8000"
-    celery_broker_url: str = "filesystem://"
-    celery_broker_folder: str = "data/broker"
-    celery_visibility_timeout_s: int = 600
-    celery_broker_key_prefix: str = ""
+    backend_auth_token: str = _var("BACKEND_AUTH_TOKEN", secret=True)
+    worker_id: str = _var("WORKER_ID", "node-local")
+    worker_host: str = _var("WORKER_HOST", "127.0.0.1")
+    worker_port: int = _var("WORKER_PORT", 8001)
+    backend_url: str = _var("BACKEND_URL", "http://127.0.0.1:8000")
+    celery_broker_url: str = _var("CELERY_BROKER_URL", "filesystem://")
+    celery_broker_folder: str = _var("CELERY_BROKER_FOLDER", "data/broker")
+    celery_visibility_timeout_s: int = _var("CELERY_VISIBILITY_TIMEOUT_S", 600)
+    celery_broker_key_prefix: str = _var("CELERY_BROKER_KEY_PREFIX", "")
     # Where answers to RPC tasks go (the backend reads them): Redis, or a folder both share.
-    celery_result_backend: str = ""
-    node_db_path: str = "data/node-node-local.sqlite3"
-    session_storage_path: str = "data/sessions"
-    media_storage_path: str = "data/media"
-    heartbeat_interval_s: float = 30.0
-    max_sessions: int = 100
-    concurrency: int = 8
-    sandbox_network_path: str = "data/sandbox-network.sqlite3"
-    sandbox_qr_first_ttl_s: float = 60.0
-    sandbox_qr_ttl_s: float = 20.0
-    sandbox_qr_count: int = 6
-    sandbox_connect_delay_s: float = 0.5
-    sandbox_delivery_delay_s: float = 1.0
-    sandbox_read_delay_s: float = 2.0
-    sandbox_reconnect_delay_s: float = 2.0
+    celery_result_backend: str = _var("CELERY_RESULT_BACKEND", "")
+    node_db_path: str = _var("NODE_DB_PATH", "data/node-node-local.sqlite3")
+    session_storage_path: str = _var("SESSION_STORAGE_PATH", "data/sessions")
+    media_storage_path: str = _var("MEDIA_STORAGE_PATH", "data/media")
+    heartbeat_interval_s: float = _var("WORKER_HEARTBEAT_INTERVAL", 30.0)
+    max_sessions: int = _var("WORKER_MAX_SESSIONS", 100)
+    concurrency: int = _var("WORKER_CONCURRENCY", 8)
+    sandbox_network_path: str = _var("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3")
+    sandbox_qr_first_ttl_s: float = _var("SANDBOX_QR_FIRST_TTL_S", 60.0)
+    sandbox_qr_ttl_s: float = _var("SANDBOX_QR_TTL_S", 20.0)
+    sandbox_qr_count: int = _var("SANDBOX_QR_COUNT", 6)
+    sandbox_connect_delay_s: float = _var("SANDBOX_CONNECT_DELAY_S", 0.5)
+    sandbox_delivery_delay_s: float = _var("SANDBOX_DELIVERY_DELAY_S", 1.0)
+    sandbox_read_delay_s: float = _var("SANDBOX_READ_DELAY_S", 2.0)
+    sandbox_reconnect_delay_s: float = _var("SANDBOX_RECONNECT_DELAY_S", 2.0)
     # PostgreSQL every node of a cluster shares: session credentials and send claims, so a
     # session can move between nodes without a new scan (session_store.py).
-    session_store_url: str = field(default="", repr=False)
-    neonize_store_url: str = field(default="", repr=False)
-    neonize_log_level: str = "WARNING"
-    whatsapp_retry_min_s: float = 5.0
-    whatsapp_retry_max_s: float = 300.0
-    whatsapp_retry_jitter: float = 0.2
-    whatsapp_start_spacing_s: float = 0.2
-    whatsapp_fd_budget: int = 0
-    whatsapp_stop_timeout_s: float = 10.0
-    whatsapp_qr_first_ttl_s: float = 60.0
-    whatsapp_qr_ttl_s: float = 20.0
-    whatsapp_qr_grace_s: float = 10.0
-    whatsapp_probe_timeout_s: float = 5.0
-    whatsapp_proxy_url: str = field(default="", repr=False)
+    session_store_url: str = _var("SESSION_STORE_URL", "", secret=True)
+    # Where the WhatsApp engine keeps each session's device keys (its device stores): SQLite
+    # files under SESSION_STORAGE_PATH when empty, else this PostgreSQL database.
+    neonize_store_url: str = _var("NEONIZE_STORE_URL", "", secret=True)
+    neonize_log_level: str = _var("NEONIZE_LOG_LEVEL", "WARNING")
+    whatsapp_retry_min_s: float = _var("WHATSAPP_RETRY_MIN_S", 5.0)
+    whatsapp_retry_max_s: float = _var("WHATSAPP_RETRY_MAX_S", 300.0)
+    whatsapp_retry_jitter: float = _var("WHATSAPP_RETRY_JITTER", 0.2)
+    whatsapp_start_spacing_s: float = _var("WHATSAPP_START_SPACING_S", 0.2)
+    whatsapp_fd_budget: int = _var("WHATSAPP_FD_BUDGET", 0)
+    whatsapp_stop_timeout_s: float = _var("WHATSAPP_STOP_TIMEOUT_S", 10.0)
+    whatsapp_qr_first_ttl_s: float = _var("WHATSAPP_QR_FIRST_TTL_S", 60.0)
+    whatsapp_qr_ttl_s: float = _var("WHATSAPP_QR_TTL_S", 20.0)
+    whatsapp_qr_grace_s: float = _var("WHATSAPP_QR_GRACE_S", 10.0)
+    whatsapp_probe_timeout_s: float = _var("WHATSAPP_PROBE_TIMEOUT_S", 5.0)
+    whatsapp_proxy_url: str = _var("WHATSAPP_PROXY_URL", "", secret=True)
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later, deep inside a thread."""
         if not self.backend_auth_token:
             raise ConfigError("BACKEND_AUTH_TOKEN is required")
-        problem = worker_id_error(self.worker_id)
+        problem = protocol.worker_id_error(self.worker_id)
         if problem:
             raise ConfigError(f"WORKER_ID {problem}, got {self.worker_id!r}")
         if not 0 <= self.worker_port <= 65535:
             raise ConfigError(f"WORKER_PORT must be 0..65535, got {self.worker_port}")
         if not self.backend_url.startswith(("http://", "https://")):
             raise ConfigError(f"BACKEND_URL must be an http(s) URL, got {self.backend_url!r}")
-        positive = {
-            "CELERY_VISIBILITY_TIMEOUT_S": self.celery_visibility_timeout_s,
-            "WORKER_HEARTBEAT_INTERVAL": self.heartbeat_interval_s,
-            "WORKER_MAX_SESSIONS": self.max_sessions,
-            "WORKER_CONCURRENCY": self.concurrency,
-            "SANDBOX_QR_FIRST_TTL_S": self.sandbox_qr_first_ttl_s,
-            "SANDBOX_QR_TTL_S": self.sandbox_qr_ttl_s,
-            "SANDBOX_QR_COUNT": self.sandbox_qr_count,
-            "WHATSAPP_RETRY_MIN_S": self.whatsapp_retry_min_s,
-            "WHATSAPP_STOP_TIMEOUT_S": self.whatsapp_stop_timeout_s,
-            "WHATSAPP_QR_FIRST_TTL_S": self.whatsapp_qr_first_ttl_s,
-            "WHATSAPP_QR_TTL_S": self.whatsapp_qr_ttl_s,
-        }
-        for name, value in positive.items():
-            if not math.isfinite(value) or value <= 0:
+        for item in dataclasses.fields(self):
+            name, value = item.metadata["env"], getattr(self, item.name)
+            if name in POSITIVE and (not math.isfinite(value) or value <= 0):
                 raise ConfigError(f"{name} must be > 0, got {value}")
-        delays = {
-            "SANDBOX_CONNECT_DELAY_S": self.sandbox_connect_delay_s,
-            "SANDBOX_DELIVERY_DELAY_S": self.sandbox_delivery_delay_s,
-            "SANDBOX_READ_DELAY_S": self.sandbox_read_delay_s,
-            "SANDBOX_RECONNECT_DELAY_S": self.sandbox_reconnect_delay_s,
-            "WHATSAPP_START_SPACING_S": self.whatsapp_start_spacing_s,
-            "WHATSAPP_QR_GRACE_S": self.whatsapp_qr_grace_s,
-            "WHATSAPP_FD_BUDGET": self.whatsapp_fd_budget,
-            "WHATSAPP_PROBE_TIMEOUT_S": self.whatsapp_probe_timeout_s,
-        }
-        for name, value in delays.items():
-            if not math.isfinite(value) or value < 0:
+            if name in NOT_NEGATIVE and (not math.isfinite(value) or value < 0):
                 raise ConfigError(f"{name} must be >= 0, got {value}")
         if not self.whatsapp_retry_min_s <= self.whatsapp_retry_max_s < math.inf:
             raise ConfigError(
@@ -155,73 +127,85 @@ class NodeConfig:
     @property
     def queue(self) -> str:
         """Return the Celery queue this node consumes, `node.<workerId>`."""
-        from node_agent.broker import node_queue
-
-        return node_queue(self.worker_id)
+        return protocol.node_queue(self.worker_id)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> NodeConfig:
-        """Build the config from `env` (default `os.environ`).
+        """Build the config from `env` (default `os.environ`): each field from its variable.
 
-        Raises ConfigError naming the variable when a value is missing or malformed.
+        A variable unset or blank takes its field's default, or its DERIVED one; any other
+        value is stripped and parsed by the field's type (int, float or str). Then BACKEND_URL
+        loses a trailing `/` and NEONIZE_LOG_LEVEL is upper-cased. Raises ConfigError naming
+        the variable when a value is missing or malformed.
         """
         env = os.environ if env is None else env
-
-        def get(name: str, default: T, parse: Callable[[str], T]) -> T:
+        types = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):  # in declaration order, which DERIVED relies on
+            name = item.metadata["env"]
             raw = env.get(name)
             if raw is None or raw.strip() == "":
-                return default
+                derived = DERIVED.get(name)
+                values[item.name] = derived(env, values) if derived else item.default
+                continue
             try:
-                return parse(raw.strip())
+                values[item.name] = types[item.name](raw.strip())
             except ValueError:
                 raise ConfigError(f"{name} has a bad value: {raw!r}") from None
+        values["backend_url"] = values["backend_url"].rstrip("/")
+        values["neonize_log_level"] = values["neonize_log_level"].upper()
+        return cls(**values)
 
-        worker_id = get("WORKER_ID", f"node-{socket.gethostname()}", str)
-        broker_default = env.get("REDIS_URL") or "filesystem://"
-        data_dir = env.get("DATA_DIR") or "data"
-        result_default = env.get("REDIS_URL") or (
-            "file://" + os.path.join(os.path.abspath(data_dir), "celery-results")
-        )
-        # A session that moves keeps its WhatsApp device keys only if every node reads them
-        # from the same place: the shared store's database, unless NEONIZE_STORE_URL says where.
-        session_store_url = get("SESSION_STORE_URL", "", str)
-        return cls(
-            backend_auth_token=env.get("BACKEND_AUTH_TOKEN", "").strip(),
-            worker_id=worker_id,
-            worker_host=get("WORKER_HOST", "127.0.0.1", str),
-            worker_port=get("WORKER_PORT", 8001, int),
-            backend_url=get("BACKEND_URL", "http://127.0.0.1:8000", str).rstrip("/"),
-            celery_broker_url=get("CELERY_BROKER_URL", broker_default, str),
-            celery_broker_folder=get("CELERY_BROKER_FOLDER", "data/broker", str),
-            celery_visibility_timeout_s=get("CELERY_VISIBILITY_TIMEOUT_S", 600, int),
-            celery_broker_key_prefix=get("CELERY_BROKER_KEY_PREFIX", "", str),
-            celery_result_backend=get("CELERY_RESULT_BACKEND", result_default, str),
-            node_db_path=get("NODE_DB_PATH", f"data/node-{worker_id}.sqlite3", str),
-            session_storage_path=get("SESSION_STORAGE_PATH", "data/sessions", str),
-            media_storage_path=get("MEDIA_STORAGE_PATH", "data/media", str),
-            heartbeat_interval_s=get("WORKER_HEARTBEAT_INTERVAL", 30.0, float),
-            max_sessions=get("WORKER_MAX_SESSIONS", 100, int),
-            concurrency=get("WORKER_CONCURRENCY", 8, int),
-            sandbox_network_path=get("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3", str),
-            sandbox_qr_first_ttl_s=get("SANDBOX_QR_FIRST_TTL_S", 60.0, float),
-            sandbox_qr_ttl_s=get("SANDBOX_QR_TTL_S", 20.0, float),
-            sandbox_qr_count=get("SANDBOX_QR_COUNT", 6, int),
-            sandbox_connect_delay_s=get("SANDBOX_CONNECT_DELAY_S", 0.5, float),
-            sandbox_delivery_delay_s=get("SANDBOX_DELIVERY_DELAY_S", 1.0, float),
-            sandbox_read_delay_s=get("SANDBOX_READ_DELAY_S", 2.0, float),
-            sandbox_reconnect_delay_s=get("SANDBOX_RECONNECT_DELAY_S", 2.0, float),
-            session_store_url=session_store_url,
-            neonize_store_url=get("NEONIZE_STORE_URL", session_store_url, str),
-            neonize_log_level=get("NEONIZE_LOG_LEVEL", "WARNING", str).upper(),
-            whatsapp_retry_min_s=get("WHATSAPP_RETRY_MIN_S", 5.0, float),
-            whatsapp_retry_max_s=get("WHATSAPP_RETRY_MAX_S", 300.0, float),
-            whatsapp_retry_jitter=get("WHATSAPP_RETRY_JITTER", 0.2, float),
-            whatsapp_start_spacing_s=get("WHATSAPP_START_SPACING_S", 0.2, float),
-            whatsapp_fd_budget=get("WHATSAPP_FD_BUDGET", 0, int),
-            whatsapp_stop_timeout_s=get("WHATSAPP_STOP_TIMEOUT_S", 10.0, float),
-            whatsapp_qr_first_ttl_s=get("WHATSAPP_QR_FIRST_TTL_S", 60.0, float),
-            whatsapp_qr_ttl_s=get("WHATSAPP_QR_TTL_S", 20.0, float),
-            whatsapp_qr_grace_s=get("WHATSAPP_QR_GRACE_S", 10.0, float),
-            whatsapp_probe_timeout_s=get("WHATSAPP_PROBE_TIMEOUT_S", 5.0, float),
-            whatsapp_proxy_url=get("WHATSAPP_PROXY_URL", "", str),
-        )
+
+def _result_backend(env: Mapping[str, str], values: dict[str, Any]) -> str:
+    data_dir = env.get("DATA_DIR") or "data"
+    return env.get("REDIS_URL") or "file://" + os.path.join(
+        os.path.abspath(data_dir), "celery-results"
+    )
+
+
+# The defaults of `from_env` that are not the fields' own, by variable: each is computed from
+# the environment and from the values read so far (fields declared earlier).
+DERIVED: dict[str, Callable[[Mapping[str, str], dict[str, Any]], Any]] = {
+    # Required: blank here, so that __post_init__ says it is missing.
+    "BACKEND_AUTH_TOKEN": lambda env, values: "",
+    # One node per machine unless told otherwise, named after the machine.
+    "WORKER_ID": lambda env, values: f"node-{socket.gethostname()}",
+    # Its own SQLite file per node, so several nodes can share one data folder.
+    "NODE_DB_PATH": lambda env, values: f"data/node-{values['worker_id']}.sqlite3",
+    # Broker and RPC answers where the backend has them too: Redis when REDIS_URL is set, else
+    # the embedded broker and a results folder under DATA_DIR.
+    "CELERY_BROKER_URL": lambda env, values: env.get("REDIS_URL") or "filesystem://",
+    "CELERY_RESULT_BACKEND": _result_backend,
+    # A session that moves keeps its WhatsApp device keys only if every node reads them from
+    # the same place: the shared store's database, unless NEONIZE_STORE_URL says where.
+    "NEONIZE_STORE_URL": lambda env, values: values["session_store_url"],
+}
+# Variables whose value must be a finite number above 0, or at least 0.
+POSITIVE = frozenset(
+    {
+        "CELERY_VISIBILITY_TIMEOUT_S",
+        "WORKER_HEARTBEAT_INTERVAL",
+        "WORKER_MAX_SESSIONS",
+        "WORKER_CONCURRENCY",
+        "SANDBOX_QR_FIRST_TTL_S",
+        "SANDBOX_QR_TTL_S",
+        "SANDBOX_QR_COUNT",
+        "WHATSAPP_RETRY_MIN_S",
+        "WHATSAPP_STOP_TIMEOUT_S",
+        "WHATSAPP_QR_FIRST_TTL_S",
+        "WHATSAPP_QR_TTL_S",
+    }
+)
+NOT_NEGATIVE = frozenset(
+    {
+        "SANDBOX_CONNECT_DELAY_S",
+        "SANDBOX_DELIVERY_DELAY_S",
+        "SANDBOX_READ_DELAY_S",
+        "SANDBOX_RECONNECT_DELAY_S",
+        "WHATSAPP_START_SPACING_S",
+        "WHATSAPP_QR_GRACE_S",
+        "WHATSAPP_FD_BUDGET",
+        "WHATSAPP_PROBE_TIMEOUT_S",
+    }
+)

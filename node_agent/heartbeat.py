@@ -24,14 +24,8 @@ from typing import Any
 
 import psutil
 
-from node_agent import INSTANCE_ID, __version__
-from node_agent.backend import (
-    REGISTER_PATH,
-    BackendClient,
-    Response,
-    backoff_s,
-    heartbeat_path,
-)
+from node_agent import INSTANCE_ID, __version__, protocol
+from node_agent.backend import BackendClient, Response, backoff_s
 from node_agent.config import NodeConfig
 
 log = logging.getLogger(__name__)
@@ -104,30 +98,31 @@ class Heartbeat:
         sessions only between nodes that report the same one. Raises what `session_store_fn`
         raises.
         """
-        return {
-            "workerId": self._config.worker_id,
-            "instanceId": INSTANCE_ID,
-            "endpoint": self._config.queue,
-            "maxSessions": self._config.max_sessions,
-            "engines": self._engines,
-            "version": __version__,
-            "healthUrl": self._health_url,
-            "sessionStore": self._session_store_fn() if self._session_store_fn else "",
-            **self._running(),
-        }
+        return protocol.Registration(
+            worker_id=self._config.worker_id,
+            instance_id=INSTANCE_ID,
+            endpoint=self._config.queue,
+            max_sessions=self._config.max_sessions,
+            engines=self._engines,
+            version=__version__,
+            health_url=self._health_url,
+            session_store=self._session_store_fn() if self._session_store_fn else "",
+            running_sessions=self._running(),
+        ).to_wire()
 
     def _register_request(self) -> Response:
         try:
             body = self.register_body()
         except Exception as exc:  # the session store is out of reach: not registering yet
             return Response(status=None, error=f"session store unavailable: {exc}")
-        return self._client.request("POST", REGISTER_PATH, body)
+        return self._client.request("POST", protocol.REGISTER_PATH, body)
 
-    def _running(self) -> dict[str, Any]:
-        return {"runningSessions": self._running_fn()} if self._running_fn else {}
+    def _running(self) -> list[str] | None:
+        """Return the ids of the running sessions; None (left out of bodies) without running_fn."""
+        return self._running_fn() if self._running_fn else None
 
     def _release_moved(self, answer: Response) -> None:
-        moved = (answer.data or {}).get("stopSessions") or []
+        moved = (answer.data or {}).get(protocol.STOP_SESSIONS) or []
         if moved and self._release_fn:
             log.warning("sessions moved to other nodes, stopping them here: %s", moved)
             self._release_fn([str(session_id) for session_id in moved])
@@ -159,17 +154,17 @@ class Heartbeat:
         `status` is DRAINING when the node wants a restart (NodeRuntime.status), else ONLINE.
         """
         status = self._status_fn()
-        return {
-            "status": "DRAINING" if status.get("draining") else "ONLINE",
-            "instanceId": INSTANCE_ID,
-            "metrics": {
+        return protocol.Heartbeat(
+            status="DRAINING" if status.get("draining") else "ONLINE",
+            instance_id=INSTANCE_ID,
+            metrics={
                 "sessionCount": status["sessions"],
                 "cpuUsage": round(self._process.cpu_percent(None) / self._cpus, 2),
                 "memoryUsage": round(self._process.memory_percent(), 2),
                 "activeConnections": status["connected"],
             },
-            **self._running(),
-        }
+            running_sessions=self._running(),
+        ).to_wire()
 
     def _register(self) -> bool:
         """Register, retrying until it succeeds; False when stopped or refused meanwhile."""
@@ -205,7 +200,7 @@ class Heartbeat:
     def _run(self) -> None:
         if not self._register():
             return
-        path = heartbeat_path(self._config.worker_id)
+        path = protocol.heartbeat_path(self._config.worker_id)
         while not self._stop.wait(self._config.heartbeat_interval_s):
             answer = self._client.request("PUT", path, self.heartbeat_body())
             if answer.status in (404, 409):

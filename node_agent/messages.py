@@ -1,4 +1,5 @@
-"""Outbound and inbound messages of a node: exactly-once sends, receipts, incoming messages.
+"""Outbound and inbound messages of a node: exactly-once sends, receipts, incoming messages,
+and the history the backend asks for (`history_item`).
 
 Exactly-once: a send is first recorded (committed INSERT, unique gateway `messageId`), claimed
 `handed` just before the engine gets it, then marked `sent` with the WhatsApp id. A repeat finds
@@ -10,7 +11,8 @@ With a shared session store (SESSION_STORE_URL) the same holds across nodes: jus
 task that reaches a second node (the session moved) finds the claim: `sent` is reported sent
 again, never resent; `failed` is reported failed; `handed` by another node has an unknown fate,
 so it is reported failed `delivery_unknown`. No claim, no send: an unreachable store is a
-transient error (`session_store_unavailable`) and the task retries.
+transient error (`session_store_unavailable`) and the task retries. What follows the claim is
+best effort (send_claims.py).
 """
 
 from __future__ import annotations
@@ -20,21 +22,46 @@ from typing import Any
 
 import psycopg
 
+from node_agent import protocol, send_claims
+from node_agent.clock import utc_now_iso
+from node_agent.database import NodeDatabase
 from node_agent.engines.base import (
-    INCOMING_CONTENT_KEYS,
-    MESSAGE_TYPES,
     Engine,
     PermanentSendError,
     TransientSendError,
+    holding_engine,
 )
 from node_agent.reports import Reporter
 from node_agent.session_store import SharedSessionStore
-from node_agent.store import Store, utc_now_iso
 
 log = logging.getLogger(__name__)
 
 RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
 PENDING_RECEIPTS_MAX = 1000
+HISTORY_PAGE_MAX = 200
+# Payload keys that are not a message's content (they say where it goes and what it is).
+NOT_CONTENT = ("to", "chatId", "type", "id")
+
+
+def history_item(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the wire form of one message row (protocol.HISTORY_ITEM_KEYS, camelCase)."""
+    payload = row["payload"] or {}
+    error = None
+    if row["error_code"]:
+        error = {"code": row["error_code"], "message": row["error_message"] or ""}
+    return {
+        "id": row["message_id"] or row["wa_message_id"],
+        "waMessageId": row["wa_message_id"],
+        "direction": row["direction"],
+        "chatId": row["chat_jid"],
+        "from": row["from_phone"],
+        "type": row["type"],
+        "status": row["status"] or row["state"],
+        "error": error,
+        "content": {k: v for k, v in payload.items() if k not in NOT_CONTENT},
+        "createdAt": row["created_at"],
+        "cursor": row["id"],
+    }
 
 
 class Messages:
@@ -46,12 +73,12 @@ class Messages:
 
     def __init__(
         self,
-        store: Store,
+        db: NodeDatabase,
         reporter: Reporter,
         engines: dict[str, Engine],
         shared: SharedSessionStore | None = None,
     ) -> None:
-        self.store = store
+        self.db = db
         self.reporter = reporter
         self.engines = engines
         self.shared = shared
@@ -60,16 +87,24 @@ class Messages:
         # Messages this process is handing to an engine right now: `handed` but not lost.
         self._in_flight: set[str] = set()
 
+    def history(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
+        """Return up to `limit` (clamped to 1..200) history items of a session after cursor
+        `since`, oldest first, both directions (see history_item)."""
+        rows = self.db.message_page(session_id, max(0, since), max(1, min(limit, HISTORY_PAGE_MAX)))
+        return [history_item(row) for row in rows]
+
     def settle_handed(self) -> None:
         """Report every message left `handed` as failed `delivery_unknown` (run at start)."""
-        for message in self.store.message_list_in_state("handed"):
-            self._share_outcome(message["message_id"], "failed", error_code="delivery_unknown")
+        for message in self.db.message_list_in_state("handed"):
+            send_claims.record_outcome(
+                self.shared, message["message_id"], "failed", error_code="delivery_unknown"
+            )
             self._fail(message, ("handed",), "delivery_unknown")
 
     def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
         """Store an engine's incoming message and report it, once per WhatsApp id."""
-        content = {key: incoming[key] for key in INCOMING_CONTENT_KEYS if key in incoming}
-        created = self.store.message_record_in(
+        content = {key: incoming[key] for key in protocol.INCOMING_CONTENT_KEYS if key in incoming}
+        created = self.db.message_record_in(
             session_id=session_id,
             wa_message_id=incoming["id"],
             chat_jid=incoming["chatId"],
@@ -88,12 +123,12 @@ class Messages:
         """
         if (
             self.shared is not None
-            and self.store.message_get_by_wa(wa_message_id) is None
+            and self.db.message_get_by_wa(wa_message_id) is None
             and self._receipt_of_another_node(wa_message_id, status)
         ):
             return
         with self.reporter.lock:
-            message = self.store.message_get_by_wa(wa_message_id)
+            message = self.db.message_get_by_wa(wa_message_id)
             if message is None or message["state"] != "sent":
                 # Not marked sent yet: keep it until send() does, so `sent` goes first.
                 held = self._pending_receipts.get(wa_message_id, "sent")
@@ -104,19 +139,19 @@ class Messages:
                 return
             if RECEIPT_RANK.get(status, 0) <= RECEIPT_RANK.get(message["status"] or "", 0):
                 return  # never backwards: `read` is not followed by `delivered`
-            self.store.message_set_status(message["message_id"], status)
+            self.db.message_set_status(message["message_id"], status)
             self.reporter.message_status(
                 message["session_id"], message["message_id"], status, wa_message_id=wa_message_id
             )
 
     def _receipt_of_another_node(self, wa_message_id: str, status: str) -> bool:
-        try:
-            claim = self.shared.send_get_by_wa(wa_message_id)
-        except psycopg.Error as exc:
-            log.warning("receipt for %s: session store unreachable: %s", wa_message_id, exc)
+        """Report a receipt for the message another node sent as `wa_message_id`; True if so.
+
+        False when no node is known to have sent it (it may not be marked sent yet).
+        """
+        claim = send_claims.sent_claim(self.shared, wa_message_id)
+        if claim is None:
             return False
-        if claim is None or claim["state"] != "sent":
-            return False  # not sent yet (or by nobody we know): held below until it is
         self.reporter.message_status(
             claim["session_id"], claim["message_id"], status, wa_message_id=wa_message_id
         )
@@ -140,8 +175,8 @@ class Messages:
         (module doc); a store out of reach is TransientSendError `session_store_unavailable`.
         """
         to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
-        chat_jid = str(payload.get("chatId") or f"{to}@s.whatsapp.net")
-        message, created = self.store.message_record_out(
+        chat_jid = str(payload.get("chatId") or protocol.user_jid(to))
+        message, created = self.db.message_record_out(
             message_id,
             session_id=session_id,
             chat_jid=chat_jid,
@@ -158,12 +193,11 @@ class Messages:
                     return "handed"  # a duplicate delivery of a task still running here
             self._fail(message, ("handed",), "delivery_unknown")
             return "failed"
-        if payload.get("type") not in MESSAGE_TYPES:
+        if payload.get("type") not in protocol.MESSAGE_TYPES:
             self._fail(message, ("recorded",), "unsupported_type")
             return "failed"
-        row = self.store.session_get(session_id)
-        engine = self.engines.get(row["engine"]) if row else None
-        if engine is None or not engine.is_running(session_id):
+        engine = holding_engine(self.engines, self.db.session_get(session_id))
+        if engine is None:
             return self._not_sent(
                 message,
                 TransientSendError("session_not_connected", "Session is not running."),
@@ -174,7 +208,7 @@ class Messages:
             if outcome is not None:
                 return outcome
         with self.reporter.lock:
-            if not self.store.message_transition(
+            if not self.db.message_transition(
                 message_id, ("recorded",), "handed", handed_at=utc_now_iso()
             ):
                 # Another thread holds it right now (and the shared claim, if any, with it).
@@ -186,22 +220,24 @@ class Messages:
         try:
             wa_message_id = engine.send(session_id, message_id, self._enrich(session_id, payload))
         except TransientSendError as exc:
-            self._share_release(message_id)
-            self.store.message_transition(message_id, ("handed",), "recorded")
+            send_claims.release(self.shared, message_id)
+            self.db.message_transition(message_id, ("handed",), "recorded")
             self._in_flight.discard(message_id)
             return self._not_sent(message, exc, final_attempt)
         except PermanentSendError as exc:
-            self._share_outcome(message_id, "failed", error_code=exc.code)
+            send_claims.record_outcome(self.shared, message_id, "failed", error_code=exc.code)
             self._fail(message, ("handed",), exc.code, exc.message)
             self._in_flight.discard(message_id)
             return "failed"
         except Exception:
             log.exception("engine send of %s failed: fate unknown", message_id)
-            self._share_outcome(message_id, "failed", error_code="delivery_unknown")
+            send_claims.record_outcome(
+                self.shared, message_id, "failed", error_code="delivery_unknown"
+            )
             self._fail(message, ("handed",), "delivery_unknown")
             self._in_flight.discard(message_id)
             return "failed"
-        self._share_outcome(message_id, "sent", wa_message_id=wa_message_id)
+        send_claims.record_outcome(self.shared, message_id, "sent", wa_message_id=wa_message_id)
         self._sent(message, ("handed",), wa_message_id)
         log.info("message %s sent as %s", message_id, wa_message_id)
         return "sent"
@@ -211,7 +247,7 @@ class Messages:
         message_id = message["message_id"]
         with self.reporter.lock:
             self._in_flight.discard(message_id)
-            moved = self.store.message_transition(
+            moved = self.db.message_transition(
                 message_id,
                 from_states,
                 "sent",
@@ -264,37 +300,6 @@ class Messages:
         self._fail(message, ("recorded",), "delivery_unknown")
         return "failed"
 
-    def _share_outcome(
-        self,
-        message_id: str,
-        state: str,
-        *,
-        wa_message_id: str | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        """Record a send's outcome in the shared store; best effort once the engine had it.
-
-        If the store cannot be reached, the claim stays `handed`, and a later try on another
-        node reports the message failed `delivery_unknown`: wrong at worst, never a resend.
-        """
-        if self.shared is None:
-            return
-        try:
-            self.shared.send_done(message_id, state, wa_message_id, error_code)
-        except psycopg.Error as exc:
-            log.warning(
-                "message %s: could not record %s in the session store: %s", message_id, state, exc
-            )
-
-    def _share_release(self, message_id: str) -> None:
-        if self.shared is None:
-            return
-        try:
-            self.shared.send_release(message_id)
-        except psycopg.Error as exc:
-            # The claim stays `handed` in this node's name; this node's next try takes it again.
-            log.warning("message %s: could not release its claim: %s", message_id, exc)
-
     @property
     def worker_id(self) -> str:
         """Return the id of this node, the owner of its claims."""
@@ -308,12 +313,12 @@ class Messages:
         enriched = dict(payload)
         target_id = payload.get("replyTo")
         if target_id:
-            quoted = self.store.message_get_by_wa_any(session_id, str(target_id))
+            quoted = self.db.message_get_by_wa_any(session_id, str(target_id))
             if quoted and quoted["payload"].get("text") and "replyToText" not in payload:
                 enriched["replyToText"] = quoted["payload"]["text"]
         reaction = payload.get("reaction")
         if isinstance(reaction, dict) and reaction.get("messageId"):
-            target = self.store.message_get_by_wa_any(session_id, str(reaction["messageId"]))
+            target = self.db.message_get_by_wa_any(session_id, str(reaction["messageId"]))
             enriched["reaction"] = {
                 **reaction,
                 "fromMe": bool(target and target["direction"] == "out"),
@@ -340,7 +345,7 @@ class Messages:
             "have been delivered, so it was not resent.",
             "unsupported_type": f"Message type {message['type']!r} is not supported.",
         }.get(code, code)
-        moved = self.store.message_transition(
+        moved = self.db.message_transition(
             message["message_id"],
             from_states,
             "failed",

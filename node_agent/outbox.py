@@ -14,7 +14,7 @@ import threading
 import time
 
 from node_agent.backend import BackendClient, backoff_s
-from node_agent.store import Store
+from node_agent.database import NodeDatabase
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +23,10 @@ JOIN_TIMEOUT_S = 20.0  # longer than one request's timeouts
 
 
 class OutboxSender:
-    """Drain `store`'s outbox to the backend from one daemon thread."""
+    """Drain `db`'s outbox to the backend from one daemon thread."""
 
-    def __init__(self, store: Store, base_url: str, token: str) -> None:
-        self._store = store
+    def __init__(self, db: NodeDatabase, base_url: str, token: str) -> None:
+        self._db = db
         self._client = BackendClient(base_url, token)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -45,7 +45,7 @@ class OutboxSender:
     def stop(self, flush_timeout_s: float = 0.0) -> None:
         """Stop the thread, first giving it up to `flush_timeout_s` to empty the outbox."""
         deadline = time.monotonic() + flush_timeout_s
-        while self._store.outbox_count() and time.monotonic() < deadline:
+        while self._db.outbox_count() and time.monotonic() < deadline:
             self._wake.set()
             time.sleep(0.05)
         self._stop.set()
@@ -58,13 +58,13 @@ class OutboxSender:
         attempt = 0
         while not self._stop.is_set():
             self._wake.clear()
-            report = self._store.outbox_head()
+            report = self._db.outbox_head()
             if report is None:
                 self._wake.wait(IDLE_WAIT_S)
                 continue
             answer = self._client.request("POST", report["path"], report["body"])
             if answer.ok:
-                self._store.outbox_delete(report["id"])
+                self._db.outbox_delete(report["id"])
                 attempt = 0
                 continue
             if not answer.retryable:
@@ -75,11 +75,11 @@ class OutboxSender:
                     report["id"],
                     answer.error,
                 )
-                self._store.outbox_delete(report["id"])
+                self._db.outbox_delete(report["id"])
                 attempt = 0
                 continue
             attempt += 1
-            self._store.outbox_bump(report["id"])
+            self._db.outbox_bump(report["id"])
             delay_s = backoff_s(attempt)
             log.warning(
                 "report to %s not delivered (%s), retry %d in %.1f s",

@@ -1,9 +1,9 @@
-"""Build the node's reports to the backend and queue them in the outbox.
+"""Build the node's reports to the backend (node_agent.protocol) and queue them in the outbox.
 
-Bodies are camelCase JSON (DESIGN.md §3.1). Every report gets a `timestamp` from one node-wide
-clock that never repeats or goes back, even across restarts (it starts after the newest timestamp
-stored), so per-session timestamps are strictly increasing as the backend requires. Taking the
-timestamp and appending to the outbox happen under one lock, so outbox order = timestamp order.
+Every report gets a `timestamp` from one node-wide clock that never repeats or goes back, even
+across restarts (it starts after the newest timestamp stored), so per-session timestamps are
+strictly increasing as the backend requires. Taking the timestamp and appending to the outbox
+happen under one lock, so outbox order = timestamp order.
 
 Every body carries `workerId`, this node's id: once a session has moved to another node, the
 backend ignores what its former node still reports about it.
@@ -11,62 +11,72 @@ backend ignores what its former node still reports about it.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from node_agent.backend import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH, SESSION_STATUS_PATH
-from node_agent.engines.base import INCOMING_CONTENT_KEYS
-from node_agent.store import Store
+from node_agent import protocol
+from node_agent.clock import format_ts, parse_ts
+from node_agent.database import NodeDatabase
 
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 ONE_US = timedelta(microseconds=1)
 
 
-def parse_ts(value: str) -> datetime:
-    """Parse a report timestamp (`2026-11-29T07:00:00.123456Z`) to an aware datetime."""
-    return datetime.strptime(value, TS_FORMAT).replace(tzinfo=UTC)
-
-
 class Reporter:
-    """Queue reports of node `worker_id` in `store`'s outbox and call `wake()` after each one."""
+    """Queue reports of node `worker_id` in `db`'s outbox and call `wake()` after each one."""
 
-    def __init__(self, store: Store, wake: Callable[[], None], worker_id: str) -> None:
-        self._store = store
+    def __init__(self, db: NodeDatabase, wake: Callable[[], None], worker_id: str) -> None:
+        self._db = db
         self._wake = wake
         self.worker_id = worker_id
         self.lock = threading.RLock()
-        last = store.last_report_at()
+        last = db.last_report_at()
         self._last = parse_ts(last) if last else datetime.min.replace(tzinfo=UTC)
 
     def _next_ts(self) -> str:
         self._last = max(datetime.now(UTC), self._last + ONE_US)
-        return self._last.strftime(TS_FORMAT)
+        return format_ts(self._last)
+
+    def _queue(self, report: protocol.NodeReport) -> dict[str, Any]:
+        """Append `report` (timestamp already taken, lock held) to the outbox; return its body."""
+        body = report.to_wire()
+        self._db.outbox_add(report.PATH, body)
+        return body
 
     def session_status(self, session_id: str, status: str, **fields: Any) -> dict[str, Any]:
         """Queue a session-status report and remember it on the session row; return the body.
 
-        `fields` are camelCase (`qrString`, `qrExpiresAt`, `qrIndex`, `pairingCode`,
-        `phoneNumber`, `jid`, `reason`); None values are left out.
+        `fields` are SessionStatusReport's optional ones (`qr_string`, `qr_expires_at`,
+        `qr_index`, `pairing_code`, `phone_number`, `jid`, `reason`); None values are left out
+        of the body. Raises TypeError for another name.
         """
-        body: dict[str, Any] = {"sessionId": session_id, "status": status}
-        body.update({key: value for key, value in fields.items() if value is not None})
-        body["workerId"] = self.worker_id
+        report = protocol.SessionStatusReport(session_id=session_id, status=status, **fields)
+        return self._queue_session_status(report)
+
+    def repeat_session_status(self, session_id: str, last: dict[str, Any]) -> dict[str, Any]:
+        """Queue the session's last report (`last`, its stored body) again with a new timestamp.
+
+        For a repeated task: the backend gets the status it may have missed.
+        """
+        previous = protocol.SessionStatusReport.from_wire(last)
+        return self._queue_session_status(dataclasses.replace(previous, session_id=session_id))
+
+    def _queue_session_status(self, report: protocol.SessionStatusReport) -> dict[str, Any]:
         with self.lock:
-            body["timestamp"] = self._next_ts()
-            self._store.outbox_add(SESSION_STATUS_PATH, body)
-            self._store.session_update(
-                session_id, status=status, last_report=body, last_report_at=body["timestamp"]
+            report = dataclasses.replace(
+                report, worker_id=self.worker_id, timestamp=self._next_ts()
+            )
+            body = self._queue(report)
+            self._db.session_update(
+                report.session_id,
+                status=report.status,
+                last_report=body,
+                last_report_at=report.timestamp,
             )
         self._wake()
         return body
-
-    def repeat_session_status(self, session_id: str, last: dict[str, Any]) -> dict[str, Any]:
-        """Queue the session's last report again with a new timestamp (a repeated task)."""
-        own = ("sessionId", "status", "timestamp", "workerId")
-        fields = {k: v for k, v in last.items() if k not in own}
-        return self.session_status(session_id, last["status"], **fields)
 
     def message_status(
         self,
@@ -78,40 +88,41 @@ class Reporter:
         error_code: str | None = None,
         error_message: str | None = None,
     ) -> dict[str, Any]:
-        """Queue a message-status report (sent|delivered|read|failed); return the body."""
-        body: dict[str, Any] = {
-            "sessionId": session_id,
-            "messageId": message_id,
-            "status": status,
-            "workerId": self.worker_id,
-        }
-        if wa_message_id:
-            body["waMessageId"] = wa_message_id
+        """Queue a message-status report (sent|delivered|read|failed); return the body.
+
+        An empty `wa_message_id` or `error_code` counts as none (left out of the body).
+        """
+        error = None
         if error_code:
-            body["error"] = {"code": error_code, "message": error_message or error_code}
+            error = {"code": error_code, "message": error_message or error_code}
         with self.lock:
-            body["timestamp"] = self._next_ts()
-            self._store.outbox_add(MESSAGE_STATUS_PATH, body)
+            body = self._queue(
+                protocol.MessageStatusReport(
+                    session_id=session_id,
+                    message_id=message_id,
+                    status=status,
+                    worker_id=self.worker_id,
+                    timestamp=self._next_ts(),
+                    wa_message_id=wa_message_id or None,
+                    error=error,
+                )
+            )
         self._wake()
         return body
 
     def message_received(self, session_id: str, incoming: dict[str, Any]) -> dict[str, Any]:
-        """Queue a message-received report for an engine's `incoming` dict; return the body."""
-        message = {
-            "id": incoming["id"],
-            "from": incoming["from"],
-            "chatId": incoming["chatId"],
-            "type": incoming.get("type", "text"),
-            "timestamp": incoming.get("timestamp"),
-            "fromMe": False,
-        }
-        for key in INCOMING_CONTENT_KEYS:
-            if incoming.get(key) is not None:
-                message[key] = incoming[key]
-        body = {"sessionId": session_id, "workerId": self.worker_id, "message": message}
+        """Queue a message-received report for an engine's `incoming` dict; return the body.
+
+        A message without a timestamp of its own gets the clock's (the clock moves only then).
+        """
         with self.lock:
-            if message["timestamp"] is None:
-                message["timestamp"] = self._next_ts()
-            self._store.outbox_add(MESSAGE_RECEIVED_PATH, body)
+            message = protocol.incoming_message(
+                incoming, timestamp=incoming.get("timestamp") or self._next_ts()
+            )
+            body = self._queue(
+                protocol.MessageReceivedReport(
+                    session_id=session_id, message=message, worker_id=self.worker_id
+                )
+            )
         self._wake()
         return body

@@ -30,6 +30,17 @@ class Scheduler:
             heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._seq), fn))
             self._cond.notify()
 
+    def barrier(self, delay_s: float = 0.0, timeout_s: float = 10.0) -> bool:
+        """Wait until every callback due within `delay_s` seconds from now has run; True if so.
+
+        Callbacks run in due order, so a marker due after them runs after them (tests use it to
+        know a timer has fired). Callbacks queued meanwhile for later are not waited for.
+        Returns False after `delay_s + timeout_s` seconds, or if the scheduler is stopped.
+        """
+        done = threading.Event()
+        self.call_later(delay_s, done.set)
+        return done.wait(delay_s + timeout_s)
+
     def stop(self) -> None:
         """Drop pending callbacks and end the thread (waits for a running callback)."""
         with self._cond:

@@ -1,8 +1,9 @@
 """Celery tasks the backend sends to `node.<workerId>` (DESIGN.md §3.2).
 
-Names are explicit (`node_agent.tasks.<name>`) and kwargs are camelCase JSON, as the backend sends
-them with `send_task(name, kwargs=..., queue="node.<workerId>")`. Each task only calls the node
-runtime, which makes every one safe to run twice (tasks are acknowledged late).
+Each task is one `node_agent.protocol.NodeTask`: its name comes from there, and its camelCase
+keyword arguments are read through it (`from_wire`), as the backend sends them with
+`send_task(name, kwargs=..., queue="node.<workerId>")`. Each task only calls the node runtime,
+which makes every one safe to run twice (tasks are acknowledged late).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from node_agent import protocol
 from node_agent.engines.base import TransientSendError
 from node_agent.runtime import NodeRuntime
 
@@ -36,56 +38,61 @@ def get_runtime() -> NodeRuntime:
     return _runtime
 
 
-@shared_task(name="node_agent.tasks.session_start")
-def session_start(
-    sessionId: str,  # noqa: N803 (wire names are camelCase)
-    userId: str | int,  # noqa: N803
-    engine: str,
-    method: str = "qr",
-    phoneNumber: str | None = None,  # noqa: N803
-) -> None:
+def task_options(task: type[protocol.NodeTask], **extra: Any) -> dict[str, Any]:
+    """Return the `shared_task` options of a protocol task: its name, and for an RPC task a
+    stored result, acknowledged early (the caller waits on the answer with a timeout, so a run
+    after a node crash would answer nobody)."""
+    if task.rpc:
+        extra.update(ignore_result=False, acks_late=False)
+    return {"name": task.name, **extra}
+
+
+@shared_task(**task_options(protocol.SessionStart))
+def session_start(**kwargs: Any) -> None:
     """Start a session on this node, or re-report its status if it already runs."""
-    get_runtime().session_start(sessionId, str(userId), engine, method, phoneNumber)
+    task = protocol.SessionStart.from_wire(kwargs)
+    get_runtime().session_start(
+        task.session_id, str(task.user_id), task.engine, task.method, task.phone_number
+    )
 
 
-@shared_task(name="node_agent.tasks.session_stop")
-def session_stop(sessionId: str, moved: bool = False) -> None:  # noqa: N803
+@shared_task(**task_options(protocol.SessionStop))
+def session_stop(**kwargs: Any) -> None:
     """Stop a session, keeping its credentials.
 
     `moved`: the session now runs on another node, so nothing is reported about it here.
     """
-    get_runtime().session_stop(sessionId, moved=bool(moved))
+    task = protocol.SessionStop.from_wire(kwargs)
+    get_runtime().session_stop(task.session_id, moved=bool(task.moved))
 
 
-@shared_task(name="node_agent.tasks.session_logout")
-def session_logout(sessionId: str) -> None:  # noqa: N803
+@shared_task(**task_options(protocol.SessionLogout))
+def session_logout(**kwargs: Any) -> None:
     """Unlink a session's device and delete its credentials."""
-    get_runtime().session_logout(sessionId)
+    get_runtime().session_logout(protocol.SessionLogout.from_wire(kwargs).session_id)
 
 
-@shared_task(name="node_agent.tasks.session_delete")
-def session_delete(sessionId: str) -> None:  # noqa: N803
+@shared_task(**task_options(protocol.SessionDelete))
+def session_delete(**kwargs: Any) -> None:
     """Log out, stop and forget a session and its local data."""
-    get_runtime().session_delete(sessionId)
+    get_runtime().session_delete(protocol.SessionDelete.from_wire(kwargs).session_id)
 
 
-@shared_task(bind=True, name="node_agent.tasks.message_send", max_retries=MESSAGE_SEND_MAX_RETRIES)
-def message_send(
-    self: Task,
-    messageId: str,  # noqa: N803
-    sessionId: str,  # noqa: N803
-    payload: dict[str, Any],
-) -> str:
+@shared_task(bind=True, **task_options(protocol.MessageSend, max_retries=MESSAGE_SEND_MAX_RETRIES))
+def message_send(self: Task, **kwargs: Any) -> str:
     """Send one message exactly once; retry with back-off while the session is not connected.
 
     Returns the message's state here; `not_here` (no send, no report, no retry) when the
     session lives on another node. Only TransientSendError retries (session not connected,
     shared session store unreachable).
     """
+    task = protocol.MessageSend.from_wire(kwargs)
     runtime = get_runtime()
     final = self.request.retries >= MESSAGE_SEND_MAX_RETRIES
     try:
-        return runtime.message_send(messageId, sessionId, payload, final_attempt=final)
+        return runtime.message_send(
+            task.message_id, task.session_id, task.payload, final_attempt=final
+        )
     except TransientSendError as exc:
         countdown = min(MESSAGE_SEND_BACKOFF_CAP_S, 2 ** (self.request.retries + 1))
         raise self.retry(
@@ -93,27 +100,22 @@ def message_send(
         ) from exc
 
 
-@shared_task(name="node_agent.tasks.messages_list", ignore_result=False, acks_late=False)
-def messages_list(
-    sessionId: str,  # noqa: N803
-    since: int = 0,
-    limit: int = 50,
-) -> list[dict[str, Any]]:
-    """Return a session's history from the node's SQLite (an RPC; see NodeRuntime)."""
-    return get_runtime().messages_list(sessionId, int(since), int(limit))
+@shared_task(**task_options(protocol.MessagesList))
+def messages_list(**kwargs: Any) -> list[dict[str, Any]]:
+    """Return a session's history from the node's SQLite (see protocol.HISTORY_ITEM_KEYS)."""
+    task = protocol.MessagesList.from_wire(kwargs)
+    return get_runtime().messages_list(task.session_id, int(task.since), int(task.limit))
 
 
-@shared_task(name="node_agent.tasks.check_number", ignore_result=False, acks_late=False)
-def check_number(sessionId: str, phone: str) -> dict[str, Any]:  # noqa: N803
+@shared_task(**task_options(protocol.CheckNumber))
+def check_number(**kwargs: Any) -> dict[str, Any]:
     """Return `{jid}` (None when not on WhatsApp) or `{error: "session_not_connected"}`."""
-    return get_runtime().check_number(sessionId, phone)
+    task = protocol.CheckNumber.from_wire(kwargs)
+    return get_runtime().check_number(task.session_id, task.phone)
 
 
-@shared_task(name="node_agent.tasks.sandbox_action")
-def sandbox_action(
-    sessionId: str,  # noqa: N803
-    action: str,
-    params: dict[str, Any] | None = None,
-) -> None:
+@shared_task(**task_options(protocol.SandboxAction))
+def sandbox_action(**kwargs: Any) -> None:
     """Simulate a phone action on a sandbox session: scan, incoming, logout or disconnect."""
-    get_runtime().sandbox_action(sessionId, action, params or {})
+    task = protocol.SandboxAction.from_wire(kwargs)
+    get_runtime().sandbox_action(task.session_id, task.action, task.params or {})

@@ -8,10 +8,12 @@ method waits on it), with these kinds and `data` keys:
 - `qr`: `qr_string`, `expires_at` (ISO 8601 UTC), `index` (1-based)
 - `pair_code`: `code` (`ABCD-EFGH`)
 - `connected`: `phone_number` (E.164 digits), `jid`, `credentials` (JSON-able dict to keep)
-- `disconnected`, `reconnecting`, `logged_out`, `failed`: `reason` (snake_case)
+- `disconnected`, `reconnecting`, `logged_out`, `failed`: `reason` (snake_case); `failed` may
+  add `retrying` (True: the engine holds the session and tries again) and `retry_in_s`
 - `message`: `incoming` = {`id`, `from`, `chatId`, `type`, `timestamp`, `text`?, `media`?
   {`id` (backend media id), `mimetype`, `size`, `filename`?, `caption`?}, `location`?,
-  `contact`?, `reaction`?, `quotedId`?, `mentions`?}
+  `contact`?, `reaction`?, `quotedId`?, `mentions`?} (its content keys are
+  protocol.INCOMING_CONTENT_KEYS; its types protocol.MESSAGE_TYPES)
 - `receipt`: `wa_message_id`, `status` (`delivered` | `read`)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.
@@ -20,40 +22,10 @@ After `stop` or `logout` returns, the engine emits nothing more for that session
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 EventCallback = Callable[[str, str, dict[str, Any]], None]
-
-# Every message type of the wire protocol (DESIGN.md §3.3): the backend accepts these on
-# POST /api/v1/messages and a node's runtime hands them to its engine.
-MESSAGE_TYPES = (
-    "text",
-    "image",
-    "video",
-    "audio",
-    "voice",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "reaction",
-)
-
-# Keys of an engine's incoming message dict that are its content: kept in the node's history
-# and passed on to the backend in the message-received report.
-INCOMING_CONTENT_KEYS = (
-    "text",
-    "media",
-    "location",
-    "contact",
-    "reaction",
-    "quotedId",
-    "mentions",
-    "pushName",
-    "isGroup",
-    "senderJid",
-)
 
 
 class SendError(Exception):
@@ -133,3 +105,14 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def shutdown(self) -> None:
         """Stop every session's connection and background threads (node exit)."""
+
+
+def holding_engine(engines: Mapping[str, Engine], row: Mapping[str, Any] | None) -> Engine | None:
+    """Return the engine of a session row (of the node's database) if it holds the session now.
+
+    None when there is no row, the node has no such engine, or the engine does not hold it.
+    """
+    if row is None:
+        return None
+    engine = engines.get(row["engine"])
+    return engine if engine is not None and engine.is_running(row["session_id"]) else None

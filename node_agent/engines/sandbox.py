@@ -31,37 +31,26 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from node_agent import protocol
+from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
-from node_agent.engines.base import (
-    MESSAGE_TYPES,
-    Engine,
-    EventCallback,
-    PermanentSendError,
-    TransientSendError,
-)
+from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
 from node_agent.engines.sandbox_network import SandboxNetwork
 from node_agent.scheduler import Scheduler
-from node_agent.store import utc_now_iso
 
 log = logging.getLogger(__name__)
 
 NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
-SUPPORTED_TYPES = MESSAGE_TYPES
+SUPPORTED_TYPES = protocol.MESSAGE_TYPES
 
 
 def sandbox_phone(session_id: str) -> str:
     """Return the deterministic sandbox phone of a session: `1555` + 7 digits."""
     digest = int(hashlib.sha256(session_id.encode()).hexdigest(), 16)
     return f"1555{digest % 10**7:07d}"
-
-
-def phone_jid(phone: str) -> str:
-    """Return the user JID of E.164 digits."""
-    return f"{phone}@s.whatsapp.net"
 
 
 def _b64(n_bytes: int) -> str:
@@ -77,10 +66,6 @@ def new_pair_code() -> str:
     """Return an 8-char pairing code formatted `ABCD-EFGH`."""
     code = "".join(secrets.choice(PAIR_CODE_ALPHABET) for _ in range(8))
     return f"{code[:4]}-{code[4:]}"
-
-
-def _expires_at(ttl_s: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=ttl_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -113,6 +98,13 @@ class SandboxEngine(Engine):
     def network(self) -> SandboxNetwork:
         """Return the shared simulated network (tests read its ledger)."""
         return self._network
+
+    def wait_idle(self, after_s: float = 0.0, timeout_s: float = 10.0) -> bool:
+        """Wait until everything simulated that is due within `after_s` s has run (tests).
+
+        True if so; see Scheduler.barrier.
+        """
+        return self._scheduler.barrier(after_s, timeout_s)
 
     def _later(self, delay_s: float, session: _Session, fn: Any, *args: Any) -> None:
         """Run `fn(session, *args)` later, only if that same session run is still alive."""
@@ -159,7 +151,7 @@ class SandboxEngine(Engine):
             session.session_id,
             "qr",
             qr_string=session.qr_string,
-            expires_at=_expires_at(ttl_s),
+            expires_at=utc_in_iso(ttl_s),
             index=index,
         )
         self._later(ttl_s, session, self._qr_tick, index + 1)
@@ -182,7 +174,7 @@ class SandboxEngine(Engine):
         self.emit(session.session_id, "failed", reason=reason)
 
     def _link(self, session: _Session, phone: str) -> None:
-        jid = phone_jid(phone)
+        jid = protocol.user_jid(phone)
         device_key = _b64(32)
         self._network.device_link(
             session_id=session.session_id, phone=phone, jid=jid, device_key=device_key
@@ -254,7 +246,7 @@ class SandboxEngine(Engine):
                 wa_message_id=wa_message_id,
                 session_id=session_id,
                 from_phone=session.credentials["phoneNumber"],
-                to_jid=payload.get("chatId") or phone_jid(to),
+                to_jid=payload.get("chatId") or protocol.user_jid(to),
                 type_=type_,
                 payload=payload,
             )
@@ -270,10 +262,10 @@ class SandboxEngine(Engine):
 
     def check_number(self, session_id: str, phone: str) -> str | None:
         """Return the JID of `phone`, or None for numbers ending in `99` (not on WhatsApp)."""
-        digits = "".join(c for c in phone if c.isdigit())
+        digits = protocol.digits(phone)
         if not digits or digits.endswith(NOT_ON_WHATSAPP_SUFFIX):
             return None
-        return phone_jid(digits)
+        return protocol.user_jid(digits)
 
     def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
         """Simulate the phone: `scan`, `incoming`, `logout` or `disconnect` (see module doc).
@@ -308,9 +300,7 @@ class SandboxEngine(Engine):
         phone = params.get("phoneNumber")
         if session.state == "pairing":
             phone = session.phone_number or phone
-        phone = "".join(c for c in str(phone or "") if c.isdigit()) or sandbox_phone(
-            session.session_id
-        )
+        phone = protocol.digits(phone) or sandbox_phone(session.session_id)
         session.state = "connecting"
         self._later(self._config.sandbox_connect_delay_s, session, self._link, phone)
 
@@ -318,14 +308,14 @@ class SandboxEngine(Engine):
         if session.state != "connected":
             log.info("incoming ignored: session %s is %s", session.session_id, session.state)
             return
-        sender = "".join(c for c in str(params.get("from", "")) if c.isdigit())
+        sender = protocol.digits(params.get("from"))
         if not sender:
             log.info("incoming ignored: no sender for session %s", session.session_id)
             return
         incoming: dict[str, Any] = {
             "id": "3EB0" + secrets.token_hex(8).upper(),
             "from": sender,
-            "chatId": phone_jid(sender),
+            "chatId": protocol.user_jid(sender),
             "type": params.get("type") or "text",
             "timestamp": utc_now_iso(),
         }

@@ -9,13 +9,14 @@ sandbox phones.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
 from typing import Any
 
-from node_agent.store import utc_now_iso
+from node_agent.clock import utc_now_iso
+from node_agent.database import open_sqlite
 
+# Several node processes write the file: wait this long for another one's write lock.
+BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -43,16 +44,8 @@ class SandboxNetwork:
     """Access to the shared network file at `path` (created with its folder)."""
 
     def __init__(self, path: str) -> None:
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
         self._conn.executescript(SCHEMA)
 
     def close(self) -> None:

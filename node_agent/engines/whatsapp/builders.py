@@ -4,6 +4,9 @@ Text, location, contact and reaction messages are plain protobufs built here, wi
 Media messages go through neonize's `build_*_message` builders, which upload the bytes to
 WhatsApp first; they always get bytes (never a path or URL, NEONIZE.md §7.2). Reply and mention
 context is set on the sub-message explicitly, so neonize never scans text for mentions.
+
+neonize's protobuf modules are imported inside each builder, never at module level: importing
+neonize starts a Go runtime, which must happen only in the node process (ffi.py).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
+from node_agent import protocol
+
 # Which field of `Message` holds each type's sub-message.
 SUB_MESSAGE = {
     "text": "extendedTextMessage",
@@ -26,10 +30,6 @@ SUB_MESSAGE = {
 }
 
 
-def _digits_jid(value: Any) -> str:
-    return "".join(c for c in str(value) if c.isdigit()) + "@s.whatsapp.net"
-
-
 def context_info(payload: dict[str, Any], target: tuple[str, str]) -> Any | None:
     """Return the ContextInfo of `replyTo`/`mentions` (None when the payload has neither).
 
@@ -39,7 +39,7 @@ def context_info(payload: dict[str, Any], target: tuple[str, str]) -> Any | None
     from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo
 
     reply_to = payload.get("replyTo")
-    mentions = [_digits_jid(m) for m in payload.get("mentions") or []]
+    mentions = [protocol.user_jid(m) for m in payload.get("mentions") or []]
     if not reply_to and not mentions:
         return None
     context = ContextInfo(mentionedJID=mentions)
@@ -161,7 +161,7 @@ def build_message(
         message = build_location(payload)
     elif type_ == "contact":
         message = build_contact(payload)
-    elif type_ in MEDIA_TYPES:
+    elif type_ in protocol.MEDIA_TYPES:
         if data is None:
             raise ValueError("media bytes are required")
         message = build_media(client, payload, data)

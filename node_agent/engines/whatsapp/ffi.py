@@ -49,6 +49,7 @@ def load_neonize(log_level: str = "WARNING") -> ModuleType:
     """
     with _import_lock:
         prepare_environment(log_level)
+        # Lazy on purpose, the one place neonize is loaded: it starts a Go runtime (see above).
         import neonize.client
 
         return neonize.client

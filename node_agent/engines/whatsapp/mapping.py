@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from node_agent.clock import format_ts
+
 # Neonize.proto ConnectFailureReason
 CF_GENERIC = 1
 CF_LOGGED_OUT = 2
@@ -44,7 +46,6 @@ RETRY_FAILURES = {
     CF_INTERNAL_SERVER_ERROR: "whatsapp_server_error",
     CF_SERVICE_UNAVAILABLE: "whatsapp_unavailable",
 }
-TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MS_THRESHOLD = 10**12  # a Unix time above this is in milliseconds (NEONIZE.md §6)
 
 
@@ -60,7 +61,7 @@ def jid_str(jid: Any, with_device: bool = False) -> str:
 def iso_from_unix(value: int | float) -> str:
     """Return the UTC ISO 8601 timestamp of Unix seconds or milliseconds (auto-detected)."""
     seconds = value / 1000 if value > MS_THRESHOLD else value
-    return datetime.fromtimestamp(seconds, UTC).strftime(TS_FORMAT)
+    return format_ts(datetime.fromtimestamp(seconds, UTC))
 
 
 def logout_reason(event: Any) -> str:
@@ -127,7 +128,8 @@ def _context(sub: Any) -> dict[str, Any]:
     return out
 
 
-MEDIA_TYPES = (
+# waE2E Message field of each media sub-message → its message type.
+MEDIA_FIELDS = (
     ("imageMessage", "image"),
     ("videoMessage", "video"),
     ("audioMessage", "audio"),
@@ -143,7 +145,7 @@ def _content(message: Any) -> dict[str, Any] | None:
     if message.HasField("extendedTextMessage"):
         sub = message.extendedTextMessage
         return {"type": "text", "text": sub.text, **_context(sub)}
-    for field, type_ in MEDIA_TYPES:
+    for field, type_ in MEDIA_FIELDS:
         if not message.HasField(field):
             continue
         sub = getattr(message, field)

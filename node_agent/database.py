@@ -1,4 +1,7 @@
-"""The node's local SQLite: sessions, messages in and out, and the outbox of reports.
+"""The node's own database, one local SQLite file: sessions, messages in and out, the outbox.
+
+Not to be confused with the shared session store of a cluster (session_store.py) or with the
+WhatsApp engine's device stores (engines/whatsapp/device_store.py).
 
 One connection in autocommit mode, guarded by a lock, so the Celery thread pool, the engine's
 scheduler and the outbox sender can share it. WAL with `synchronous=FULL`: a row committed before a
@@ -13,8 +16,9 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
+
+from node_agent.clock import utc_now_iso
 
 # `desired`: running (resume it here), stopped (keep it here, off) or moved (it runs on another
 # node now: nothing of it is reported or sent here until a session_start brings it back).
@@ -89,11 +93,26 @@ MESSAGE_FIELDS = frozenset(
     {"wa_message_id", "state", "status", "error_code", "error_message", "handed_at", "sent_at"}
 )
 JSON_COLUMNS = ("credentials", "payload", "last_report", "body")
+BUSY_TIMEOUT_S = 5.0
 
 
-def utc_now_iso() -> str:
-    """Return the current UTC time as ISO 8601 with microseconds and a `Z` suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def open_sqlite(path: str, *, busy_timeout_s: float) -> sqlite3.Connection:
+    """Open (creating it and its folder) an SQLite file for use by many threads, in WAL mode.
+
+    Autocommit (`isolation_level=None`: each statement commits unless a BEGIN is issued), rows
+    as `sqlite3.Row`, and a wait of up to `busy_timeout_s` seconds for another connection's
+    write lock. The caller guards the connection with its own lock.
+    """
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    conn = sqlite3.connect(
+        path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    return conn
 
 
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -110,19 +129,13 @@ def _encode(column: str, value: Any) -> Any:
     return json.dumps(value) if column in JSON_COLUMNS and value is not None else value
 
 
-class Store:
-    """Thread-safe access to the node SQLite file at `path` (created with its folder)."""
+class NodeDatabase:
+    """Thread-safe access to the node's SQLite file at `path` (created with its folder)."""
 
     def __init__(self, path: str) -> None:
-        folder = os.path.dirname(path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
         self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
         self._conn.executescript(SCHEMA)
         self._migrate_desired()
 
@@ -152,7 +165,7 @@ class Store:
                 raise
 
     def close(self) -> None:
-        """Close the connection; the store is unusable afterwards."""
+        """Close the connection; the database is unusable afterwards."""
         with self._lock:
             self._conn.close()
 

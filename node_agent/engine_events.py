@@ -1,0 +1,96 @@
+"""Turn engines' events into the node's local state and its reports to the backend.
+
+Engines call back with `(session_id, kind, data)` from any thread (kinds and `data` keys in
+engines/base.py). Each event updates the session's row in the node's database where it must
+(the phone number and credentials on `connected`, `desired` on the final ones), keeps or
+deletes the credentials in the shared session store, and queues the matching report.
+
+Dropped: events of sessions the node does not know, or that moved to another node (their
+status is that node's to report), and linking progress of a session no longer wanted here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from node_agent.database import NodeDatabase
+from node_agent.messages import Messages
+from node_agent.reports import Reporter
+from node_agent.sharing import SessionSharing
+
+log = logging.getLogger(__name__)
+
+# Progress that means nothing once the session's desired state is no longer `running`.
+PROGRESS = frozenset({"qr", "pair_code", "connected", "reconnecting"})
+
+
+class EngineEvents:
+    """Apply engine events to `db`, `sharing` and `messages`, reporting through `reporter`."""
+
+    def __init__(
+        self,
+        db: NodeDatabase,
+        reporter: Reporter,
+        messages: Messages,
+        sharing: SessionSharing,
+    ) -> None:
+        self._db = db
+        self._reporter = reporter
+        self._messages = messages
+        self._sharing = sharing
+
+    def handle(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Apply one engine event; unknown kinds are logged and ignored."""
+        row = self._db.session_get(session_id)
+        if row is None:
+            log.info("event %s dropped: session %s is unknown", kind, session_id)
+            return
+        if row["desired"] == "moved":
+            # Its engine was stopped; whatever still comes is the other node's to report.
+            log.info("event %s dropped: session %s moved to another node", kind, session_id)
+            return
+        log.info("session %s event %s", session_id, kind)
+        if kind in PROGRESS and row["desired"] != "running":
+            return
+        report = self._reporter.session_status
+        if kind == "qr":
+            report(
+                session_id,
+                "QR_REQUIRED",
+                qr_string=data["qr_string"],
+                qr_expires_at=data["expires_at"],
+                qr_index=data["index"],
+            )
+        elif kind == "pair_code":
+            report(
+                session_id, "PAIRING", pairing_code=data["code"], phone_number=row["phone_number"]
+            )
+        elif kind == "connected":
+            self._db.session_update(
+                session_id,
+                phone_number=data["phone_number"],
+                jid=data["jid"],
+                credentials=data["credentials"],
+            )
+            # Before the report: once CONNECTED, the backend may move the session elsewhere.
+            self._sharing.keep(session_id, row["engine"], data["credentials"])
+            report(session_id, "CONNECTED", phone_number=data["phone_number"], jid=data["jid"])
+        elif kind == "reconnecting":
+            report(session_id, "RECONNECTING", reason=data["reason"])
+        elif kind == "disconnected":
+            report(session_id, "DISCONNECTED", reason=data["reason"])
+        elif kind == "logged_out":
+            self._db.session_update(session_id, desired="stopped", credentials=None, jid=None)
+            self._sharing.forget(session_id)
+            report(session_id, "LOGGED_OUT", reason=data["reason"])
+        elif kind == "failed":
+            if not data.get("retrying"):  # else the engine keeps trying (e.g. offline)
+                self._db.session_update(session_id, desired="stopped")
+            report(session_id, "FAILED", reason=data["reason"])
+        elif kind == "message":
+            self._messages.incoming(session_id, data["incoming"])
+        elif kind == "receipt":
+            self._messages.receipt(data["wa_message_id"], data["status"])
+        else:
+            log.warning("unknown engine event %s for %s", kind, session_id)
