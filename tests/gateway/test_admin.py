@@ -1,4 +1,4 @@
-"""Django admin is safe to use: every page answers, and what the gateway writes can't be typed in."""
+"""Django admin is safe to use: every page answers; what the gateway writes can't be typed in."""
 
 import pytest
 from django.contrib import admin
@@ -110,6 +110,7 @@ def test_admin_disables_a_webhook_through_the_service(staff, user, settings):
 def test_plurals_and_the_header_read_right(staff):
     index = staff.get("/admin/").content.decode()
     assert "WhatsApp Gateway administration" in index
-    assert "Webhook deliveries" in index and "deliverys" not in index.lower()
+    assert "Webhook deliveries" in index
+    assert "deliverys" not in index.lower()
     assert "Nodes" in index
     assert WebhookEndpoint._meta.verbose_name_plural == "webhook endpoints"
