@@ -12,7 +12,7 @@ from pathlib import Path
 
 import environ
 
-from node_agent.broker import broker_settings
+from node_agent.broker import broker_settings, result_backend_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -141,6 +141,7 @@ _celery = broker_settings(
     key_prefix=env.str("CELERY_BROKER_KEY_PREFIX", default=""),
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = _celery["broker_transport_options"]
+CELERY_BROKER_TRANSPORT = _celery.get("broker_transport")
 CELERY_TASK_ACKS_LATE = True  # so every task must be idempotent
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -150,12 +151,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 # Results carry only the node's answers to RPC tasks (`messages_list`, `check_number`): Redis when
 # REDIS_URL is set, else files under DATA_DIR that the node agents on this machine also write.
-CELERY_RESULT_BACKEND = env.str(
-    "CELERY_RESULT_BACKEND",
-    default=REDIS_URL or f"file://{(DATA_DIR / 'celery-results').resolve()}",
+CELERY_RESULT_BACKEND = result_backend_url(
+    env.str(
+        "CELERY_RESULT_BACKEND",
+        default=REDIS_URL or f"file://{(DATA_DIR / 'celery-results').resolve()}",
+    )
 )
-if CELERY_RESULT_BACKEND.startswith("file://"):
-    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES_S", default=300)
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     # An RPC waits at most NODE_RPC_TIMEOUT_S anyway: don't retry a lost result store for long.

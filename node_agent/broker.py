@@ -15,6 +15,9 @@ from celery.concurrency.thread import TaskPool as ThreadTaskPool
 
 BROKER_CONNECT_RETRIES = 2
 BROKER_CONNECT_TIMEOUT_S = 2.0
+# The embedded default's broker and result store (embedded_broker.py), named for Celery to load.
+EMBEDDED_TRANSPORT = "node_agent.embedded_broker:Transport"
+EMBEDDED_RESULTS = "node_agent.embedded_broker:ResultFiles"
 
 
 def broker_settings(
@@ -27,14 +30,17 @@ def broker_settings(
 ) -> dict[str, Any]:
     """Return Celery settings (lower-case keys) for `broker_url`.
 
-    `filesystem://` (the embedded default) keeps messages as files under `folder`; both the backend
-    and every node agent on the machine must name the same folder. For Redis, unacknowledged tasks
+    `filesystem://` (the embedded default) keeps messages as files under `folder` through the
+    embedded broker (`embedded_broker.py`, safe with several processes); the backend and every
+    node agent on the machine must name the same folder. For Redis, unacknowledged tasks
     come back after `visibility_timeout_s` seconds (Celery's default is one hour), which bounds how
     long a task held by a killed node waits before another consumer gets it; `key_prefix`
     namespaces every Redis key, so several deployments (or test runs) can share one Redis.
     """
     options: dict[str, Any]
+    transport: dict[str, str] = {}
     if broker_url.startswith("filesystem:"):
+        transport = {"broker_transport": EMBEDDED_TRANSPORT}
         queue_dir = os.path.join(folder, "queue")
         control_dir = os.path.join(folder, "control")
         for path in (queue_dir, control_dir):
@@ -63,6 +69,7 @@ def broker_settings(
             options["global_keyprefix"] = key_prefix
     return {
         "broker_url": broker_url,
+        **transport,
         "broker_transport_options": options,
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
@@ -73,6 +80,15 @@ def broker_settings(
         "worker_prefetch_multiplier": 1,
         "task_create_missing_queues": True,
     }
+
+
+def result_backend_url(url: str) -> str:
+    """Return the Celery result backend for `url`: a `file://` folder (created) goes through
+    the embedded result store, which never shows a half-written answer; others as they are."""
+    if not url.startswith("file://"):
+        return url
+    os.makedirs(url.removeprefix("file://"), exist_ok=True)
+    return f"{EMBEDDED_RESULTS}+{url}"
 
 
 ACK_WAKEUP_INTERVAL_S = 0.05

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 
 import node_agent.tasks  # noqa: F401 (defines the node's shared tasks, which every app gets)
-from node_agent.broker import broker_settings, install_ack_wakeup
+from node_agent.broker import broker_settings, install_ack_wakeup, result_backend_url
 from node_agent.config import NodeConfig
 
 
@@ -24,9 +22,7 @@ def create_celery_app(config: NodeConfig) -> Celery:
             key_prefix=config.celery_broker_key_prefix,
         )
     )
-    result_backend = config.celery_result_backend or None
-    if result_backend and result_backend.startswith("file://"):
-        os.makedirs(result_backend.removeprefix("file://"), exist_ok=True)
+    result_backend = result_backend_url(config.celery_result_backend) or None
     app.conf.update(
         result_backend=result_backend,
         result_expires=300,
