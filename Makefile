@@ -42,7 +42,7 @@ run: migrate
 up: run
 
 test: install-dev
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATA_DIR=$(CURDIR)/data/test \
+	ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATA_DIR=$(CURDIR)/data/test \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install-dev

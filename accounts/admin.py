@@ -1,11 +1,46 @@
+"""Admin pages for users and API keys.
+
+A user's e-mail is kept lower case, as sign-up and login read it; deleting a user deletes their
+sessions through `session_delete`, which tells the nodes. Keys are issued by the app (it shows
+a secret once), so they cannot be added here, and whose key it is cannot be changed.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import ApiKey, User
+from gateway.admin import ReadOnlyAdmin
+from sessions_app.sessions.services import session_delete
+
+
+class UserAddForm(AdminUserCreationForm):
+    """Django's admin user form for an e-mail login: the e-mail lower case, and unique so."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ("email", "tier")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email=email).exists():
+            raise ValidationError("A user with this e-mail already exists.")
+        return email
+
+
+def _delete_users(users: QuerySet[User] | list[User]) -> None:
+    for user in users:
+        for session in user.wa_sessions.all():
+            session_delete(owner=user, session=session)
+        user.delete()
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    add_form = UserAddForm
     ordering = ("-created_at",)
     list_display = ("email", "name", "role", "tier", "is_active", "is_staff", "created_at")
     list_filter = ("role", "tier", "is_active", "is_staff")
@@ -22,19 +57,21 @@ class UserAdmin(BaseUserAdmin):
     )
     filter_horizontal = ("groups",)
 
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        _delete_users([obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _delete_users(queryset)
+
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "name", "owner", "session", "is_active", "last_used", "created_at")
     list_filter = ("is_active", "created_at")
     search_fields = ("prefix", "name", "owner__email", "session__id")
-    readonly_fields = ("prefix", "key_hash", "last_used", "created_at")
-    raw_id_fields = ("owner", "session")
+    readonly_fields = ("owner", "session", "prefix", "key_hash", "last_used", "created_at")
     actions = ["revoke"]
 
-    def has_add_permission(self, request):  # keys are issued by the app, which shows them once
-        return False
-
     @admin.action(description="Revoke selected keys")
-    def revoke(self, request, queryset):
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         queryset.update(is_active=False)

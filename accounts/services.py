@@ -52,11 +52,16 @@ def api_key_create(*, owner: User, name: str, session: object | None = None) -> 
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
-def api_key_revoke(*, owner: User, api_key_id: int) -> None:
-    """Deactivate one of `owner`'s keys. Safe to repeat."""
+def api_key_revoke(*, owner: User, api_key_id: int) -> bool:
+    """Deactivate one of `owner`'s keys; return whether an active key of theirs was revoked.
+
+    Safe to repeat; another owner's key id revokes nothing.
+    """
     updated = ApiKey.objects.for_owner(owner).filter(id=api_key_id, is_active=True)
-    if updated.update(is_active=False):
-        system_log(event="api_key.revoked", message="API key revoked", user=owner)
+    if not updated.update(is_active=False):
+        return False
+    system_log(event="api_key.revoked", message="API key revoked", user=owner)
+    return True
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey | None:

@@ -129,6 +129,8 @@ def api_keys(request: HtmxHttpRequest) -> HttpResponse:
 @dashboard_login_required
 @require_POST
 def api_key_revoke_view(request: HtmxHttpRequest, api_key_id: int) -> HttpResponse:
-    api_key_revoke(owner=request.user, api_key_id=api_key_id)
-    messages.success(request, "API key revoked.")
+    if api_key_revoke(owner=request.user, api_key_id=api_key_id):
+        messages.success(request, "API key revoked.")
+    else:
+        messages.error(request, "No active key of yours has that id.")
     return redirect("accounts:api_keys")

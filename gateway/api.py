@@ -48,7 +48,7 @@ class IsNode(permissions.BasePermission):
 
 
 class NodeApiView(APIView):
-    """A view for node agents (the internal API of DESIGN.md §3.1)."""
+    """A view for node agents (the internal API of node_agent/protocol.py)."""
 
     authentication_classes: list[type] = []
     permission_classes = [IsNode]

@@ -50,6 +50,12 @@ class ServiceUnavailable(GatewayError):
     http_status = 503
 
 
+class PayloadTooLarge(GatewayError):
+    code = "payload_too_large"
+    message = "The request body is larger than this API takes (API_MAX_BODY_BYTES)."
+    http_status = 413
+
+
 def envelope(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Wrap `data` in the success envelope."""
     return Response({"success": True, "data": data}, status=status, headers=headers)

@@ -25,6 +25,12 @@ class StrictFloatField(serializers.FloatField):
     default_error_messages = {"invalid": "Must be a finite number."}
 
     def to_internal_value(self, data: Any) -> float:
-        if isinstance(data, bool) or not isinstance(data, int | float) or not math.isfinite(data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        try:
+            finite = math.isfinite(data)  # an int past a float's range raises OverflowError
+        except OverflowError:
+            finite = False
+        if not finite:
             self.fail("invalid")
         return super().to_internal_value(data)

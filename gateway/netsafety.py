@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -45,16 +46,50 @@ class CheckedUrl:
     addresses: tuple[str, ...]
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: IPv4-compatible
+# addresses (RFC 4291 §2.5.5.1, deprecated) and NAT64's well-known prefix (RFC 6052 §2.1).
+# Python counts both as global, whatever IPv4 address they carry.
+_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+# NAT64 for local use (RFC 8215): the operator chooses where the IPv4 address sits in it, so it
+# is treated as private as a whole.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _reached_addresses(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
+    """Return `ip` and every IPv4 address it leads to: mapped (`::ffff:a.b.c.d`), compatible
+    (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::`, RFC 3056) and both
+    ends of Teredo (`2001::/32`, RFC 4380)."""
+    reached: list[Any] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            reached.append(ip.ipv4_mapped)
+        if any(ip in network for network in _IPV4_IN_LAST_32_BITS):
+            reached.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour:
+            reached.append(ip.sixtofour)
+        if ip.teredo:
+            reached.extend(ip.teredo)
+    return reached
+
+
 def address_allowed(address: str, *, allow_private: bool) -> bool:
-    """Tell whether the gateway may connect to `address` (IPv4 or IPv6 text)."""
+    """Tell whether the gateway may connect to `address` (IPv4 or IPv6 text).
+
+    An IPv6 address that embeds an IPv4 address is judged by both (every written form of
+    127.0.0.1 or 169.254.169.254 is refused like the address itself).
+    """
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if ip in METADATA_ADDRESSES:
+    if not allow_private and ip in _LOCAL_NAT64:
         return False
-    if allow_private:
-        return not ip.is_multicast and not ip.is_unspecified
-    return ip.is_global and not ip.is_multicast
+    for reached in _reached_addresses(ip):
+        if reached in METADATA_ADDRESSES:
+            return False
+        if allow_private:
+            if reached.is_multicast or reached.is_unspecified:
+                return False
+        elif not reached.is_global or reached.is_multicast:
+            return False
+    return True
 
 
 def check_url(url: str, *, allow_private: bool | None = None) -> CheckedUrl:

@@ -8,6 +8,7 @@ With `DATABASE_URL` and `REDIS_URL` set it uses PostgreSQL, and Redis as broker 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -17,7 +18,11 @@ from node_agent.broker import broker_settings, result_backend_url
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `make run` keeps its secrets in .env; ENV_FILE names another file, or none when empty (`make
+# test` sets it empty, so a developer's .env never changes what the tests see).
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""HTTP client for the backend's node endpoints (DESIGN.md §3.1).
+"""HTTP client for the backend's node endpoints (the paths of node_agent/protocol.py).
 
 Every request carries `Authorization: Bearer <BACKEND_AUTH_TOKEN>` and a JSON body. The client
 never logs the token. `requests.Session` is not documented as thread-safe, so each thread that

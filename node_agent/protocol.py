@@ -2,14 +2,14 @@
 
 Both sides build and read their messages through this module, and it is the only part of the node
 agent the backend imports besides the broker settings (`node_agent.broker`). It uses the standard
-library only. JSON on the wire is camelCase (DESIGN.md §3); here fields are snake_case and
+library only. JSON on the wire is camelCase; here fields are snake_case and
 `to_wire` / `from_wire` convert (`session_id` ↔ `sessionId`).
 
 - Tasks, backend → node: Celery tasks named `node_agent.tasks.<name>` on the node's queue
   `node.<workerId>`, with keyword arguments only (`NodeTask` subclasses below). Every task is
   idempotent: tasks are acknowledged late, so any may run twice.
 - Reports, node → backend: HTTP POSTs with `Authorization: Bearer <node token>` to the paths
-  below (DESIGN.md §3.1), each report body a `NodeReport` subclass; plus registration, heartbeat
+  below, each report body a `NodeReport` subclass; plus registration, heartbeat
   and the media routes.
 """
 
@@ -54,7 +54,7 @@ def worker_id_error(worker_id: str) -> str | None:
 
 # --- Messages and JIDs -------------------------------------------------------------------------
 
-# Every message type (DESIGN.md §3.3): the backend accepts these on POST /api/v1/messages and a
+# Every message type: the backend accepts these on POST /api/v1/messages and a
 # node hands them to its engine.
 MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
 MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction")

@@ -1,4 +1,4 @@
-"""Celery tasks the backend sends to `node.<workerId>` (DESIGN.md §3.2).
+"""Celery tasks the backend sends to `node.<workerId>` (node_agent/protocol.py names them).
 
 Each task is one `node_agent.protocol.NodeTask`: its name comes from there, and its camelCase
 keyword arguments are read through it (`from_wire`), as the backend sends them with

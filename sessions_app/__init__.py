@@ -6,7 +6,7 @@ Each sub-package has the same shape: `models.py`, `services.py` (writes), `selec
 - `sessions/`   sessions and their status: lifecycle, statuses nodes report, timeouts, sandbox phone
 - `messages/`   the delivery ledger, payloads for nodes, sending, history and number checks
 - `media/`      files sent and received: reading, type and size checks, storage
-- `reports/`    the internal API nodes report to (DESIGN.md §3.1)
+- `reports/`    the internal API nodes report to (shapes in node_agent/protocol.py)
 - `webhooks/`   users' webhooks: endpoints, events, signed deliveries and retries
 - `dashboard/`  the web dashboard's pages (the same services as the API)
 

@@ -25,7 +25,11 @@ class RecipientField(serializers.Field):
     """
 
     def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, str | int) or isinstance(data, bool):
+        if (
+            not isinstance(data, str | int)
+            or isinstance(data, bool)
+            or (isinstance(data, int) and data < 0)
+        ):
             raise serializers.ValidationError(
                 "Recipient must be a string (reason: not_a_number).", code="invalid_recipient"
             )

@@ -1,6 +1,6 @@
 """What a session's `status_reason` means, in words a dashboard user understands."""
 
-# The reason of a session on its way to another node (sessions_app/migration.py).
+# The reason of a session on its way to another node (workers_app/fleet/moves.py).
 NODE_MOVED = "node_moved"
 NODE_SHUTDOWN = "node_shutdown"
 

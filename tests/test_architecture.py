@@ -49,7 +49,8 @@ def test_the_node_protocol_uses_the_standard_library_only():
 
 
 def test_no_module_is_past_400_lines():
-    """STYLE.md: a module past ~400 lines becomes a package (migrations and tests aside)."""
+    """A module past ~400 lines becomes a package, split along its seams (migrations and tests
+    aside)."""
     big = {
         str(path.relative_to(ROOT)): lines
         for package in PACKAGES

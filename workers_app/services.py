@@ -51,7 +51,7 @@ def worker_register(
 ) -> Worker:
     """Register (or re-register) a node as ONLINE. A node an operator drained stays DRAINING.
 
-    `session_store` is the id of the shared credential store the node uses ("" = its own).
+    `session_store` is the id of the shared session store the node uses ("" = its own files).
     `instance_id` is the registering process's random id (uuid4 hex, "" from a node that sends
     none). When the row holds another process's id and that process may still run (see
     `_other_instance`), it is asked on its health URL (workers_app.probe): if it answers as

@@ -37,6 +37,12 @@ class SessionCreateForm(DashboardForm):
         help_text="Sandbox is a simulated WhatsApp network for testing: no phone needed.",
     )
 
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if is_blank_text(name):
+            raise forms.ValidationError("The name is blank.", code="blank")
+        return name
+
 
 class ConnectForm(DashboardForm):
     method = forms.ChoiceField(

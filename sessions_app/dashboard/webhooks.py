@@ -57,8 +57,9 @@ def webhook_list_view(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def webhook_toggle_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     """Enable a disabled webhook or disable an enabled one."""
-    endpoints.endpoint_update(owner=request.user, endpoint=endpoint, enabled=not endpoint.enabled)
-    messages.success(request, "Webhook enabled." if not endpoint.enabled else "Webhook disabled.")
+    enable = not endpoint.enabled
+    endpoints.endpoint_update(owner=request.user, endpoint=endpoint, enabled=enable)
+    messages.success(request, "Webhook enabled." if enable else "Webhook disabled.")
     return redirect("sessions:webhooks")
 
 

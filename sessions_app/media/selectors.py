@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from sessions_app.errors import MediaNotFound
 from sessions_app.media.models import MediaFile
 
 
-def media_get(*, owner: User, media_id: str) -> MediaFile:
-    """Return one of the owner's media files. Raises MediaNotFound (also for another's)."""
-    media = MediaFile.objects.filter(owner=owner, id=media_id).first()
+def media_get(*, owner: User, media_id: str, api_key: ApiKey | None = None) -> MediaFile:
+    """Return one of the owner's media files; a key bound to one session opens only that
+    session's files. Raises MediaNotFound (also for another's)."""
+    media = MediaFile.objects.filter(owner=owner, id=media_id)
+    if api_key is not None and api_key.session_id:
+        media = media.filter(session_id=api_key.session_id)
+    media = media.first()
     if media is None:
         raise MediaNotFound()
     return media

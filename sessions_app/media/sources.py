@@ -183,6 +183,9 @@ def _open(checked: Any, deadline: float) -> Any:
             preload_content=False,
             decode_content=False,
         )
+    except urllib3.exceptions.NewConnectionError as exc:
+        # Checked first: urllib3 makes a refused connection a kind of connect timeout.
+        raise MediaDownloadFailed("The media URL could not be reached.") from exc
     except (urllib3.exceptions.TimeoutError, TimeoutError) as exc:
         raise MediaDownloadTimeout() from exc
     except urllib3.exceptions.HTTPError as exc:

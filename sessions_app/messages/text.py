@@ -11,11 +11,14 @@ import unicodedata
 # Categories that never draw a glyph: separators (spaces), controls and format characters
 # (zero-width space, joiners, directional marks, the BOM, tags).
 _BLANK_CATEGORIES = {"Zs", "Zl", "Zp", "Cc", "Cf"}
-# Characters of other categories that draw nothing: the Hangul fillers and the combining
-# grapheme joiner, Khmer's inherent vowels and the variation selectors are Default_Ignorable_Code_
-# Point in Unicode's DerivedCoreProperties.txt; the braille blank (U+2800) is a symbol without dots.
+# Characters of other categories that draw nothing: those of Unicode's Default_Ignorable_Code_Point
+# (DerivedCoreProperties.txt) that are not format characters — the combining grapheme joiner,
+# the Hangul fillers, Khmer's inherent vowels, the Mongolian free variation selectors, the
+# variation selectors and their supplement — and the braille blank (U+2800, a cell without dots).
 _BLANK_CHARACTERS = frozenset(
-    "\u115f\u1160\u3164\uffa0\u034f\u17b4\u17b5\u2800" + "".join(map(chr, range(0xFE00, 0xFE10)))
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
 )
 
 

@@ -82,8 +82,7 @@ def session_connect(
         worker = worker_pick_for(engine=session.engine, session_store=session.session_store)
     session.worker = worker
     session.connect_method = method
-    session_status_set(session, S.INITIALIZING, reason="")
-    session.save()
+    _status_save(session, S.INITIALIZING, reason="")
     node_publish_on_commit(
         worker_id=worker.id,
         task=session_start_task(session, method=method, phone_number=phone_number),
@@ -120,9 +119,21 @@ def _session_end(
     session = Session.objects.select_for_update().get(id=session.id, owner=owner)
     if session.worker_id:
         node_publish_on_commit(worker_id=session.worker_id, task=task)
+    _status_save(session, status, reason=reason)
+    return session
+
+
+def _status_save(session: Session, status: str, *, reason: str) -> None:
+    """Save a status a user's action set, and emit `session.status` for it.
+
+    Unlike the backend's own decisions (`session_status_set_by_backend`) it does not hold back
+    the node's reports: the node answers the action with reports of its own, stamped by its
+    clock, which must apply.
+    """
+    before = (session.status, session.qr_string, session.pairing_code)
     session_status_set(session, status, reason=reason)
     session.save()
-    return session
+    session_status_emit(session=session, before=before, timestamp=timezone.now())
 
 
 @transaction.atomic

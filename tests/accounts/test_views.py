@@ -180,9 +180,11 @@ def test_revoke_deactivates_own_key_only(logged_in, user, other_user):
     theirs = api_key_create(owner=other_user, name="theirs").api_key
 
     response = logged_in.post(f"/api-keys/{mine.id}/revoke", follow=True)
-    logged_in.post(f"/api-keys/{theirs.id}/revoke")
+    refused = logged_in.post(f"/api-keys/{theirs.id}/revoke", follow=True).content.decode()
 
     assert "API key revoked." in response.content.decode()
+    assert "No active key of yours has that id." in refused
+    assert "API key revoked." not in refused
     assert "Revoked" in response.content.decode()
     mine.refresh_from_db()
     theirs.refresh_from_db()

@@ -12,7 +12,7 @@ from sessions_app.messages.services import message_received_apply, message_statu
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.endpoints import endpoint_create
 from sessions_app.webhooks.models import WebhookEndpoint
-from tests.factories import OutboundMessageFactory, UserFactory
+from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 # Rows the gateway writes itself: an operator reads and deletes them, never adds one.
@@ -114,3 +114,32 @@ def test_plurals_and_the_header_read_right(staff):
     assert "deliverys" not in index.lower()
     assert "Nodes" in index
     assert WebhookEndpoint._meta.verbose_name_plural == "webhook endpoints"
+
+
+def test_deleting_a_session_or_its_user_in_admin_tells_the_nodes(
+    staff, user, broker, worker, django_capture_on_commit_callbacks
+):
+    first = ConnectedSessionFactory(owner=user, worker=worker)
+    second = ConnectedSessionFactory(owner=user, worker=worker)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(f"/admin/sessions_app/session/{first.id}/delete/", {"post": "yes"})
+        staff.post(f"/admin/accounts/user/{user.id}/delete/", {"post": "yes"})
+    told = [t["kwargs"]["sessionId"] for t in broker.drain(worker.endpoint)]
+    assert told == [first.id, second.id]
+    assert not Session.objects.exists()
+
+
+def test_an_added_user_is_kept_lower_case_as_login_reads_it(staff):
+    form = {"email": "New@Example.COM", "password1": "x7-long-pass", "password2": "x7-long-pass"}
+    form.update({"tier": "BASIC", "usable_password": "true"})
+    assert staff.post("/admin/accounts/user/add/", form).status_code == 302
+    again = staff.post("/admin/accounts/user/add/", {**form, "email": "new@example.com"})
+    assert "already exists" in again.content.decode()
+    assert Client().login(email="new@example.com", password="x7-long-pass")
+
+
+def test_a_keys_owner_and_session_cannot_be_edited(staff, user):
+    issued = api_key_create(owner=user, name="k")
+    page = staff.get(f"/admin/accounts/apikey/{issued.api_key.id}/change/").content.decode()
+    assert 'name="owner"' not in page
+    assert 'name="session"' not in page

@@ -94,3 +94,13 @@ def test_api_docs_open_on_sessions_and_keep_node_routes_at_the_end(api):
             assert tag in order, (path, tag)
             internal = path.startswith(("/api/webhooks/", "/api/internal/", "/api/admin/"))
             assert internal == (tag in ("nodes", "node reports")), (path, tag)
+
+
+def test_an_oversized_json_body_is_413_and_writes_nothing(api, user, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = {"sessionId": "ses_x", "to": "+6281200000001", "text": "y" * 20_000}
+    response = api.post("/api/v1/messages", body, format="json")
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "payload_too_large")
+    response = api.post("/api/v1/sessions", {"name": "n" * 20_000}, format="json")
+    assert (response.status_code, response.json()["error"]["code"]) == (413, "payload_too_large")
+    assert not user.wa_sessions.exists()

@@ -18,6 +18,16 @@ from gateway.netsafety import UnsafeUrl, address_allowed, check_url
         "::ffff:127.0.0.1",
         "100.64.0.1",
         "169.254.169.254",
+        # IPv6 forms that carry an IPv4 address: compatible, NAT64, local NAT64, 6to4, Teredo.
+        "::127.0.0.1",
+        "::a9fe:a9fe",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::a00:1",
+        "64:ff9b:1::7f00:1",
+        "2002:7f00:1::",
+        "2002:a9fe:a9fe::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
     ],
 )
 def test_non_public_addresses_are_refused(address):
@@ -28,6 +38,13 @@ def test_metadata_stays_refused_when_private_is_allowed():
     assert address_allowed("127.0.0.1", allow_private=True)
     assert address_allowed("10.0.0.5", allow_private=True)
     assert not address_allowed("169.254.169.254", allow_private=True)
+    assert not address_allowed("64:ff9b::a9fe:a9fe", allow_private=True)
+    assert not address_allowed("2002:a9fe:a9fe::", allow_private=True)
+
+
+def test_public_addresses_in_ipv6_forms_pass():
+    assert address_allowed("64:ff9b::808:808", allow_private=False)  # NAT64 of 8.8.8.8
+    assert address_allowed("2002:808:808::1", allow_private=False)  # 6to4 of 8.8.8.8
     assert not address_allowed("::ffff:169.254.169.254", allow_private=True)
 
 

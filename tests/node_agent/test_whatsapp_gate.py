@@ -1,7 +1,7 @@
 """The FFI gate: parallel starts and stops beside status calls never abort the process.
 
 Unguarded, 50 serialized starts beside one status poller aborted the process 10 of 10 times
-(NEONIZE.md §2.3); this stress without the gate aborted 1 of 3 runs here (`fatal error:
+(measured on neonize 0.5.2); this stress without the gate aborted 1 of 3 runs here (`fatal error:
 concurrent map writes`). It runs in a subprocess, so an abort fails the test, not pytest.
 """
 

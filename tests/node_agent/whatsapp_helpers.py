@@ -1,4 +1,4 @@
-"""Feed real neonize events into a client the way the Go callback does (NEONIZE.md §13)."""
+"""Feed real neonize events into a client the way the Go callback does (neonize 0.5.2)."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class RegisterInput(CreateInput):
         allow_blank=True,
         trim_whitespace=False,
         default="",
-        help_text="Id of the shared credential store the node uses; empty = its own store "
+        help_text="Id of the shared session store the node uses; empty = its own files "
         "(its sessions cannot move to another node without a new scan).",
     )
     version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
@@ -328,7 +328,7 @@ class WorkerRebalanceApi(OperatorApiView):
         request=RebalanceInput,
         responses=MoveOutput(many=True),
         summary="Rebalance sessions between nodes (operators)",
-        description="Among ONLINE nodes sharing a credential store, moves connected sessions "
+        description="Among ONLINE nodes sharing a session store, moves connected sessions "
         "from the most to the least loaded nodes (assigned sessions / maxSessions) while that "
         "narrows the spread. Answers the moves; an empty list when balanced.",
     )

@@ -1,9 +1,10 @@
-"""Build the waE2E `Message` of every payload type the gateway sends (NEONIZE.md §7).
+"""Build the waE2E `Message` of every payload type the gateway sends (neonize 0.5.2).
 
 Text, location, contact and reaction messages are plain protobufs built here, with no network.
 Media messages go through neonize's `build_*_message` builders, which upload the bytes to
-WhatsApp first; they always get bytes (never a path or URL, NEONIZE.md §7.2). Reply and mention
-context is set on the sub-message explicitly, so neonize never scans text for mentions.
+WhatsApp first; they always get bytes: given a `str`, neonize would read a path or fetch a URL
+itself, past the gateway's URL checks. Reply and mention context is set on the sub-message
+explicitly, so neonize never scans text for mentions.
 
 neonize's protobuf modules are imported inside each builder, never at module level: importing
 neonize starts a Go runtime, which must happen only in the node process (ffi.py).

@@ -55,7 +55,7 @@ def new_client(
     from neonize.proto.waCompanionReg.WAWebProtobufsCompanionReg_pb2 import DeviceProps
 
     kwargs: dict[str, Any] = {
-        # A fresh uuid per run: two clients with one uuid share Go state (NEONIZE.md §2.1).
+        # A fresh uuid per run: two clients with one uuid share Go state (neonize 0.5.2).
         "uuid": f"{run.session_id}.{run.gen}",
         "props": DeviceProps(os=DEVICE_NAME, platformType=DeviceProps.CHROME),
     }
@@ -73,7 +73,7 @@ def new_client(
         device_store.prepare()
     client = neonize.NewClient(device_store.name(run.session_id), **kwargs)
     # Its finalizer would call Stop() from whatever thread runs the GC, beside other FFI
-    # calls; we stop every client ourselves, under the gate (NEONIZE.md §12.3).
+    # calls; we stop every client ourselves, under the gate (measured on neonize 0.5.2).
     client._stop_finalizer.detach()
 
     def on_qr(_client: Any, data: bytes) -> None:

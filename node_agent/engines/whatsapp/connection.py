@@ -6,9 +6,9 @@ run is cancelled. The first failure of a kind is reported (`failed`, retrying); 
 logged. Before a connect:
 
 - a resume is checked against its device store (a JID the store lacks crashes the process,
-  NEONIZE.md §2.1): a missing store or device ends the session `logged_out`;
+  measured on neonize 0.5.2): a missing store or device ends the session `logged_out`;
 - WhatsApp (or the proxy) is probed with a plain TCP connection, which is cheaper than a failing
-  `connect()` (NEONIZE.md §10);
+  `connect()` (measured on neonize 0.5.2);
 - the open fds are counted against WHATSAPP_FD_BUDGET, since every `connect()` leaks one fd
   (measured): past it the engine drains (`draining`; the heartbeat says DRAINING), connects no
   more and asks for a restart in the log. A restarted node resumes its sessions from their stores.

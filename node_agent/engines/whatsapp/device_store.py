@@ -1,4 +1,4 @@
-"""The device stores: where whatsmeow keeps each session's device keys (NEONIZE.md §2.1).
+"""The device stores: where whatsmeow keeps each session's device keys (measured on neonize 0.5.2).
 
 By default one SQLite file per session, `SESSION_STORAGE_PATH/<sessionId>.sqlite3`; with
 NEONIZE_STORE_URL one PostgreSQL database for every session (whatsmeow's `whatsmeow_*` tables,
@@ -48,7 +48,7 @@ class DeviceStore:
     def has_device(self, device_jid: str) -> bool:
         """Return True if the PostgreSQL store holds `device_jid` (exact, with device part).
 
-        Resuming a JID the store lacks crashes the process (NEONIZE.md §2.1). Raises
+        Resuming a JID the store lacks crashes the process (measured on neonize 0.5.2). Raises
         psycopg.Error when the store cannot be reached.
         """
         with psycopg.connect(self._url, connect_timeout=CONNECT_TIMEOUT_S) as conn:

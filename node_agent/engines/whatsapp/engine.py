@@ -10,7 +10,7 @@ and puts its parts together; README "The WhatsApp engine" tells the story:
   and retries with back-off, within the fd budget; events.py: one dispatcher thread that turns
   neonize's events into the engine's kinds; sending.py: sends and number checks;
 - ffi.py: what is process-wide about neonize, above all the FFI gate: every FFI call goes
-  through it (starts and stops alone, spaced; NEONIZE.md §11–§14).
+  through it (starts and stops alone, spaced; measured on neonize 0.5.2).
 
 Guarded here too: `get_me()` only while our `connect()` runs; a JID is resumed only if its
 device store holds it; neonize's garbage-collection finalizer is detached (it would call `Stop`
@@ -183,7 +183,7 @@ class WhatsAppEngine(Engine):
         """Stop every session within WHATSAPP_STOP_TIMEOUT_S, then the engine's threads.
 
         Returns on time even if a client does not stop (a dial in progress blocks `stop()` for
-        up to ~50 s, NEONIZE.md §3); such threads are logged and left to process exit.
+        up to ~50 s, measured on neonize 0.5.2); such threads are logged and left to process exit.
         """
         runs = self._registry.close()
         stopper = threading.Thread(

@@ -1,8 +1,8 @@
 """What is process-wide about neonize: the lazy import, the FFI gate, the fd budget, back-off.
 
 neonize's Go layer keeps unlocked global maps that session starts and stops write and every
-other exported function reads; a concurrent read/write aborts the whole process (NEONIZE.md
-§2.3, measured: 50 serialized starts beside one status poller aborted 10 of 10 runs). So every
+other exported function reads; a concurrent read/write aborts the whole process (measured on
+neonize 0.5.2: 50 serialized starts beside one status poller aborted 10 of 10 runs). So every
 FFI call goes through `FfiGate`: ordinary calls share it, starts and stops hold it alone.
 """
 
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 NEONIZE_LOGGER = "neonize.utils.log"
 # neonize: the Go log level is read from this logger at connect time; unset means DEBUG.
-START_HOLD_CAP_S = 20.0  # NEONIZE.md §14.2: hold a start's exclusive gate at most this long
+# Hold a start's exclusive gate at most this long (neonize 0.5.2, measured).
+START_HOLD_CAP_S = 20.0
 FD_BUDGET_SHARE = 0.8  # default budget: this share of the soft RLIMIT_NOFILE
 
 _import_lock = threading.Lock()
@@ -34,7 +35,7 @@ def prepare_environment(log_level: str = "WARNING") -> None:
     """Set what neonize reads at import and connect time; call before the first import.
 
     `NEONIZE_BOT_TAG=off` keeps the Go side from tagging every 1:1 message as sent by a bot
-    (NEONIZE.md §12.1: the Go runtime copies the environment when the library loads).
+    (measured on neonize 0.5.2: the Go runtime copies the environment when the library loads).
     `log_level` is a logging level name for the Go side's log records.
     """
     os.environ.setdefault("NEONIZE_BOT_TAG", "off")
@@ -203,7 +204,8 @@ def probe_whatsapp(timeout_s: float, proxy_url: str = "") -> str | None:
     """Open and close a TCP connection to WhatsApp (or the proxy); return the error or None.
 
     Cheaper than a failing `connect()`, which leaks one fd each time and, on a silent network,
-    blocks ~60 s with `stop()` stuck behind it (NEONIZE.md §10); it also keeps slow DNS answers
+    blocks ~60 s with `stop()` stuck behind it (neonize 0.5.2, measured); it also keeps slow DNS
+    answers
     outside the FFI gate.
     """
     try:

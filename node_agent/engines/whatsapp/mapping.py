@@ -2,7 +2,7 @@
 
 Pure functions over the protobuf objects neonize hands to handlers (duck-typed, so this module
 never imports neonize). Enum numbers are those of neonize 0.5.2's `Neonize.proto`
-(NEONIZE.md §5.2).
+(measured on neonize 0.5.2).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ RETRY_FAILURES = {
     CF_INTERNAL_SERVER_ERROR: "whatsapp_server_error",
     CF_SERVICE_UNAVAILABLE: "whatsapp_unavailable",
 }
-MS_THRESHOLD = 10**12  # a Unix time above this is in milliseconds (NEONIZE.md §6)
+MS_THRESHOLD = 10**12  # a Unix time above this is in milliseconds (measured on neonize 0.5.2)
 
 
 def jid_str(jid: Any, with_device: bool = False) -> str:
@@ -87,7 +87,7 @@ def connect_failure(event: Any) -> tuple[str, str, bool]:
 def connect_error_reason(text: str) -> str:
     """Return the reason word for the text of a `NeonizeError` raised by `connect()`.
 
-    The dial errors are whatsmeow's (NEONIZE.md §10): DNS failure, refused or timed-out dial.
+    The dial errors are whatsmeow's (neonize 0.5.2): DNS failure, refused or timed-out dial.
     """
     lowered = text.lower()
     if "database" in lowered:  # whatsmeow: "failed to upgrade database: ..."
@@ -100,7 +100,7 @@ def connect_error_reason(text: str) -> str:
 def receipts(event: Any) -> list[tuple[str, str]]:
     """Return (wa_message_id, status) pairs of a `Receipt` event; [] for ignored types.
 
-    An unset type is skipped: the encoder leaves server-error receipts untyped (NEONIZE.md §5.2).
+    An unset type is skipped: the encoder leaves server-error receipts untyped (neonize 0.5.2).
     """
     if not event.HasField("Type"):
         return []

@@ -57,4 +57,5 @@ class MediaDownloadApi(OwnerApiView):
     def get(self, request: Any, media_id: str) -> Any:
         if HasMediaLink().has_permission(request, self):
             return media_file_response(media_get_any(media_id=media_id))
-        return media_file_response(media_get(owner=self.owner, media_id=media_id))
+        media = media_get(owner=self.owner, media_id=media_id, api_key=self.api_key)
+        return media_file_response(media)

@@ -1,4 +1,4 @@
-"""Validation of node reports (DESIGN.md §3.1); field names are `node_agent.protocol`'s."""
+"""Validation of node reports; field names are `node_agent.protocol`'s."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The views nodes report to (DESIGN.md §3.1), authenticated by the node token. Thin: each
+"""The views nodes report to, authenticated by the node token. Thin: each
 validates a `node_agent.protocol` report and calls its domain's service.
 
 A node's outbox deletes a report on any 2xx and drops it on most 4xx, so a report that is valid

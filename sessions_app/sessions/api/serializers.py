@@ -10,6 +10,7 @@ from gateway.fields import StrictCharField
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
 from sessions_app.fields import PhoneNumberField
 from sessions_app.messages.api.serializers import ContactInput, LocationInput, MediaInput
+from sessions_app.messages.text import is_blank_text
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.status import qr_current
 
@@ -19,6 +20,11 @@ class SessionCreateInput(serializers.Serializer):
     engine = serializers.ChoiceField(
         choices=Session.Engine.choices, default=Session.Engine.WHATSAPP
     )
+
+    def validate_name(self, value: str) -> str:
+        if is_blank_text(value):
+            raise serializers.ValidationError("The name is blank.", code="blank")
+        return value
 
 
 class SessionConnectInput(serializers.Serializer):

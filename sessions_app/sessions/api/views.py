@@ -60,9 +60,18 @@ class SessionDetailApi(SessionApiView):
     def get(self, request: Any, session_id: str) -> Any:
         return envelope(SessionOutput(self.get_session(session_id)).data)
 
-    @extend_schema(tags=TAG_SESSIONS, responses={200: None}, summary="Delete a session")
+    @extend_schema(
+        tags=TAG_SESSIONS,
+        responses={200: None},
+        summary="Delete a session",
+        description="A key bound to one session cannot delete it (403 `api_key_session_scoped`): "
+        "it was handed out to use the session.",
+    )
     def delete(self, request: Any, session_id: str) -> Any:
-        services.session_delete(owner=self.owner, session=self.get_session(session_id))
+        session = self.get_session(session_id)
+        if self.api_key is not None and self.api_key.session_id:
+            raise KeyBoundToSession()
+        services.session_delete(owner=self.owner, session=session)
         return envelope({"sessionId": session_id, "deleted": True})
 
 

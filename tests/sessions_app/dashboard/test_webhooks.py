@@ -4,6 +4,7 @@ from sessions_app.webhooks import events
 from sessions_app.webhooks.endpoints import endpoint_create
 from sessions_app.webhooks.events import message_received_emit
 from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.factories import SessionFactory
 
 URL = "http://127.0.0.1:9/hook"
 
@@ -35,16 +36,16 @@ def test_unsafe_url_is_shown_as_a_form_error(page, settings):
 def test_toggle_rotate_deliveries_replay_delete(page, user, other_user, monkeypatch):
     monkeypatch.setattr(events, "deliveries_enqueue", lambda ids: None)
     endpoint = endpoint_create(owner=user, url=URL, event_types=["*"])
-    page.post(f"/webhooks/{endpoint.id}/toggle")
+    disabled = page.post(f"/webhooks/{endpoint.id}/toggle", follow=True).content.decode()
     endpoint.refresh_from_db()
     assert not endpoint.enabled
-    assert "Disabled by its owner." in page.get("/webhooks").content.decode()
-    page.post(f"/webhooks/{endpoint.id}/toggle")
+    assert "Webhook disabled." in disabled
+    assert "Disabled by its owner." in disabled
+    enabled = page.post(f"/webhooks/{endpoint.id}/toggle", follow=True).content.decode()
+    assert "Webhook enabled." in enabled
     rotated = page.post(f"/webhooks/{endpoint.id}/rotate").content.decode()
     endpoint.refresh_from_db()
     assert endpoint.secret in rotated
-
-    from tests.factories import SessionFactory
 
     message_received_emit(session=SessionFactory(owner=user), message={"id": "x"})
     delivery = WebhookDelivery.objects.get()

@@ -1,5 +1,6 @@
 """Media by URL (loopback test server), base64 and multipart, and the owner's media route."""
 
+import socket
 import time
 
 import pytest
@@ -102,6 +103,18 @@ def test_bad_media_urls_fail_cleanly(api, user, server, published, path, status,
     assert published == []
 
 
+def test_a_refused_connection_is_a_failed_download_not_a_timeout(api, user, published):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    response = send_url(api, ConnectedSessionFactory(owner=user), f"http://127.0.0.1:{port}/x.png")
+    assert (response.status_code, response.json()["error"]["code"]) == (
+        422,
+        "media_download_failed",
+    )
+    assert published == []
+
+
 def test_loopback_url_is_refused_unless_allowed(api, user, server, published, settings):
     settings.ALLOW_PRIVATE_URLS = False
     session = ConnectedSessionFactory(owner=user)
@@ -194,3 +207,14 @@ def test_media_is_served_to_its_owner_only(api, user, other_user, published):
     assert other.get(f"/api/v1/media/{media.id}").status_code == 404
     assert api.get("/api/v1/media/med_doesnotexist").status_code == 404
     assert api.get(f"/api/v1/media/{media.id}").status_code == 200
+    # A key bound to another session of the same user does not open it either.
+    bound = APIClient()
+    second = ConnectedSessionFactory(owner=user)
+    key = api_key_create(owner=user, name="bound", session=second).secret
+    bound.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert bound.get(f"/api/v1/media/{media.id}").status_code == 404
+    own = APIClient()
+    own.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_key_create(owner=user, name='b', session=session).secret}"
+    )
+    assert own.get(f"/api/v1/media/{media.id}").status_code == 200

@@ -39,7 +39,12 @@ def test_send_with_malformed_body_is_400_with_field_error(api, user):
 
 @pytest.mark.parametrize(
     ("to", "reason"),
-    [("081234567890", "missing_country_code"), ("12", "too_short"), ("hello", "not_a_number")],
+    [
+        ("081234567890", "missing_country_code"),
+        ("12", "too_short"),
+        ("hello", "not_a_number"),
+        (-6281200000001, "not_a_number"),
+    ],
 )
 def test_send_to_bad_recipient_is_400_invalid_recipient(api, user, to, reason):
     session = ConnectedSessionFactory(owner=user)
@@ -60,6 +65,7 @@ def test_send_to_bad_recipient_is_400_invalid_recipient(api, user, to, reason):
         "\u2060\ufeff\u200e",  # word joiner, BOM, left-to-right mark
         "\u3164",  # Hangul filler: a letter that draws nothing
         "\u2800 \u00a0",  # braille blank, no-break space
+        "\U000e0100\u180b\u180c",  # variation selectors: supplement and Mongolian
     ],
 )
 def test_send_blank_or_invisible_text_is_text_required(api, user, text):

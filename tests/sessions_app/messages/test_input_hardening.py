@@ -21,7 +21,7 @@ def _send(api, session, **fields):
     return api.post("/api/v1/messages", body, format="json")
 
 
-@pytest.mark.parametrize("latitude", ["NaN", "1.5", True, None, [1]])
+@pytest.mark.parametrize("latitude", ["NaN", "1.5", True, None, [1], 10**400, -(10**400)])
 def test_location_needs_a_finite_json_number(api, user, published, latitude):
     session = ConnectedSessionFactory(owner=user)
     response = _send(api, session, type="location", location={"latitude": latitude, "longitude": 1})

@@ -101,7 +101,15 @@ def test_expired_qr_is_null(api, user, worker):
     assert _error(response)["code"] == "qr_expired"
 
 
-def test_session_bound_key_cannot_create_sessions(user):
+@pytest.mark.parametrize("name", ["", "   ", "\u200b", "\u3164"])
+def test_a_blank_or_invisible_session_name_is_refused(api, name):
+    response = api.post("/api/v1/sessions", {"name": name, "engine": "sandbox"}, format="json")
+    assert (response.status_code, _error(response)["code"]) == (400, "validation_error")
+    assert "name" in _error(response)["fields"]
+    assert not Session.objects.exists()
+
+
+def test_session_bound_key_cannot_create_or_delete_sessions(user):
     bound = ConnectedSessionFactory(owner=user)
     client = APIClient()
     client.credentials(
@@ -110,6 +118,8 @@ def test_session_bound_key_cannot_create_sessions(user):
     response = client.post("/api/v1/sessions", {"name": "x", "engine": "sandbox"}, format="json")
     assert response.status_code == 403
     assert _error(response)["code"] == "api_key_session_scoped"
+    response = client.delete(f"/api/v1/sessions/{bound.id}")
+    assert (response.status_code, _error(response)["code"]) == (403, "api_key_session_scoped")
     assert Session.objects.filter(owner=user).count() == 1
 
 

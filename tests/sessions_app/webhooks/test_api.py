@@ -4,7 +4,12 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from sessions_app.messages.services import message_received_apply, message_status_apply
-from sessions_app.sessions.services import session_status_apply
+from sessions_app.sessions.services import (
+    session_connect,
+    session_disconnect,
+    session_logout,
+    session_status_apply,
+)
 from sessions_app.webhooks import events
 from sessions_app.webhooks.endpoints import endpoint_create
 from sessions_app.webhooks.events import message_received_emit
@@ -209,3 +214,23 @@ def test_star_leaves_out_qr_rotations_unless_they_are_named(api):
     assert create(["*"]) == ["*"]
     assert create(["*", "session.qr", "message.status"]) == ["*", "session.qr"]
     assert create(["session.qr"]) == ["session.qr"]
+
+
+def test_a_users_connect_disconnect_and_logout_are_session_status_events(
+    user, worker, no_enqueue, django_capture_on_commit_callbacks
+):
+    endpoint_create(owner=user, url=URL, event_types=["session.status"])
+    session = SessionFactory(owner=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        session_connect(owner=user, session=session)
+        session_disconnect(owner=user, session=session)
+        session_logout(owner=user, session=session)
+    told = [
+        (event.payload["data"]["status"], event.payload["data"]["reason"])
+        for event in WebhookEvent.objects.order_by("created_at")
+    ]
+    assert told == [
+        ("INITIALIZING", None),
+        ("DISCONNECTED", "disconnected_by_user"),
+        ("LOGGED_OUT", "logged_out_by_user"),
+    ]

@@ -308,7 +308,7 @@ def test_move_stuck_past_the_start_timeout_fails(user, node):
     assert (recent.status, retrying.status) == (S.RECONNECTING, S.RECONNECTING)
 
 
-# --- The credential store follows the session's login ------------------------------------------
+# --- The session store follows the session's login ----------------------------------------------
 
 
 def test_connected_report_records_the_store_and_logout_clears_it(user, node):
