@@ -19,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -48,6 +50,15 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def _ledger_span_s(tmp: Path) -> float:
+    """Return the seconds from the first message accepted to the last one sent (the ledger)."""
+    with sqlite3.connect(tmp / "data" / "gateway.sqlite3") as db:
+        first, last = db.execute(
+            "SELECT MIN(created_at), MAX(sent_at) FROM sessions_app_outboundmessage"
+        ).fetchone()
+    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -71,7 +82,7 @@ def main() -> None:
     try:
         stack.manage("migrate", "--noinput", "-v0")
         stack.start_web()
-        stack.start_backend_worker()
+        stack.start_backend_worker(concurrency=4)  # as the Procfile, which `make run` starts
         stack.start_node()
         stack.wait_ready()
         api = Api(stack.base_url, stack.create_api_key("bench@example.com"))
@@ -144,7 +155,7 @@ def main() -> None:
             what="a sent webhook per message",
             interval_s=0.2,
         )
-        sent_s = time.monotonic() - started
+        sent_s = _ledger_span_s(tmp)
         # Each message reports sent, delivered and read: three deliveries each.
         wait_for(
             lambda: statuses_at_least(3 * args.messages),
@@ -156,7 +167,7 @@ def main() -> None:
         received = [t for t, k in Receiver.arrivals if k == "message.received"]
         span = max(statuses) - min(statuses)
         print(f"accepted: {args.messages / accepted_s:.0f} sends/s ({accepted_s:.1f} s)")
-        print(f"accept -> every `sent` webhook: {args.messages / sent_s:.0f} messages/s")
+        print(f"first accept -> last `sent` (ledger): {args.messages / sent_s:.0f} messages/s")
         print(f"webhook deliveries: {len(statuses) / span:.0f}/s ({len(statuses)} in {span:.1f} s)")
         if received and incoming_at:
             print(f"incoming message's webhook after {received[0] - incoming_at[0]:.2f} s")

@@ -105,9 +105,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env.int("SQLITE_BUSY_TIMEOUT_S", default=20),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE_S", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections are kept across requests and tasks: opening one (and, for SQLite, its PRAGMAs)
+# cost each request and each webhook attempt a few milliseconds.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE_S", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # UsageRecord's unique constraint treats NULLs as equal (PostgreSQL 15+). SQLite cannot, but the
 # embedded default serializes writers (IMMEDIATE transactions), so the update-then-insert in

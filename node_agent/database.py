@@ -182,6 +182,17 @@ class NodeDatabase:
         with self._lock:
             return self._conn.execute(sql, tuple(params))
 
+    def _exec_many(self, sql: str, ids: list[int]) -> None:
+        """Run `sql` (one `?`) for each id in one transaction: one commit, not one per id."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, [(i,) for i in ids])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
     # Sessions
 
     def session_get(self, session_id: str) -> dict[str, Any] | None:
@@ -357,21 +368,21 @@ class NodeDatabase:
         )
         return int(cursor.lastrowid or 0)
 
-    def outbox_head(self) -> dict[str, Any] | None:
-        """Return the oldest pending report (`id, path, body, attempts, created_at`) or None."""
-        return self._one("SELECT * FROM outbox ORDER BY id LIMIT 1")
+    def outbox_batch(self, limit: int) -> list[dict[str, Any]]:
+        """Return the oldest `limit` pending reports (`id, path, body, attempts, created_at`)."""
+        return self._all("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,))
 
     def outbox_list(self) -> list[dict[str, Any]]:
         """Return every pending report, oldest first."""
         return self._all("SELECT * FROM outbox ORDER BY id")
 
-    def outbox_delete(self, report_id: int) -> None:
-        """Remove a report once the backend took it (or rejected it for good)."""
-        self._exec("DELETE FROM outbox WHERE id = ?", (report_id,))
+    def outbox_delete(self, report_ids: list[int]) -> None:
+        """Remove reports the backend took (or rejected for good)."""
+        self._exec_many("DELETE FROM outbox WHERE id = ?", report_ids)
 
-    def outbox_bump(self, report_id: int) -> None:
-        """Count one failed delivery attempt of a report."""
-        self._exec("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (report_id,))
+    def outbox_bump(self, report_ids: list[int]) -> None:
+        """Count one failed delivery attempt of each report."""
+        self._exec_many("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", report_ids)
 
     def outbox_count(self) -> int:
         """Return how many reports wait for the backend."""

@@ -20,6 +20,7 @@ Exchanges (fanout and topic bindings) stay kombu's: they are locked files it rea
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import time
@@ -32,6 +33,7 @@ from celery.backends.filesystem import FilesystemBackend
 from kombu.transport import filesystem
 from kombu.utils.encoding import bytes_to_str, ensure_bytes, str_to_bytes
 from kombu.utils.json import dumps, loads
+from kombu.utils.objects import cached_property
 
 SUFFIX = ".msg"
 # How long a worker whose prefetch is full waits before its loop applies finished tasks' acks.
@@ -73,13 +75,25 @@ class Channel(filesystem.Channel):
         )
 
     def _get(self, queue: str) -> Any:
-        """Take the oldest message of `queue`; raises Empty when there is none."""
+        """Take the oldest message of `queue`; raises Empty when there is none.
+
+        The queue's folder is listed (and sorted) only when the names listed before are used
+        up: a message published since has a later name, so it comes after them anyway, and a
+        name another reader took meanwhile is skipped when its claim fails.
+        """
         folder = self._queue_folder(queue)
         _, _, claimed_dir = self._folders()
         os.makedirs(claimed_dir, exist_ok=True)
-        for name in sorted(os.listdir(folder)):
-            if not name.endswith(SUFFIX):
+        listed = self._listed.setdefault(queue, collections.deque())
+        relisted = False
+        while True:
+            if not listed:
+                if relisted:
+                    raise Empty()
+                listed.extend(sorted(n for n in os.listdir(folder) if n.endswith(SUFFIX)))
+                relisted = True
                 continue
+            name = listed.popleft()
             claimed = os.path.join(claimed_dir, f"{uuid.uuid4().hex}-{name}")
             try:
                 os.rename(os.path.join(folder, name), claimed)
@@ -89,7 +103,11 @@ class Channel(filesystem.Channel):
                 payload = handle.read()
             os.remove(claimed)
             return loads(bytes_to_str(payload))
-        raise Empty()
+
+    @cached_property
+    def _listed(self) -> dict[str, collections.deque[str]]:
+        """Names listed in each queue's folder and not taken yet, oldest first."""
+        return {}
 
     def _size(self, queue: str) -> int:
         return sum(1 for name in os.listdir(self._queue_folder(queue)) if name.endswith(SUFFIX))

@@ -61,17 +61,8 @@ MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction")
 
 # Keys of an incoming message that are its content: kept in the node's history and passed on in
 # the message-received report.
-INCOMING_CONTENT_KEYS = (
-    "text",
-    "media",
-    "location",
-    "contact",
-    "reaction",
-    "quotedId",
-    "mentions",
-    "pushName",
-    "isGroup",
-    "senderJid",
+INCOMING_CONTENT_KEYS = tuple(
+    "text media location contact reaction quotedId mentions pushName isGroup senderJid".split()
 )
 # A file on the wire (a send payload's `media`, an upload's answer): what the backend keeps of it.
 MEDIA_DESCRIPTOR_KEYS = ("id", "mimetype", "filename", "size", "sha256")
@@ -259,6 +250,7 @@ SESSION_STATUS_PATH = "/api/webhooks/session-status"
 MESSAGE_STATUS_PATH = "/api/webhooks/message-status"
 MESSAGE_RECEIVED_PATH = "/api/webhooks/message-received"
 MEDIA_UPLOAD_PATH = "/api/webhooks/media"
+REPORTS_PATH = "/api/webhooks/reports"
 REGISTER_PATH = "/api/admin/workers/register"
 
 
@@ -347,6 +339,27 @@ def incoming_message(incoming: Mapping[str, Any], *, timestamp: str) -> dict[str
         if incoming.get(key) is not None:
             message[key] = incoming[key]
     return message
+
+
+# The reports a batch may carry (a received file's upload is multipart, so it goes alone).
+BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)
+REPORT_BATCH_MAX = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportBatch(NodeReport):
+    """Queued reports sent at once: `reports` [{path, body}] (BATCHED_PATHS, at most
+    REPORT_BATCH_MAX) in the order they were queued. The backend applies them in that order,
+    in one transaction, and answers `results` [{status, code}], one per report: a 2xx was
+    applied (or no longer matters), a 4xx refused for good (the node drops it). A failure of
+    the whole request (no answer, 5xx) applied none: the node sends the batch again."""
+
+    PATH: ClassVar[str] = REPORTS_PATH
+    reports: list[dict[str, Any]]
+    worker_id: str = ""
+
+
+RESULTS = "results"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,7 +49,9 @@ class NodeRuntime:
     def __init__(self, config: NodeConfig, engines: dict[str, Engine] | None = None) -> None:
         self.config = config
         self.db = NodeDatabase(config.node_db_path)
-        self.outbox = OutboxSender(self.db, config.backend_url, config.backend_auth_token)
+        self.outbox = OutboxSender(
+            self.db, config.backend_url, config.backend_auth_token, config.worker_id
+        )
         self.reporter = Reporter(self.db, self.outbox.wake, config.worker_id)
         self.shared: SharedSessionStore | None = None
         if config.session_store_url:

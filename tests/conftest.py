@@ -92,13 +92,15 @@ class BrokerQueues:
         self.redis.delete(queue)
 
     def drain(self, queue: str) -> list[dict[str, Any]]:
-        """Pop every task message in `queue`: [{"task": name, "kwargs": {...}}], oldest first."""
+        """Pop every task message in `queue`: [{"task", "kwargs"}, plus "args" if any], oldest
+        first."""
         tasks = []
         while raw := self.redis.rpop(queue):
             envelope = json.loads(raw)
             body = json.loads(base64.b64decode(envelope["body"]))
-            _args, kwargs, _embed = body
-            tasks.append({"task": envelope["headers"]["task"], "kwargs": kwargs})
+            args, kwargs, _embed = body
+            task = {"task": envelope["headers"]["task"], "kwargs": kwargs}
+            tasks.append({**task, "args": args} if args else task)
         return tasks
 
 

@@ -89,7 +89,7 @@ def event_emit(
             for endpoint in endpoints.values()
         )
         ids = [delivery.id for delivery in deliveries]
-        transaction.on_commit(lambda: deliveries_enqueue(ids))
+        transaction.on_commit(lambda: deliveries_enqueue(ids, type_))
     return event
 
 
@@ -239,6 +239,6 @@ def delivery_replay(*, owner: User, delivery: WebhookDelivery) -> WebhookDeliver
         )
         if not changed:
             raise DeliveryInProgress()
-        transaction.on_commit(lambda: deliveries_enqueue([delivery.id]))
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id], delivery.event.type))
     delivery.refresh_from_db()
     return delivery

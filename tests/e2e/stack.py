@@ -99,7 +99,7 @@ class Stack:
             ],
         )
 
-    def start_backend_worker(self) -> None:
+    def start_backend_worker(self, concurrency: int = 2) -> None:
         self.spawn(
             "backend",
             [
@@ -109,11 +109,11 @@ class Stack:
                 "worker",
                 "--beat",
                 "-Q",
-                "default,webhooks",
+                "default,webhooks,webhooks.status",
                 "-P",
                 "threads",
                 "-c",
-                "2",
+                str(concurrency),
                 "--loglevel",
                 "INFO",
             ],

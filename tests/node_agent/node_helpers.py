@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 
 from node_agent.heartbeat import Heartbeat
-from node_agent.protocol import SESSION_STATUS_PATH
+from node_agent.protocol import REPORTS_PATH, RESULTS, SESSION_STATUS_PATH
 from tests.http_server import LoopbackServer, QuietHandler
 
 TOKEN = "test-node-token"
@@ -35,6 +35,9 @@ class FakeBackend:
 
     def __init__(self):
         self.requests = []  # dicts: method, path, headers, body, answered
+        # Report batches as they came ({paths, status}); None: answer 404 to batches, like a
+        # backend without the route (the node then sends one report a request).
+        self.batches = []
         self.answers = defaultdict(list)
         self.default_status = 200
         self.data = {}  # path -> the envelope's `data` of its 2xx answers
@@ -46,27 +49,17 @@ class FakeBackend:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                with backend.lock:
-                    queued = backend.answers.get(self.path)
-                    status = queued.pop(0) if queued else backend.default_status
-                    backend.requests.append(
-                        {
-                            "method": self.command,
-                            "path": self.path,
-                            "headers": dict(self.headers),
-                            "body": json.loads(raw) if raw else None,
-                            "answered": status,
-                        }
-                    )
+                parsed = json.loads(raw) if raw else None
+                if self.path == REPORTS_PATH and backend.batches is None:
+                    status, body = 404, {"success": False, "error": {"code": "not_found"}}
+                elif self.path == REPORTS_PATH:
+                    status, body = backend.take_batch(self, parsed)
+                else:
+                    status = backend.record(self.command, self.path, dict(self.headers), parsed)
+                    body = backend.envelope(self.path, status)
                 if status == 0:
                     self.close_connection = True
                     return
-                ok = 200 <= status < 300
-                body = {"success": ok}
-                if ok and self.path in backend.data:
-                    body["data"] = backend.data[self.path]
-                if not ok and self.path in backend.errors:
-                    body["error"] = backend.errors[self.path]
                 self.send_body(
                     status, json.dumps(body).encode(), {"Content-Type": "application/json"}
                 )
@@ -75,6 +68,58 @@ class FakeBackend:
 
         self.server = LoopbackServer(Handler)
         self.url = self.server.url
+
+    def record(self, method, path, headers, body):
+        """Record a request and return the status it gets (the next queued one, or default)."""
+        with self.lock:
+            queued = self.answers.get(path)
+            status = queued.pop(0) if queued else self.default_status
+            self.requests.append(
+                {
+                    "method": method,
+                    "path": path,
+                    "headers": headers,
+                    "body": body,
+                    "answered": status,
+                }
+            )
+        return status
+
+    def envelope(self, path, status):
+        ok = 200 <= status < 300
+        body = {"success": ok}
+        if ok and path in self.data:
+            body["data"] = self.data[path]
+        if not ok and path in self.errors:
+            body["error"] = self.errors[path]
+        return body
+
+    def take_batch(self, handler, batch):
+        """Answer a report batch as the backend does, recording each report as if posted alone.
+
+        Each report gets the status queued for its own path. The first that fails as a server
+        would (no answer, 5xx, 408, 429) fails the whole batch: it and the ones before it are
+        recorded with that status (none applied) and the rest are not looked at.
+        """
+        reports = batch["reports"]
+        entry = {"paths": [r["path"] for r in reports], "status": 200}
+        with self.lock:
+            self.batches.append(entry)
+        statuses = []
+        for report in reports:
+            status = self.record("POST", report["path"], dict(handler.headers), report["body"])
+            statuses.append(status)
+            if status == 0 or status >= 500 or status in (408, 429):
+                with self.lock:
+                    entry["status"] = status
+                    for recorded in self.requests[-len(statuses) :]:
+                        recorded["answered"] = status
+                return status, {"success": False}
+        results = [
+            {"status": status, "code": (self.errors.get(report["path"]) or {}).get("code", "")}
+            for report, status in zip(reports, statuses, strict=True)
+        ]
+        return 200, {"success": True, "data": {RESULTS: results}}
 
     def answer(self, path, *statuses):
         """Queue statuses for the next requests to `path`."""

@@ -1,6 +1,6 @@
 import pytest
 
-from node_agent.protocol import SESSION_STATUS_PATH
+from node_agent.protocol import MESSAGE_STATUS_PATH, SESSION_STATUS_PATH
 from node_agent.runtime import NodeRuntime
 from tests.node_agent.node_helpers import outbox_drained, wait_until
 
@@ -82,3 +82,42 @@ def test_an_unencodable_report_is_dropped_and_does_not_jam_the_outbox(runtime, b
     wait_until(lambda: backend.statuses("s1"), message="the report behind the bad one")
     # The sender deletes a report just after the backend answered: wait for that too.
     outbox_drained(runtime)
+
+
+def test_a_backlog_leaves_in_few_requests_and_in_order(make_runtime, backend, fast_backoff):
+    backend.default_status = 503  # the backend is down while the reports pile up
+    runtime = make_runtime()
+    for n in range(450):
+        runtime.reporter.session_status("x", "QR_REQUIRED", qr_string=f"2@{n}")
+    wait_until(lambda: backend.batches, message="a first try")
+    backend.default_status = 200
+    outbox_drained(runtime)
+    qrs = [b["qrString"] for b in backend.bodies(SESSION_STATUS_PATH, sessionId="x")]
+    assert qrs == [f"2@{n}" for n in range(450)]
+    delivered = [len(batch["paths"]) for batch in backend.batches if batch["status"] == 200]
+    assert sum(delivered) == 450
+    assert delivered[:2] == [200, 200]  # at most 200 a request; the backlog in three
+
+
+def test_a_report_refused_inside_a_batch_is_dropped_and_the_others_apply(
+    make_runtime, backend, fast_backoff
+):
+    backend.default_status = 503
+    runtime = make_runtime()
+    runtime.reporter.session_status("x", "INITIALIZING")
+    runtime.reporter.message_status("x", "msg_1", "sent", wa_message_id="WA1")
+    runtime.reporter.session_status("x", "CONNECTED")
+    wait_until(lambda: backend.batches, message="a first try")
+    backend.answer(MESSAGE_STATUS_PATH, 404)
+    backend.default_status = 200
+    outbox_drained(runtime)
+    assert accepted_statuses(backend) == ["INITIALIZING", "CONNECTED"]
+    assert [r["answered"] for r in backend.received(MESSAGE_STATUS_PATH, ok_only=False)] == [404]
+
+
+def test_a_backend_without_batches_gets_one_report_a_request(runtime, backend, fast_backoff):
+    backend.batches = None
+    report_three(runtime)
+    outbox_drained(runtime)
+    assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
+    assert len(backend.received(SESSION_STATUS_PATH)) == 3

@@ -16,6 +16,7 @@ READERS = [
     (protocol.MessageReceivedReport, reports.MessageReceivedReportInput),
     (protocol.Registration, worker_views.RegisterInput),
     (protocol.Heartbeat, worker_views.HeartbeatInput),
+    (protocol.ReportBatch, reports.ReportBatchInput),
 ]
 
 
@@ -31,6 +32,7 @@ def test_the_backend_reads_every_field_of_each_report_and_no_other(shape, serial
         (protocol.MESSAGE_STATUS_PATH, report_views.MessageStatusReportApi),
         (protocol.MESSAGE_RECEIVED_PATH, report_views.MessageReceivedReportApi),
         (protocol.MEDIA_UPLOAD_PATH, report_views.MediaUploadReportApi),
+        (protocol.REPORTS_PATH, report_views.ReportBatchApi),
         (protocol.media_download_path("med_x"), report_views.NodeMediaDownloadApi),
         (protocol.REGISTER_PATH, worker_views.WorkerRegisterApi),
         (protocol.heartbeat_path("node-1"), worker_views.WorkerHeartbeatApi),
@@ -72,3 +74,7 @@ def test_reports_leave_out_what_they_do_not_say():
         "timestamp": "t",
         "jid": "1@s",
     }
+
+
+def test_a_batch_has_a_handler_for_every_report_it_may_carry():
+    assert set(report_views.HANDLERS) == set(protocol.BATCHED_PATHS)

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from node_agent import protocol
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 
@@ -85,3 +86,13 @@ class MediaUploadInput(serializers.Serializer):
     filename = serializers.CharField(
         max_length=255, required=False, allow_blank=True, trim_whitespace=False
     )
+
+
+class BatchedReportInput(serializers.Serializer):
+    path = serializers.ChoiceField(choices=protocol.BATCHED_PATHS)
+    body = serializers.DictField(help_text="The report, as it would be posted to `path`.")
+
+
+class ReportBatchInput(serializers.Serializer):
+    workerId = worker_id_field("The reporting node's id (each report names it too).")
+    reports = BatchedReportInput(many=True, allow_empty=False, max_length=protocol.REPORT_BATCH_MAX)

@@ -7,14 +7,17 @@ but no longer matters (its session moved to another node) is answered 200 with `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 
 from gateway.api import NodeApiView
-from gateway.errors import envelope
+from gateway.errors import GatewayError, envelope
+from node_agent import protocol
 from sessions_app.media.api.views import media_file_response
 from sessions_app.media.selectors import media_get_any
 from sessions_app.media.services import media_descriptor, media_store_received
@@ -23,6 +26,7 @@ from sessions_app.reports.api.serializers import (
     MediaUploadInput,
     MessageReceivedReportInput,
     MessageStatusReportInput,
+    ReportBatchInput,
     SessionStatusReportInput,
 )
 from sessions_app.sessions.selectors import session_for_node
@@ -37,6 +41,58 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     return serializer.validated_data
 
 
+def apply_session_status(body: Any) -> dict[str, Any]:
+    """Apply a session-status report; answer `{sessionId, status, applied}`."""
+    data = _valid(SessionStatusReportInput, body)
+    worker_id = data["workerId"]
+    session = session_status_apply(
+        session_id=data["sessionId"],
+        status=data["status"],
+        timestamp=data["timestamp"],
+        qr_string=data.get("qrString", ""),
+        qr_expires_at=data.get("qrExpiresAt"),
+        pairing_code=data.get("pairingCode", ""),
+        phone_number=data.get("phoneNumber", ""),
+        jid=data.get("jid", ""),
+        reason=data.get("reason", ""),
+        worker_id=worker_id,
+    )
+    applied = not worker_id or session.worker_id == worker_id
+    return {"sessionId": session.id, "status": session.status, "applied": applied}
+
+
+def apply_message_status(body: Any) -> dict[str, Any]:
+    """Apply a message-status report; answer `{messageId, status}`."""
+    data = _valid(MessageStatusReportInput, body)
+    error = data.get("error") or {}
+    message = message_status_apply(
+        session_id=data["sessionId"],
+        message_id=data["messageId"],
+        status=data["status"],
+        timestamp=data["timestamp"],
+        wa_message_id=data.get("waMessageId", ""),
+        error_code=error.get("code", ""),
+        error_message=error.get("message", ""),
+    )
+    return {"messageId": message.id, "status": message.status}
+
+
+def apply_message_received(body: Any) -> dict[str, Any]:
+    """Apply a message-received report; answer `{sessionId, accepted}`."""
+    data = _valid(MessageReceivedReportInput, body)
+    # The validated fields are only the ones every message has; the rest passes as sent.
+    message_received_apply(session_id=data["sessionId"], message=body["message"])
+    return {"sessionId": data["sessionId"], "accepted": True}
+
+
+# One handler per report a batch may carry (node_agent.protocol.BATCHED_PATHS).
+HANDLERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    protocol.SESSION_STATUS_PATH: apply_session_status,
+    protocol.MESSAGE_STATUS_PATH: apply_message_status,
+    protocol.MESSAGE_RECEIVED_PATH: apply_message_received,
+}
+
+
 class SessionStatusReportApi(NodeApiView):
     @extend_schema(
         tags=TAGS,
@@ -47,48 +103,53 @@ class SessionStatusReportApi(NodeApiView):
         "`session_not_found`.",
     )
     def post(self, request: Any) -> Any:
-        data = _valid(SessionStatusReportInput, request.data)
-        worker_id = data["workerId"]
-        session = session_status_apply(
-            session_id=data["sessionId"],
-            status=data["status"],
-            timestamp=data["timestamp"],
-            qr_string=data.get("qrString", ""),
-            qr_expires_at=data.get("qrExpiresAt"),
-            pairing_code=data.get("pairingCode", ""),
-            phone_number=data.get("phoneNumber", ""),
-            jid=data.get("jid", ""),
-            reason=data.get("reason", ""),
-            worker_id=worker_id,
-        )
-        applied = not worker_id or session.worker_id == worker_id
-        return envelope({"sessionId": session.id, "status": session.status, "applied": applied})
+        return envelope(apply_session_status(request.data))
 
 
 class MessageStatusReportApi(NodeApiView):
     @extend_schema(tags=TAGS, request=MessageStatusReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
-        data = _valid(MessageStatusReportInput, request.data)
-        error = data.get("error") or {}
-        message = message_status_apply(
-            session_id=data["sessionId"],
-            message_id=data["messageId"],
-            status=data["status"],
-            timestamp=data["timestamp"],
-            wa_message_id=data.get("waMessageId", ""),
-            error_code=error.get("code", ""),
-            error_message=error.get("message", ""),
-        )
-        return envelope({"messageId": message.id, "status": message.status})
+        return envelope(apply_message_status(request.data))
 
 
 class MessageReceivedReportApi(NodeApiView):
     @extend_schema(tags=TAGS, request=MessageReceivedReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
-        data = _valid(MessageReceivedReportInput, request.data)
-        # The validated fields are only the ones every message has; the rest passes as sent.
-        message_received_apply(session_id=data["sessionId"], message=request.data["message"])
-        return envelope({"sessionId": data["sessionId"], "accepted": True})
+        return envelope(apply_message_received(request.data))
+
+
+def _outcome(handler: Callable[[Any], dict[str, Any]], body: Any) -> dict[str, Any]:
+    """Apply one report of a batch in its own savepoint; return `{status, code}`.
+
+    A report refused (a validation or domain error) changes nothing and does not stop the
+    others; any other error fails the whole batch (the node sends it again).
+    """
+    try:
+        with transaction.atomic():
+            handler(body)
+    except serializers.ValidationError:
+        return {"status": 400, "code": "validation_error"}
+    except GatewayError as exc:
+        return {"status": exc.http_status, "code": exc.code}
+    return {"status": 200, "code": ""}
+
+
+class ReportBatchApi(NodeApiView):
+    @extend_schema(
+        tags=TAGS,
+        request=ReportBatchInput,
+        responses={200: None},
+        description="Many reports in one request, applied in their order in one transaction. "
+        "Answers `{results: [{status, code}]}`, one per report: 200 applied, 4xx refused for "
+        "good. A 5xx means none was applied.",
+    )
+    def post(self, request: Any) -> Any:
+        data = _valid(ReportBatchInput, request.data)
+        with transaction.atomic():
+            results = [
+                _outcome(HANDLERS[report["path"]], report["body"]) for report in data["reports"]
+            ]
+        return envelope({protocol.RESULTS: results})
 
 
 class NodeMediaDownloadApi(NodeApiView):

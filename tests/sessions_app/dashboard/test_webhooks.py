@@ -34,7 +34,7 @@ def test_unsafe_url_is_shown_as_a_form_error(page, settings):
 
 
 def test_toggle_rotate_deliveries_replay_delete(page, user, other_user, monkeypatch):
-    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids: None)
+    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids, event_type=None: None)
     endpoint = endpoint_create(owner=user, url=URL, event_types=["*"])
     disabled = page.post(f"/webhooks/{endpoint.id}/toggle", follow=True).content.decode()
     endpoint.refresh_from_db()

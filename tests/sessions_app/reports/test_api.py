@@ -4,7 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests.factories import ConnectedSessionFactory
+from node_agent.protocol import MESSAGE_STATUS_PATH, SESSION_STATUS_PATH
+from tests.factories import ConnectedSessionFactory, OutboundMessageFactory
 from tests.sessions_app.media.samples import pdf_bytes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_storage")]
@@ -31,3 +32,71 @@ def test_node_fetches_and_uploads_media_with_its_token(api, user, node_api, publ
     assert APIClient().get(f"/api/internal/media/{descriptor['id']}").status_code == 401
     # The session's owner sees the received file; the node's descriptor id is the same.
     assert api.get(f"/api/v1/media/{descriptor['id']}").status_code == 200
+
+
+def test_a_batch_applies_each_report_in_order_and_answers_one_result_each(
+    node_api, user, django_capture_on_commit_callbacks
+):
+    session = ConnectedSessionFactory(owner=user)
+    message = OutboundMessageFactory(owner=user, session=session)
+    t0 = "2026-12-02T10:00:00.000001Z"
+    reports = [
+        {"path": SESSION_STATUS_PATH, "body": status(session, "RECONNECTING", t0)},
+        {"path": MESSAGE_STATUS_PATH, "body": sent(message, "2026-12-02T10:00:00.000002Z")},
+        {"path": SESSION_STATUS_PATH, "body": {"sessionId": "ses_nope", "status": "CONNECTED"}},
+        {"path": MESSAGE_STATUS_PATH, "body": sent(message, "2026-12-02T10:00:00.000003Z", "x")},
+        {"path": SESSION_STATUS_PATH, "body": status(session, "CONNECTED", "2026-12-02T10:00:01Z")},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = node_api.post("/api/webhooks/reports", {"reports": reports}, format="json")
+    assert response.status_code == 200, response.json()
+    results = response.json()["data"]["results"]
+    assert [(r["status"], r["code"]) for r in results] == [
+        (200, ""),
+        (200, ""),
+        (400, "validation_error"),  # no timestamp
+        (404, "message_not_found"),
+        (200, ""),
+    ]
+    session.refresh_from_db()
+    message.refresh_from_db()
+    assert (session.status, message.status) == ("CONNECTED", "sent")
+
+
+def test_a_malformed_batch_applies_nothing(node_api, user):
+    session = ConnectedSessionFactory(owner=user)
+    good = {
+        "path": SESSION_STATUS_PATH,
+        "body": status(session, "RECONNECTING", "2026-12-02T10:00:00Z"),
+    }
+    for body in (
+        {"reports": []},
+        {"reports": [good, {"path": "/api/webhooks/media", "body": {}}]},
+        {"reports": [good] * 201},
+        {"reports": "x"},
+    ):
+        response = node_api.post("/api/webhooks/reports", body, format="json")
+        assert (response.status_code, response.json()["error"]["code"]) == (
+            400,
+            "validation_error",
+        )
+    session.refresh_from_db()
+    assert session.status == "CONNECTED"
+    assert (
+        APIClient().post("/api/webhooks/reports", {"reports": [good]}, format="json").status_code
+        == 401
+    )
+
+
+def status(session, value, timestamp):
+    return {"sessionId": session.id, "status": value, "timestamp": timestamp}
+
+
+def sent(message, timestamp, message_id=None):
+    return {
+        "sessionId": message.session_id,
+        "messageId": message_id or message.id,
+        "status": "sent",
+        "waMessageId": "3EB0AA",
+        "timestamp": timestamp,
+    }

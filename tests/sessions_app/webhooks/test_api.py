@@ -27,7 +27,7 @@ def _private_ok(settings):
 @pytest.fixture
 def no_enqueue(monkeypatch):
     sent = []
-    monkeypatch.setattr(events, "deliveries_enqueue", sent.extend)
+    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids, event_type=None: sent.extend(ids))
     return sent
 
 
@@ -234,3 +234,30 @@ def test_a_users_connect_disconnect_and_logout_are_session_status_events(
         ("DISCONNECTED", "disconnected_by_user"),
         ("LOGGED_OUT", "logged_out_by_user"),
     ]
+
+
+def test_statuses_and_incoming_messages_take_separate_lanes(
+    user, broker, django_capture_on_commit_callbacks
+):
+    for queue in ("webhooks", "webhooks.status"):
+        broker.clear(queue)
+    endpoint_create(owner=user, url=URL, event_types=["*"])
+    message = OutboundMessageFactory(owner=user, session=SessionFactory(owner=user))
+    with django_capture_on_commit_callbacks(execute=True):
+        message_status_apply(
+            session_id=message.session_id,
+            message_id=message.id,
+            status="sent",
+            timestamp=timezone.now(),
+        )
+        message_received_apply(session_id=message.session_id, message={"id": "in1"})
+    lanes = {queue: broker.drain(queue) for queue in ("webhooks", "webhooks.status")}
+    assert [t["task"] for t in lanes["webhooks.status"]] == [
+        "sessions_app.webhooks.tasks.deliver_webhook"
+    ]
+    assert len(lanes["webhooks"]) == 1
+    kinds = {
+        queue: WebhookDelivery.objects.get(id=tasks[0]["args"][0]).event.type
+        for queue, tasks in lanes.items()
+    }
+    assert kinds == {"webhooks": "message.received", "webhooks.status": "message.status"}

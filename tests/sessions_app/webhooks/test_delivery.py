@@ -50,7 +50,7 @@ class _no_enqueue:
 
     def __enter__(self):
         self._orig = events.deliveries_enqueue
-        events.deliveries_enqueue = lambda ids: None
+        events.deliveries_enqueue = lambda ids, event_type=None: None
 
     def __exit__(self, *exc):
         events.deliveries_enqueue = self._orig
