@@ -32,12 +32,13 @@ install-dev: $(VENV)/.installed-dev
 migrate: install .env
 	$(BIN)/python manage.py migrate --noinput
 
-# The gateway on the embedded default: web + backend worker with beat + one node agent.
+# The gateway on the embedded default: web + backend worker with beat + one node agent, each
+# restarted with back-off if it dies (manage.py supervise; exits go to the System log).
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	PATH="$(CURDIR)/$(BIN):$$PATH" BACKEND_URL="$${BACKEND_URL:-http://127.0.0.1:$(PORT)}" \
 		PUBLIC_URL="$${PUBLIC_URL:-http://127.0.0.1:$(PORT)}" \
-		$(BIN)/honcho start -p $(PORT)
+		$(BIN)/python manage.py supervise --port $(PORT)
 
 up: run
 
