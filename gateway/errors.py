@@ -115,7 +115,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             error_body(code, str(exc.detail)), status=exc.status_code, headers=headers or None
         )
-    logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+    logger.exception(
+        "Unhandled error in %s",
+        context.get("view").__class__.__name__,
+        extra={"request": context.get("request")},
+    )
     return Response(error_body("internal", "Internal server error."), status=500)
 
 

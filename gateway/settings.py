@@ -361,7 +361,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # 500s and failed tasks, also in the System log (gateway/error_log.py).
+        "system_log": {"class": "gateway.error_log.SystemLogHandler"},
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"handlers": ["system_log"]},
+        "gateway.errors": {"handlers": ["system_log"]},
+        "celery.app.trace": {"handlers": ["system_log"]},
+    },
 }

@@ -100,7 +100,7 @@ class Supervisor:
         *,
         on_exit: Callable[[Exit], Any] = lambda exit: None,
         output: TextIO | None = None,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff | None = None,
         grace_s: float = 10.0,
         cwd: str | Path | None = None,
     ) -> None:
@@ -109,7 +109,7 @@ class Supervisor:
             Child(name, command, env, next(colours)) for name, command, env in processes
         ]
         self.on_exit = on_exit
-        self.backoff = backoff
+        self.backoff = backoff or Backoff()
         self.grace_s = grace_s
         self.cwd = cwd
         self.printer = Printer(output) if output is not None else Printer()

@@ -26,6 +26,7 @@ import threading
 from node_agent.celery_app import create_celery_app, worker_argv
 from node_agent.config import ConfigError, NodeConfig
 from node_agent.engines.whatsapp.ffi import prepare_environment
+from node_agent.error_buffer import ErrorBuffer
 from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from node_agent.runtime import NodeRuntime
@@ -95,6 +96,8 @@ def main() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _raise_exit)
     runtime = NodeRuntime(config)
+    errors = ErrorBuffer()  # unexpected errors, to the System log with the next heartbeat
+    logging.getLogger().addHandler(errors)
     heartbeat = Heartbeat(
         config,
         health_url(config.worker_host, health.port),
@@ -104,6 +107,7 @@ def main() -> int:
         release_fn=runtime.sessions_release,
         session_store_fn=runtime.session_store_id,
         stop_fn=_terminate,
+        errors=errors,
     )
     app = create_celery_app(config)
     bind_runtime(runtime)

@@ -27,6 +27,7 @@ import psutil
 from node_agent import INSTANCE_ID, __version__, protocol
 from node_agent.backend import BackendClient, Response, backoff_s
 from node_agent.config import NodeConfig
+from node_agent.error_buffer import ErrorBuffer
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Heartbeat:
         release_fn: Callable[[list[str]], None] | None = None,
         session_store_fn: Callable[[], str] | None = None,
         stop_fn: Callable[[], None] | None = None,
+        errors: ErrorBuffer | None = None,
     ) -> None:
         """`engines` are the engines this node can run; the backend places sessions by them.
 
@@ -62,7 +64,11 @@ class Heartbeat:
         `stop_fn` stops the whole process (from this thread) when a background registration is
         refused with `worker_id_in_use`; without it the heartbeat thread just ends. `refused`
         is set then.
+
+        `errors` keeps the process's unexpected errors; each heartbeat carries them (and puts
+        them back when it is not answered 2xx).
         """
+        self._errors = errors
         self._stop_fn = stop_fn
         self._running_fn = running_fn
         self._release_fn = release_fn
@@ -148,8 +154,8 @@ class Heartbeat:
             log.warning("registration failed: %s", answer.describe())
         return answer.ok
 
-    def heartbeat_body(self) -> dict[str, Any]:
-        """Return a heartbeat body with fresh metrics.
+    def heartbeat_body(self, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+        """Return a heartbeat body with fresh metrics (and `errors`, when there are any).
 
         `status` is DRAINING when the node wants a restart (NodeRuntime.status), else ONLINE.
         """
@@ -164,7 +170,15 @@ class Heartbeat:
                 "activeConnections": status["connected"],
             },
             running_sessions=self._running(),
+            errors=errors[: protocol.HEARTBEAT_ERRORS_MAX] if errors else None,
         ).to_wire()
+
+    def _beat(self, path: str) -> Response:
+        errors = self._errors.take() if self._errors is not None else []
+        answer = self._client.request("PUT", path, self.heartbeat_body(errors))
+        if errors and not answer.ok:
+            self._errors.put_back(errors)
+        return answer
 
     def _register(self) -> bool:
         """Register, retrying until it succeeds; False when stopped or refused meanwhile."""
@@ -202,7 +216,7 @@ class Heartbeat:
             return
         path = protocol.heartbeat_path(self._config.worker_id)
         while not self._stop.wait(self._config.heartbeat_interval_s):
-            answer = self._client.request("PUT", path, self.heartbeat_body())
+            answer = self._beat(path)
             if answer.status in (404, 409):
                 if answer.status == 404:
                     log.warning("backend does not know this node: registering again")

@@ -102,13 +102,8 @@ class Wire:
 
     def to_wire(self) -> dict[str, Any]:
         """Return the camelCase dict sent on the wire."""
-        body = {}
-        for item in dataclasses.fields(self):
-            value = getattr(self, item.name)
-            if value is None and self.DROP_NONE:
-                continue
-            body[camel(item.name)] = value
-        return body
+        values = ((camel(item.name), getattr(self, item.name)) for item in dataclasses.fields(self))
+        return {key: value for key, value in values if value is not None or not self.DROP_NONE}
 
     @classmethod
     def from_wire(cls: type[W], body: Mapping[str, Any]) -> W:
@@ -385,14 +380,17 @@ class Registration(NodeReport):
 
 @dataclasses.dataclass(frozen=True)
 class Heartbeat(NodeReport):
-    """A node's heartbeat (PUT to `heartbeat_path(workerId)`): `status` ONLINE or DRAINING (the
-    node asks to take no new sessions), `metrics` {sessionCount, cpuUsage (%), memoryUsage (%),
-    activeConnections}; the answer is a registration's."""
+    """A node's heartbeat (PUT to `heartbeat_path(workerId)`), answered as a registration:
+    `status` ONLINE or DRAINING (take no new sessions), `metrics` {sessionCount, cpuUsage (%),
+    memoryUsage (%), activeConnections}, `errors` (for the System log) at most
+    HEARTBEAT_ERRORS_MAX {logger, message (template), error (type), where, at (ISO 8601)}."""
 
     status: str
     instance_id: str
     metrics: dict[str, float]
     running_sessions: list[str] | None = None
+    errors: list[dict[str, str]] | None = None
 
 
+HEARTBEAT_ERRORS_MAX = 50
 STOP_SESSIONS = "stopSessions"

@@ -116,7 +116,12 @@ def worker_register(
 
 
 def worker_heartbeat(
-    *, worker_id: str, metrics: dict[str, Any], draining: bool = False, instance_id: str = ""
+    *,
+    worker_id: str,
+    metrics: dict[str, Any],
+    draining: bool = False,
+    instance_id: str = "",
+    errors: list[dict[str, Any]] = (),
 ) -> Worker:
     """Record a heartbeat with the node's metrics.
 
@@ -126,7 +131,8 @@ def worker_heartbeat(
     DRAINING until its next registration. `instance_id` ("" = not sent) is the sending
     process's id: from another process than the one that registered last, nothing is recorded
     and WorkerIdInUse is raised (the sender registers again, see `worker_register`). Raises
-    WorkerNotFound for an unknown node.
+    WorkerNotFound for an unknown node. Each of `errors` (the node's unexpected errors, shaped
+    as node_agent.protocol.Heartbeat says) becomes a `node.error` entry in the System log.
     """
     worker = Worker.objects.filter(id=worker_id).first()
     if worker is None:
@@ -166,7 +172,21 @@ def worker_heartbeat(
             message=f"Node {worker_id} asked to drain",
             worker_id=worker_id,
         )
+    if errors:
+        SystemLog.objects.bulk_create([_node_error(worker_id, error) for error in errors])
     return worker
+
+
+def _node_error(worker_id: str, error: dict[str, Any]) -> SystemLog:
+    cause = f": {error['error']}" if error.get("error") else ""
+    where = f" at {error['where']}" if error.get("where") else ""
+    return SystemLog(
+        level=SystemLog.Level.ERROR,
+        event="node.error",
+        message=f"Node {worker_id}: {error['message']}{cause}{where}"[:500],
+        worker_id=worker_id,
+        data={**error, "at": error["at"].isoformat()},
+    )
 
 
 def worker_create(*, worker_id: str, max_sessions: int, engines: list[str]) -> Worker:

@@ -1,4 +1,4 @@
-"""`make run`'s runner on the embedded default: a killed backend worker comes back, on the record."""
+"""`make run`'s runner on the embedded default: a killed backend worker comes back, recorded."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def test_a_process_that_dies_is_restarted_with_growing_delays_and_reported(tmp_p
         _stopped(supervisor, thread)
 
     first, second, third, fourth = exits[:4]
-    assert first.reason == "exited with code 3" and first.returncode == 3
+    assert (first.reason, first.returncode) == ("exited with code 3", 3)
     assert [e.restart_in_s for e in (first, second, third, fourth)] == [0.05, 0.1, 0.2, 0.2]
     assert [e.restarts for e in (first, second)] == [1, 2]
     assert first.last_output == ["connecting to redis://:***@broker:6379/0"]
@@ -81,7 +81,8 @@ def test_one_death_leaves_the_others_running(tmp_path: Path):
     try:
         wait_for(lambda: len(exits) >= 2, timeout_s=10, what="the short process to die twice")
         steady = supervisor.children[0]
-        assert steady.popen is not None and steady.popen.poll() is None
+        assert steady.popen is not None
+        assert steady.popen.poll() is None
         pid = steady.popen.pid
     finally:
         _stopped(supervisor, thread)

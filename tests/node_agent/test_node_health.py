@@ -1,4 +1,5 @@
 import json
+import logging
 import re
 import threading
 import urllib.error
@@ -7,6 +8,7 @@ import urllib.request
 import pytest
 
 from node_agent import INSTANCE_ID
+from node_agent.error_buffer import ErrorBuffer
 from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from tests.node_agent.node_helpers import TOKEN, connect, wait_until
@@ -190,3 +192,55 @@ def test_heartbeat_409_then_accepted_registration_goes_on(backend, stopping_hear
     wait_until(lambda: backend.received(HEARTBEAT_PATH), message="heartbeat after re-register")
     assert not stopping_heartbeat.stopped.is_set()
     assert not stopping_heartbeat.refused.is_set()
+
+
+def test_heartbeats_carry_the_errors_logged_since_the_last_one(runtime, backend, monkeypatch):
+    errors = ErrorBuffer()
+    logger = logging.getLogger("node_agent.test_errors")
+    logger.addHandler(errors)
+    beat = Heartbeat(
+        runtime.config, "http://127.0.0.1:8001/health", runtime.status, engines=[], errors=errors
+    )
+    backend.answer(HEARTBEAT_PATH, 503)  # the first heartbeat is not answered: kept for the next
+    try:
+        try:
+            {}["missing"]
+        except KeyError:
+            logger.exception("send to %s failed", "+491701234567")
+        logger.warning("not an error")
+        beat.start()
+        wait_until(lambda: len(backend.received(HEARTBEAT_PATH)) >= 2, message="two heartbeats")
+    finally:
+        beat.stop()
+        logger.removeHandler(errors)
+
+    first_try = backend.received(HEARTBEAT_PATH, ok_only=False)[0]["body"]["errors"]
+    delivered, later = backend.received(HEARTBEAT_PATH)[:2]
+    assert delivered["body"]["errors"] == first_try
+    [entry] = first_try
+    assert entry.pop("at").endswith("+00:00")
+    assert entry == {
+        "logger": "node_agent.test_errors",
+        "message": "send to %s failed",  # the template: the phone number stays out
+        "error": "KeyError",
+        "where": entry["where"],
+    }
+    assert re.fullmatch(r"test_node_health\.py:\d+ in test_heartbeats_carry_.*", entry["where"])
+    assert "errors" not in later["body"]
+
+
+def test_the_error_buffer_keeps_the_newest_and_counts_what_it_dropped():
+    errors = ErrorBuffer(capacity=2)
+    logger = logging.getLogger("node_agent.test_capacity")
+    logger.addHandler(errors)
+    try:
+        for n in range(3):
+            logger.error(f"error {n}")
+    finally:
+        logger.removeHandler(errors)
+    taken = errors.take()
+    assert [e["message"] for e in taken] == ["error 1", "error 2"]
+    assert errors.dropped == 1
+    errors.put_back(taken)
+    assert [e["message"] for e in errors.take()] == ["error 1", "error 2"]
+    assert errors.take() == []

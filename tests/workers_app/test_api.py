@@ -662,3 +662,40 @@ def test_rebalance_can_be_limited_to_given_nodes(
     assert len(response.json()["data"]) == 2
     for worker in (full, empty, outside):
         broker.clear(worker.endpoint)
+
+
+def test_a_heartbeats_errors_go_to_the_system_log(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    error = {
+        "logger": "celery.app.trace",
+        "message": "Task %(name)s[%(id)s] %(description)s: %(exc)s",
+        "error": "KeyError",
+        "where": "runtime.py:12 in message_send",
+        "at": "2026-12-02T06:00:00+00:00",
+    }
+    response = node_api.put(
+        "/api/admin/workers/node-a/heartbeat",
+        {"metrics": {}, "errors": [error, {**error, "error": "", "where": ""}]},
+        format="json",
+    )
+    assert response.status_code == 200
+    entries = SystemLog.objects.filter(event="node.error").order_by("id")
+    assert [(e.level, e.worker_id) for e in entries] == [("ERROR", "node-a")] * 2
+    assert entries[0].message == (
+        "Node node-a: Task %(name)s[%(id)s] %(description)s: %(exc)s: KeyError"
+        " at runtime.py:12 in message_send"
+    )
+    assert entries[0].data == error
+    assert entries[1].message == "Node node-a: Task %(name)s[%(id)s] %(description)s: %(exc)s"
+
+
+def test_a_heartbeat_with_too_many_or_malformed_errors_is_refused(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    many = [{"logger": "x", "message": "m", "at": "2026-12-02T06:00:00Z"}] * 51
+    for errors in (many, [{"logger": "x"}], "nope"):
+        response = node_api.put(
+            "/api/admin/workers/node-a/heartbeat", {"metrics": {}, "errors": errors}, format="json"
+        )
+        assert response.status_code == 400, errors
+        assert response.json()["error"]["code"] == "validation_error"
+    assert not SystemLog.objects.filter(event="node.error").exists()

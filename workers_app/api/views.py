@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
+from node_agent.protocol import HEARTBEAT_ERRORS_MAX
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import sessions_not_on_node
 from workers_app import selectors, services
@@ -83,6 +84,14 @@ class MetricsInput(serializers.Serializer):
     activeConnections = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
 
 
+class NodeErrorInput(serializers.Serializer):
+    logger = serializers.CharField(max_length=100)
+    message = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    error = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
+    where = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    at = serializers.DateTimeField()
+
+
 class HeartbeatInput(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=[Worker.Status.ONLINE, Worker.Status.DRAINING],
@@ -98,6 +107,13 @@ class HeartbeatInput(serializers.Serializer):
         max_length=100_000,
         help_text="Ids of the sessions the node runs; the answer's stopSessions lists those "
         "no longer assigned to it.",
+    )
+    errors = serializers.ListField(
+        child=NodeErrorInput(),
+        required=False,
+        default=list,
+        max_length=HEARTBEAT_ERRORS_MAX,
+        help_text="The node's unexpected errors since its last heartbeat (System log).",
     )
 
 
@@ -191,6 +207,7 @@ class WorkerHeartbeatApi(NodeApiView):
             metrics=dict(data.validated_data["metrics"]),
             draining=data.validated_data.get("status") == Worker.Status.DRAINING,
             instance_id=data.validated_data["instanceId"],
+            errors=data.validated_data["errors"],
         )
         return envelope(_node_answer(worker, data.validated_data["runningSessions"]))
 
