@@ -21,6 +21,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create, api_key_revoke, user_create
+from gateway.once import show_once, take_once
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -92,14 +93,18 @@ def login_view(request: HtmxHttpRequest) -> HttpResponse:
 logout_view = LogoutView.as_view()
 
 
+ISSUED_KEY = "api_key_secret"
+
+
 def _api_keys_page(
-    request: HtmxHttpRequest, form: ApiKeyCreateForm, issued_secret: str = ""
+    request: HtmxHttpRequest, form: ApiKeyCreateForm, issued_secret: str = "", status: int = 200
 ) -> HttpResponse:
     keys = ApiKey.objects.for_owner(request.user).select_related("session")
     response = render(
         request,
         "accounts/api_keys.html",
         {"form": form, "api_keys": keys, "issued_secret": issued_secret},
+        status=status,
     )
     if issued_secret:
         # The one response that carries a secret must not be kept by any cache.
@@ -110,20 +115,24 @@ def _api_keys_page(
 @dashboard_login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HtmxHttpRequest) -> HttpResponse:
-    """List the user's keys; a POST creates one and shows its secret in this response only.
+    """List the user's keys; a POST creates one and redirects here, which shows its secret once.
 
-    No redirect after the POST: the secret would otherwise have to travel through the URL or
-    the session store. It lives only in this response's HTML.
+    The secret waits in the server-side session for that one page (gateway.once), never in a
+    URL; a reload after it shows nothing and creates nothing.
     """
     form = ApiKeyCreateForm(request.POST or None, owner=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
+        if not form.is_valid():
+            return _api_keys_page(request, form, status=400)
         issued = api_key_create(
             owner=request.user,
             name=form.cleaned_data["name"],
             session=form.cleaned_data["session"],
         )
-        return _api_keys_page(request, ApiKeyCreateForm(owner=request.user), issued.secret)
-    return _api_keys_page(request, form)
+        show_once(request, ISSUED_KEY, issued.secret)
+        messages.success(request, f"API key “{issued.api_key.name}” created.")
+        return redirect("accounts:api_keys")
+    return _api_keys_page(request, form, take_once(request, ISSUED_KEY) or "")
 
 
 @dashboard_login_required

@@ -1,7 +1,7 @@
 """Dashboard pages for webhooks: the list (create, enable/disable, rotate, delete) and a log.
 
-A new or rotated secret is rendered in that POST's response only (no redirect), as on the API
-keys page, so it never travels through a URL or the session store.
+Creating a webhook or rotating its secret redirects to the list, which shows that secret once
+(the endpoint's id waits in the session, gateway.once): a reload creates nothing and shows nothing.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.views import HtmxHttpRequest, dashboard_login_required
 from gateway.errors import GatewayError
+from gateway.once import show_once, take_once
 from sessions_app.dashboard.common import not_found, with_endpoint
 from sessions_app.dashboard.forms import WebhookCreateForm
 from sessions_app.errors import WebhookDeliveryNotFound
@@ -20,22 +22,29 @@ from sessions_app.webhooks import endpoints, events, selectors
 from sessions_app.webhooks.models import WebhookEndpoint
 
 
-def _page(
-    request: HtmxHttpRequest,
-    form: WebhookCreateForm,
-    *,
-    issued: WebhookEndpoint | None = None,
-    status: int = 200,
-) -> HttpResponse:
-    endpoints = selectors.endpoint_list(owner=request.user).select_related("session")
+ISSUED = "webhook_secret_of"
+
+
+def _page(request: HtmxHttpRequest, form: WebhookCreateForm, *, status: int = 200) -> HttpResponse:
+    endpoints = list(selectors.endpoint_list(owner=request.user).select_related("session"))
+    issued_id = take_once(request, ISSUED) if request.method == "GET" else None
+    issued = next((endpoint for endpoint in endpoints if endpoint.id == issued_id), None)
     context = {"form": form, "endpoints": endpoints, "issued": issued}
-    return render(request, "sessions_app/webhooks/list.html", context, status=status)
+    response = render(request, "sessions_app/webhooks/list.html", context, status=status)
+    if issued is not None:
+        add_never_cache_headers(response)  # the one page that shows the secret
+    return response
+
+
+def _show_secret_of(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
+    show_once(request, ISSUED, endpoint.id)
+    return redirect("sessions:webhooks")
 
 
 @dashboard_login_required
 @require_http_methods(["GET", "POST"])
 def webhook_list_view(request: HtmxHttpRequest) -> HttpResponse:
-    """List the user's webhooks; a POST registers one and shows its secret in this response."""
+    """List the user's webhooks; a POST registers one and redirects here to show its secret."""
     form = WebhookCreateForm(request.POST or None, owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
@@ -49,7 +58,8 @@ def webhook_list_view(request: HtmxHttpRequest) -> HttpResponse:
         except GatewayError as exc:
             form.add_error("url", exc.message)
             return _page(request, form, status=400)
-        return _page(request, WebhookCreateForm(owner=request.user), issued=endpoint)
+        messages.success(request, "Webhook added.")
+        return _show_secret_of(request, endpoint)
     return _page(request, form, status=400 if form.errors else 200)
 
 
@@ -66,9 +76,9 @@ def webhook_toggle_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> 
 @with_endpoint
 @require_POST
 def webhook_rotate_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
-    """Rotate a webhook's secret and show the new one in this response only."""
+    """Rotate a webhook's secret; the list shows the new one once."""
     endpoint = endpoints.endpoint_rotate_secret(owner=request.user, endpoint=endpoint)
-    return _page(request, WebhookCreateForm(owner=request.user), issued=endpoint)
+    return _show_secret_of(request, endpoint)
 
 
 @with_endpoint

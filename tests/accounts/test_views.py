@@ -124,9 +124,12 @@ def test_body_carries_the_csrf_token_for_htmx(logged_in):
 
 
 def test_api_key_secret_is_shown_once_and_only_its_hash_is_stored(logged_in, user):
-    response = logged_in.post("/api-keys", {"name": "CI", "session": ""})
+    created = logged_in.post("/api-keys", {"name": "CI", "session": ""})
 
-    assert response.status_code == 200
+    assert created.status_code == 302
+    assert created["Location"] == "/api-keys"  # post/redirect/get: a reload creates nothing
+    assert not SECRET_RE.search(created["Location"] + created.content.decode())
+    response = logged_in.get("/api-keys")
     page = response.content.decode()
     secrets = set(SECRET_RE.findall(page))
     assert len(secrets) == 1
@@ -144,8 +147,9 @@ def test_api_key_secret_is_shown_once_and_only_its_hash_is_stored(logged_in, use
     assert secret not in again
     assert f"{key.prefix}…" in again
     assert "All sessions" in again
-    # Nothing of it stayed in the server-side session either.
+    # Nothing of it stayed in the server-side session either, and a reload made no second key.
     assert secret not in str(dict(logged_in.session.items()))
+    assert ApiKey.objects.filter(owner=user).count() == 1
 
 
 def test_api_key_session_choice_is_limited_to_own_sessions(logged_in, user, other_user):
@@ -169,6 +173,7 @@ def test_api_key_session_choice_is_limited_to_own_sessions(logged_in, user, othe
 def test_api_key_create_needs_a_name(logged_in):
     response = logged_in.post("/api-keys", {"name": "", "session": ""})
 
+    assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert not SECRET_RE.search(response.content.decode())
     assert not ApiKey.objects.exists()

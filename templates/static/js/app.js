@@ -47,6 +47,37 @@
     }
   });
 
+  // "Not answering" banner: shown when a request cannot reach the gateway (network error,
+  // timeout, or a proxy's 502/504), hidden again by the next answer. Pages that poll tell us
+  // through htmx; when nothing answered for a while, we ask /health ourselves (any answer,
+  // even 503 for a broker that is down, means the gateway itself is there).
+  var lastAnswerMs = Date.now();
+  var pinging = false;
+  function unreachable(status) { return status === 0 || status === 502 || status === 504; }
+  function setReachable(reachable) {
+    var banner = document.getElementById("offline-banner");
+    if (reachable) lastAnswerMs = Date.now();
+    if (banner) banner.hidden = reachable;
+    document.body && document.body.classList.toggle("gateway-offline", !reachable);
+  }
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    setReachable(!!xhr && !unreachable(xhr.status));
+  });
+  document.addEventListener("htmx:timeout", function () { setReachable(false); });
+  function ping() {
+    var banner = document.getElementById("offline-banner");
+    if (!banner || pinging || Date.now() - lastAnswerMs < 4000) return;
+    pinging = true;
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, 3000);
+    fetch(banner.dataset.pingUrl, { cache: "no-store", signal: controller.signal })
+      .then(function (response) { setReachable(!unreachable(response.status)); })
+      .catch(function () { setReachable(false); })
+      .finally(function () { clearTimeout(timer); pinging = false; });
+  }
+  setInterval(ping, 2000);
+
   // Confirm before plain (non-htmx) form posts: <form data-confirm="Sure?">.
   document.addEventListener("submit", function (event) {
     var message = event.target.dataset && event.target.dataset.confirm;

@@ -16,14 +16,18 @@ def page(client, user, settings):
     return client
 
 
-def test_create_shows_the_secret_once(page, user):
+def test_create_redirects_then_shows_the_secret_once(page, user):
     response = page.post("/webhooks", {"url": URL, "event_types": ["*"]})
-    assert response.status_code == 200
+    assert response.status_code == 302
+    assert response["Location"] == "/webhooks"
     endpoint = WebhookEndpoint.objects.get(owner=user)
-    assert endpoint.secret in response.content.decode()
-    listed = page.get("/webhooks").content.decode()
+    shown = page.get("/webhooks")
+    assert endpoint.secret in shown.content.decode()
+    assert "no-store" in shown["Cache-Control"]
+    listed = page.get("/webhooks").content.decode()  # a reload: no second webhook, no secret
     assert URL in listed
     assert endpoint.secret not in listed
+    assert WebhookEndpoint.objects.filter(owner=user).count() == 1
 
 
 def test_unsafe_url_is_shown_as_a_form_error(page, settings):
@@ -43,7 +47,7 @@ def test_toggle_rotate_deliveries_replay_delete(page, user, other_user, monkeypa
     assert "Disabled by its owner." in disabled
     enabled = page.post(f"/webhooks/{endpoint.id}/toggle", follow=True).content.decode()
     assert "Webhook enabled." in enabled
-    rotated = page.post(f"/webhooks/{endpoint.id}/rotate").content.decode()
+    rotated = page.post(f"/webhooks/{endpoint.id}/rotate", follow=True).content.decode()
     endpoint.refresh_from_db()
     assert endpoint.secret in rotated
 
