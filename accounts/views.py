@@ -9,12 +9,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LogoutView, redirect_to_login
+from django.contrib.messages.views import SuccessMessageMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse_lazy
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -91,6 +94,21 @@ def login_view(request: HtmxHttpRequest) -> HttpResponse:
 
 
 logout_view = LogoutView.as_view()
+
+
+@dashboard_login_required
+@require_GET
+def account(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's account: e-mail, password change, keys and the API docs."""
+    return render(request, "accounts/account.html")
+
+
+class PasswordChange(SuccessMessageMixin, auth_views.PasswordChangeView):
+    """Django's password change (it keeps this browser logged in), back to the account page."""
+
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:account")
+    success_message = "Password changed."
 
 
 ISSUED_KEY = "api_key_secret"

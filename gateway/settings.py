@@ -117,6 +117,17 @@ SILENCED_SYSTEM_CHECKS = ["models.W047"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# E-mail (password reset). EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pw@host:587;
+# without it, each mail is a file under DATA_DIR/mail (the embedded default: nothing to set up,
+# and a reset link never lands in a log).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "mail"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WhatsApp Gateway <gateway@localhost>")
+
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "sessions:list"
 LOGOUT_REDIRECT_URL = "accounts:login"

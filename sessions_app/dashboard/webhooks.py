@@ -21,7 +21,6 @@ from sessions_app.errors import WebhookDeliveryNotFound
 from sessions_app.webhooks import endpoints, events, selectors
 from sessions_app.webhooks.models import WebhookEndpoint
 
-
 ISSUED = "webhook_secret_of"
 
 
