@@ -112,6 +112,7 @@ class PasswordChange(SuccessMessageMixin, auth_views.PasswordChangeView):
 
 
 ISSUED_KEY = "api_key_secret"
+THEN_SESSIONS = "sessions"  # a create form's `then`: show the new key on the Sessions page
 
 
 def _api_keys_page(
@@ -149,6 +150,8 @@ def api_keys(request: HtmxHttpRequest) -> HttpResponse:
         )
         show_once(request, ISSUED_KEY, issued.secret)
         messages.success(request, f"API key “{issued.api_key.name}” created.")
+        if request.POST.get("then") == THEN_SESSIONS:  # the getting-started card's button
+            return redirect("sessions:list")
         return redirect("accounts:api_keys")
     return _api_keys_page(request, form, take_once(request, ISSUED_KEY) or "")
 

@@ -80,6 +80,8 @@ class NodeConfig:
     whatsapp_qr_ttl_s: float = _var("WHATSAPP_QR_TTL_S", 20.0)
     whatsapp_qr_grace_s: float = _var("WHATSAPP_QR_GRACE_S", 10.0)
     whatsapp_probe_timeout_s: float = _var("WHATSAPP_PROBE_TIMEOUT_S", 5.0)
+    # How often the heartbeat's "can this node reach WhatsApp" is probed again; 0 = never.
+    whatsapp_reachability_s: float = _var("WHATSAPP_REACHABILITY_S", 300.0)
     whatsapp_proxy_url: str = _var("WHATSAPP_PROXY_URL", "", secret=True)
 
     def __post_init__(self) -> None:

@@ -170,6 +170,7 @@ class Heartbeat:
                 "activeConnections": status["connected"],
             },
             running_sessions=self._running(),
+            unreachable_engines=status.get("unreachableEngines"),
             errors=errors[: protocol.HEARTBEAT_ERRORS_MAX] if errors else None,
         ).to_wire()
 

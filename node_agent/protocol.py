@@ -382,13 +382,15 @@ class Registration(NodeReport):
 class Heartbeat(NodeReport):
     """A node's heartbeat (PUT to `heartbeat_path(workerId)`), answered as a registration:
     `status` ONLINE or DRAINING (take no new sessions), `metrics` {sessionCount, cpuUsage (%),
-    memoryUsage (%), activeConnections}, `errors` (for the System log) at most
-    HEARTBEAT_ERRORS_MAX {logger, message (template), error (type), where, at (ISO 8601)}."""
+    memoryUsage (%), activeConnections}, `unreachableEngines` (their network did not answer),
+    `errors` (for the System log) at most HEARTBEAT_ERRORS_MAX {logger, message (template),
+    error (type), where, at (ISO 8601)}."""
 
     status: str
     instance_id: str
     metrics: dict[str, float]
     running_sessions: list[str] | None = None
+    unreachable_engines: list[str] | None = None
     errors: list[dict[str, str]] | None = None
 
 

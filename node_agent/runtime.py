@@ -353,10 +353,12 @@ class NodeRuntime:
         return sum(1 for row in rows if holding_engine(self.engines, row) is not None)
 
     def status(self) -> dict[str, Any]:
-        """Return counters for health and heartbeat: sessions, connected, outboxPending, draining.
+        """Return counters for health and heartbeat: sessions, connected, outboxPending, draining,
+        unreachableEngines.
 
         `draining` is True when an engine wants the node restarted (the WhatsApp engine's file
         descriptor budget ran out); the heartbeat then reports the node DRAINING.
+        `unreachableEngines` names the engines whose network did not answer its last probe.
         """
         rows = self.db.session_list(desired="running")
         return {
@@ -364,6 +366,7 @@ class NodeRuntime:
             "connected": sum(1 for row in rows if row["status"] == "CONNECTED"),
             "outboxPending": self.db.outbox_count(),
             "draining": any(getattr(e, "draining", False) for e in self.engines.values()),
+            "unreachableEngines": sorted(n for n, e in self.engines.items() if not e.reachable()),
         }
 
     def health(self) -> dict[str, Any]:

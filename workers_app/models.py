@@ -52,6 +52,8 @@ class Worker(models.Model):
     cpu_usage = models.FloatField(default=0.0, help_text="Percent of the machine's CPU.")
     memory_usage = models.FloatField(default=0.0, help_text="Percent of the machine's memory.")
     engines = models.JSONField(default=list, blank=True)
+    # Engines whose network the node could not reach at its last probe (heartbeat).
+    unreachable_engines = models.JSONField(default=list, blank=True)
     session_store = models.CharField(
         max_length=64,
         blank=True,

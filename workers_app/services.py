@@ -122,6 +122,7 @@ def worker_heartbeat(
     draining: bool = False,
     instance_id: str = "",
     errors: list[dict[str, Any]] = (),
+    unreachable_engines: list[str] | None = None,
 ) -> Worker:
     """Record a heartbeat with the node's metrics.
 
@@ -133,6 +134,8 @@ def worker_heartbeat(
     and WorkerIdInUse is raised (the sender registers again, see `worker_register`). Raises
     WorkerNotFound for an unknown node. Each of `errors` (the node's unexpected errors, shaped
     as node_agent.protocol.Heartbeat says) becomes a `node.error` entry in the System log.
+    `unreachable_engines` (None: not reported, kept) names engines whose network the node cannot
+    reach (see `engines_reachable`).
     """
     worker = Worker.objects.filter(id=worker_id).first()
     if worker is None:
@@ -146,6 +149,8 @@ def worker_heartbeat(
     worker.active_connections = int(metrics.get("activeConnections", worker.active_connections))
     worker.cpu_usage = float(metrics.get("cpuUsage", worker.cpu_usage))
     worker.memory_usage = float(metrics.get("memoryUsage", worker.memory_usage))
+    if unreachable_engines is not None:
+        worker.unreachable_engines = sorted(set(unreachable_engines))
     if came_back:
         operator_drain = worker.drain_requested_by == "operator"
         worker.status = Worker.Status.DRAINING if operator_drain else Worker.Status.ONLINE
@@ -159,6 +164,7 @@ def worker_heartbeat(
             "active_connections",
             "cpu_usage",
             "memory_usage",
+            "unreachable_engines",
             "status",
             "drain_requested_by",
         ]

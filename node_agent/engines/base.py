@@ -98,6 +98,10 @@ class Engine(abc.ABC):
     def check_number(self, session_id: str, phone: str) -> str | None:
         """Return the JID of `phone` (E.164 digits) if it is on WhatsApp, else None."""
 
+    def reachable(self) -> bool:
+        """Tell whether this engine's network answers, as last seen; never blocks."""
+        return True
+
     def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
         """Run a simulated phone action (sandbox only)."""
         raise NotImplementedError(f"engine {self.name!r} has no simulated actions")

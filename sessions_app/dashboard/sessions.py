@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -27,13 +28,14 @@ from sessions_app.dashboard.forms import (
     SendTestForm,
     SessionCreateForm,
 )
+from sessions_app.dashboard.getting_started import getting_started
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.selectors import message_list
 from sessions_app.reasons import reason_text
 from sessions_app.sessions import status
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.sandbox import sandbox_action, sandbox_incoming, sandbox_scan
-from sessions_app.sessions.selectors import session_get, session_list
+from sessions_app.sessions.selectors import engine_suggested, session_get, session_list
 from sessions_app.sessions.services import (
     session_connect,
     session_create,
@@ -49,15 +51,23 @@ RECENT_MESSAGES = 20
 # --- The list ---------------------------------------------------------------------------------
 
 
-def _list_page(request: HtmxHttpRequest, form: SessionCreateForm) -> HttpResponse:
-    sessions = session_list(owner=request.user)
-    return render(request, "sessions_app/list.html", {"sessions": sessions, "form": form})
+def _list_page(
+    request: HtmxHttpRequest, form: SessionCreateForm, status_code: int = 200
+) -> HttpResponse:
+    sessions = list(session_list(owner=request.user))
+    guide = getting_started(request, sessions)
+    context = {"sessions": sessions, "form": form, "guide": guide}
+    response = render(request, "sessions_app/list.html", context, status=status_code)
+    if guide and guide["key"]:
+        add_never_cache_headers(response)  # the one page that shows the new key
+    return response
 
 
 @dashboard_login_required
 @require_GET
 def session_list_view(request: HtmxHttpRequest) -> HttpResponse:
-    return _list_page(request, SessionCreateForm())
+    """The user's sessions; New session preselects the engine that can work here."""
+    return _list_page(request, SessionCreateForm(initial={"engine": engine_suggested()}))
 
 
 @dashboard_login_required
@@ -73,7 +83,7 @@ def session_rows(request: HtmxHttpRequest) -> HttpResponse:
 def session_create_view(request: HtmxHttpRequest) -> HttpResponse:
     form = SessionCreateForm(request.POST)
     if not form.is_valid():
-        return _list_page(request, form)
+        return _list_page(request, form, status_code=400)
     session = session_create(
         owner=request.user, name=form.cleaned_data["name"], engine=form.cleaned_data["engine"]
     )

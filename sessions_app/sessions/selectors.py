@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, User
 from sessions_app.errors import SessionNotFound
 from sessions_app.sessions.models import Session
+from workers_app.selectors import engines_reachable
 
 
 def session_list(*, owner: User, api_key: ApiKey | None = None) -> QuerySet[Session]:
@@ -45,3 +47,12 @@ def session_for_node(*, session_id: str) -> Session:
     if session is None:
         raise SessionNotFound()
     return session
+
+
+def engine_suggested() -> str:
+    """The engine a new session's form preselects: the sandbox on the embedded default (a
+    first run on one machine) or when no online node reaches WhatsApp, else WhatsApp."""
+    embedded = settings.CELERY_BROKER_URL.startswith("filesystem")
+    if embedded or Session.Engine.WHATSAPP not in engines_reachable():
+        return Session.Engine.SANDBOX
+    return Session.Engine.WHATSAPP

@@ -95,6 +95,7 @@ def make_config(tmp_path, backend):
             "sandbox_delivery_delay_s": 0.05,
             "sandbox_read_delay_s": 0.1,
             "sandbox_reconnect_delay_s": 0.05,
+            "whatsapp_reachability_s": 0.0,  # no test dials WhatsApp unless it says so
         }
         values.update(overrides)
         return NodeConfig(**values)

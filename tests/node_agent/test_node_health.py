@@ -1,6 +1,7 @@
 import json
 import logging
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -244,3 +245,36 @@ def test_the_error_buffer_keeps_the_newest_and_counts_what_it_dropped():
     errors.put_back(taken)
     assert [e["message"] for e in errors.take()] == ["error 1", "error 2"]
     assert errors.take() == []
+
+
+def test_heartbeats_say_when_whatsapp_does_not_answer(make_runtime, backend):
+    # The probe dials the proxy when one is set: a closed local port stands for a dead network.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    runtime = make_runtime(
+        whatsapp_reachability_s=0.05, whatsapp_proxy_url=f"socks5://127.0.0.1:{port}"
+    )
+    beat = Heartbeat(runtime.config, "http://127.0.0.1:8001/health", runtime.status, engines=[])
+    beat.start()
+    try:
+        wait_until(
+            lambda: any(
+                b["body"].get("unreachableEngines") == ["whatsapp"]
+                for b in backend.received(HEARTBEAT_PATH)
+            ),
+            message="a heartbeat naming whatsapp unreachable",
+        )
+        with socket.socket() as listener:  # the network comes back
+            listener.bind(("127.0.0.1", port))
+            listener.listen()
+            seen = len(backend.received(HEARTBEAT_PATH))
+            wait_until(
+                lambda: any(
+                    b["body"].get("unreachableEngines") == []
+                    for b in backend.received(HEARTBEAT_PATH)[seen:]
+                ),
+                message="a heartbeat with every engine reachable",
+            )
+    finally:
+        beat.stop()

@@ -19,6 +19,7 @@ from tests.factories import (
 from workers_app.fleet.health import workers_mark_offline
 from workers_app.models import Worker
 from workers_app.placement import worker_pick
+from workers_app.selectors import engines_reachable
 
 pytestmark = pytest.mark.django_db
 
@@ -699,3 +700,22 @@ def test_a_heartbeat_with_too_many_or_malformed_errors_is_refused(node_api):
         assert response.status_code == 400, errors
         assert response.json()["error"]["code"] == "validation_error"
     assert not SystemLog.objects.filter(event="node.error").exists()
+
+
+def test_a_heartbeat_records_which_engines_cannot_reach_their_network(node_api):
+    node_api.post("/api/admin/workers/register", REGISTER, format="json")
+    beat = {"metrics": {}, "unreachableEngines": ["whatsapp"]}
+    assert (
+        node_api.put("/api/admin/workers/node-a/heartbeat", beat, format="json").status_code == 200
+    )
+    assert Worker.objects.get(id="node-a").unreachable_engines == ["whatsapp"]
+    assert engines_reachable() == {"sandbox"}
+    # A heartbeat that does not say (an older node) keeps what was known.
+    empty = {"metrics": {}}
+    assert (
+        node_api.put("/api/admin/workers/node-a/heartbeat", empty, format="json").status_code == 200
+    )
+    assert Worker.objects.get(id="node-a").unreachable_engines == ["whatsapp"]
+    beat["unreachableEngines"] = []
+    node_api.put("/api/admin/workers/node-a/heartbeat", beat, format="json")
+    assert engines_reachable() == {"sandbox", "whatsapp"}

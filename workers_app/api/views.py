@@ -108,6 +108,13 @@ class HeartbeatInput(serializers.Serializer):
         help_text="Ids of the sessions the node runs; the answer's stopSessions lists those "
         "no longer assigned to it.",
     )
+    unreachableEngines = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=None,
+        max_length=20,
+        help_text="Engines whose network (e.g. WhatsApp) did not answer the node's last probe.",
+    )
     errors = serializers.ListField(
         child=NodeErrorInput(),
         required=False,
@@ -208,6 +215,7 @@ class WorkerHeartbeatApi(NodeApiView):
             draining=data.validated_data.get("status") == Worker.Status.DRAINING,
             instance_id=data.validated_data["instanceId"],
             errors=data.validated_data["errors"],
+            unreachable_engines=data.validated_data["unreachableEngines"],
         )
         return envelope(_node_answer(worker, data.validated_data["runningSessions"]))
 

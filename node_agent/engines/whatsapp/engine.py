@@ -31,6 +31,7 @@ from node_agent.engines.whatsapp.connection import Connector
 from node_agent.engines.whatsapp.device_store import DeviceStore
 from node_agent.engines.whatsapp.events import EventDispatcher
 from node_agent.engines.whatsapp.ffi import FfiGate
+from node_agent.engines.whatsapp.reachability import Reachability
 from node_agent.engines.whatsapp.registry import SessionRegistry
 from node_agent.engines.whatsapp.run import SessionRun
 from node_agent.engines.whatsapp.sending import Sender
@@ -61,6 +62,12 @@ class WhatsAppEngine(Engine):
             config, self._gate, self._registry, self._device_store, self._new_client
         )
         self._sender = Sender(config, self._gate, self._registry)
+        self._reachability = Reachability(config)
+
+    def reachable(self) -> bool:
+        """Whether WhatsApp (or the proxy) took a TCP connection at the last probe; see
+        Reachability."""
+        return self._reachability.reachable()
 
     def _new_client(self, run: SessionRun) -> Any:
         return new_client(self._config, self._device_store, run, self._dispatcher.on_go_event)
