@@ -12,107 +12,23 @@ Rows come back as plain dicts; JSON columns (`credentials`, `payload`, `last_rep
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 from node_agent.clock import utc_now_iso
+from node_agent.schema import (
+    JSON_COLUMNS,
+    MESSAGE_FIELDS,
+    SCHEMA,
+    SESSION_FIELDS,
+    history_query,
+    migrate_desired,
+    open_sqlite,
+)
 
-# `desired`: running (resume it here), stopped (keep it here, off) or moved (it runs on another
-# node now: nothing of it is reported or sent here until a session_start brings it back).
-SESSIONS_TABLE = """
-CREATE TABLE IF NOT EXISTS {name} (
-    session_id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL DEFAULT '',
-    engine TEXT NOT NULL,
-    method TEXT NOT NULL DEFAULT 'qr',
-    desired TEXT NOT NULL DEFAULT 'running' CHECK (desired IN ('running', 'stopped', 'moved')),
-    status TEXT NOT NULL DEFAULT 'INITIALIZING',
-    phone_number TEXT,
-    jid TEXT,
-    credentials TEXT,
-    last_report TEXT,
-    last_report_at TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
-SESSION_COLUMNS = (
-    "session_id, user_id, engine, method, desired, status, phone_number, jid, credentials,"
-    " last_report, last_report_at, created_at, updated_at"
-)
-OTHER_TABLES = """
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT UNIQUE,
-    wa_message_id TEXT,
-    session_id TEXT NOT NULL,
-    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
-    chat_jid TEXT NOT NULL,
-    from_phone TEXT,
-    type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('recorded', 'handed', 'sent', 'failed', 'received')),
-    status TEXT,
-    error_code TEXT,
-    error_message TEXT,
-    created_at TEXT NOT NULL,
-    handed_at TEXT,
-    sent_at TEXT,
-    updated_at TEXT NOT NULL,
-    UNIQUE (session_id, direction, wa_message_id)
-);
-CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, created_at);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL,
-    body TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
-);
-"""
-SCHEMA = SESSIONS_TABLE.format(name="sessions") + OTHER_TABLES
-
-SESSION_FIELDS = frozenset(
-    {
-        "user_id",
-        "engine",
-        "method",
-        "desired",
-        "status",
-        "phone_number",
-        "jid",
-        "credentials",
-        "last_report",
-        "last_report_at",
-    }
-)
-MESSAGE_FIELDS = frozenset(
-    {"wa_message_id", "state", "status", "error_code", "error_message", "handed_at", "sent_at"}
-)
-JSON_COLUMNS = ("credentials", "payload", "last_report", "body")
 BUSY_TIMEOUT_S = 5.0
-
-
-def open_sqlite(path: str, *, busy_timeout_s: float) -> sqlite3.Connection:
-    """Open (creating it and its folder) an SQLite file for use by many threads, in WAL mode.
-
-    Autocommit (`isolation_level=None`: each statement commits unless a BEGIN is issued), rows
-    as `sqlite3.Row`, and a wait of up to `busy_timeout_s` seconds for another connection's
-    write lock. The caller guards the connection with its own lock.
-    """
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    conn = sqlite3.connect(
-        path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
-    conn.execute("PRAGMA journal_mode=WAL")
-    return conn
 
 
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -137,32 +53,8 @@ class NodeDatabase:
         self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
-        self._migrate_desired()
-
-    def _migrate_desired(self) -> None:
-        """Rebuild a `sessions` table made before `desired` allowed `moved` (rows are kept).
-
-        SQLite cannot change a CHECK constraint in place: copy into a new table, swap them.
-        """
         with self._lock:
-            row = self._conn.execute(
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'"
-            ).fetchone()
-            if row is None or "'moved'" in row["sql"]:
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(SESSIONS_TABLE.format(name="sessions_new"))
-                self._conn.execute(
-                    f"INSERT INTO sessions_new ({SESSION_COLUMNS})"
-                    f" SELECT {SESSION_COLUMNS} FROM sessions"
-                )
-                self._conn.execute("DROP TABLE sessions")
-                self._conn.execute("ALTER TABLE sessions_new RENAME TO sessions")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+            migrate_desired(self._conn)
 
     def close(self) -> None:
         """Close the connection; the database is unusable afterwards."""
@@ -319,12 +211,30 @@ class NodeDatabase:
             (session_id, wa_message_id),
         )
 
-    def message_page(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
-        """Return up to `limit` of a session's messages with row id above `since`, oldest first."""
-        return self._all(
-            "SELECT * FROM messages WHERE session_id = ? AND id > ? ORDER BY id LIMIT ?",
-            (session_id, since, limit),
+    def message_page(
+        self,
+        session_id: str,
+        since: int,
+        limit: int,
+        *,
+        before: int = 0,
+        newest_first: bool = False,
+        direction: str = "",
+        query: str = "",
+    ) -> list[dict[str, Any]]:
+        """Return up to `limit` of a session's messages with row id above `since` (and below
+        `before` when > 0), oldest first unless `newest_first`; `direction` ("in"/"out") and
+        `query` (part of the text or caption, chat JID or sender, case-insensitive) filter."""
+        sql, args = history_query(
+            session_id,
+            since,
+            limit,
+            before=before,
+            newest_first=newest_first,
+            direction=direction,
+            query=query,
         )
+        return self._all(sql, args)
 
     def message_list_in_state(self, state: str) -> list[dict[str, Any]]:
         """Return outbound messages in delivery `state` (recorded|handed|sent|failed)."""

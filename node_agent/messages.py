@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 RECEIPT_RANK = {"sent": 1, "delivered": 2, "read": 3}
 PENDING_RECEIPTS_MAX = 1000
 HISTORY_PAGE_MAX = 200
+HISTORY_QUERY_MAX = 100  # characters of a search
 # Payload keys that are not a message's content (they say where it goes and what it is).
 NOT_CONTENT = ("to", "chatId", "type", "id")
 
@@ -87,10 +88,18 @@ class Messages:
         # Messages this process is handing to an engine right now: `handed` but not lost.
         self._in_flight: set[str] = set()
 
-    def history(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
-        """Return up to `limit` (clamped to 1..200) history items of a session after cursor
-        `since`, oldest first, both directions (see history_item)."""
-        rows = self.db.message_page(session_id, max(0, since), max(1, min(limit, HISTORY_PAGE_MAX)))
+    def history(self, ask: protocol.MessagesList) -> list[dict[str, Any]]:
+        """Return the page of a session's history `ask` names (see history_item); `limit` is
+        clamped to 1..200, a `direction` other than in/out means both."""
+        rows = self.db.message_page(
+            ask.session_id,
+            max(0, int(ask.since)),
+            max(1, min(int(ask.limit), HISTORY_PAGE_MAX)),
+            before=max(0, int(ask.before)),
+            newest_first=bool(ask.newest_first),
+            direction=ask.direction if ask.direction in ("in", "out") else "",
+            query=str(ask.query)[:HISTORY_QUERY_MAX],
+        )
         return [history_item(row) for row in rows]
 
     def settle_handed(self) -> None:

@@ -194,14 +194,20 @@ class MessageSend(NodeTask):
 
 @dataclasses.dataclass(frozen=True)
 class MessagesList(NodeTask):
-    """RPC: up to `limit` (1..200) history items of a session after cursor `since`, oldest
-    first; see `HISTORY_ITEM_KEYS`."""
+    """RPC: up to `limit` (1..200) history items of a session (`HISTORY_ITEM_KEYS`) with cursors
+    above `since` and, when `before` > 0, below it; oldest first, or newest first with
+    `newest_first`. `direction` ("in"/"out", "" both) and `query` (a case-insensitive part of
+    the text or caption, chat or sender) narrow it down. A node older than a field ignores it."""
 
     name: ClassVar[str] = TASK_PREFIX + "messages_list"
     rpc: ClassVar[bool] = True
     session_id: str
     since: int = 0
     limit: int = 50
+    before: int = 0
+    newest_first: bool = False
+    direction: str = ""
+    query: str = ""
 
 
 # One history item: `id` (gateway id out, WhatsApp id in), `waMessageId`, `direction` (in|out),
@@ -307,33 +313,14 @@ class MessageStatusReport(NodeReport):
 
 @dataclasses.dataclass(frozen=True)
 class MessageReceivedReport(NodeReport):
-    """A session received a message; `message` is `incoming_message(...)`'s shape."""
+    """A session received a message. `message`: `id` (WhatsApp's), `from` (phone digits),
+    `chatId`, `type`, `timestamp`, `fromMe` (false) and the INCOMING_CONTENT_KEYS it has (`media`:
+    a MEDIA_DESCRIPTOR_KEYS descriptor of the file the node uploaded)."""
 
     PATH: ClassVar[str] = MESSAGE_RECEIVED_PATH
     session_id: str
     message: dict[str, Any]
     worker_id: str = ""
-
-
-def incoming_message(incoming: Mapping[str, Any], *, timestamp: str) -> dict[str, Any]:
-    """Return the `message` of a message-received report from an engine's incoming message.
-
-    Keys: `id` (WhatsApp's), `from` (phone digits), `chatId`, `type`, `timestamp` (the
-    message's own, else `timestamp`), `fromMe` (always false) and the INCOMING_CONTENT_KEYS the
-    message has (`media` is a MEDIA_DESCRIPTOR_KEYS descriptor of the file the node uploaded).
-    """
-    message = {
-        "id": incoming["id"],
-        "from": incoming["from"],
-        "chatId": incoming["chatId"],
-        "type": incoming.get("type", "text"),
-        "timestamp": incoming.get("timestamp") or timestamp,
-        "fromMe": False,
-    }
-    for key in INCOMING_CONTENT_KEYS:
-        if incoming.get(key) is not None:
-            message[key] = incoming[key]
-    return message
 
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).

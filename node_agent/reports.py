@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -116,7 +116,7 @@ class Reporter:
         A message without a timestamp of its own gets the clock's (the clock moves only then).
         """
         with self.lock:
-            message = protocol.incoming_message(
+            message = incoming_message(
                 incoming, timestamp=incoming.get("timestamp") or self._next_ts()
             )
             body = self._queue(
@@ -126,3 +126,20 @@ class Reporter:
             )
         self._wake()
         return body
+
+
+def incoming_message(incoming: Mapping[str, Any], *, timestamp: str) -> dict[str, Any]:
+    """Return the `message` of a message-received report (protocol.MessageReceivedReport) from
+    an engine's incoming message; its `timestamp` is the message's own, else `timestamp`."""
+    message = {
+        "id": incoming["id"],
+        "from": incoming["from"],
+        "chatId": incoming["chatId"],
+        "type": incoming.get("type", "text"),
+        "timestamp": incoming.get("timestamp") or timestamp,
+        "fromMe": False,
+    }
+    for key in protocol.INCOMING_CONTENT_KEYS:
+        if incoming.get(key) is not None:
+            message[key] = incoming[key]
+    return message

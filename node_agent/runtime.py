@@ -328,12 +328,10 @@ class NodeRuntime:
             return "not_here"
         return self.messages.send(message_id, session_id, payload, final_attempt=final_attempt)
 
-    def messages_list(self, session_id: str, since: int, limit: int) -> list[dict[str, Any]]:
-        """Return up to `limit` (1..200) messages of a session after cursor `since`, both ways.
-
-        Each has protocol.HISTORY_ITEM_KEYS (see messages.history_item), oldest first.
-        """
-        return self.messages.history(session_id, since, limit)
+    def messages_list(self, ask: protocol.MessagesList) -> list[dict[str, Any]]:
+        """Return the page of a session's messages, both ways, that `ask` names; each has
+        protocol.HISTORY_ITEM_KEYS (see messages.history_item)."""
+        return self.messages.history(ask)
 
     def check_number(self, session_id: str, phone: str) -> dict[str, Any]:
         """Return `{"jid": <jid or None>}`, or `{"error": "session_not_connected"}`."""

@@ -103,8 +103,7 @@ def message_send(self: Task, **kwargs: Any) -> str:
 @shared_task(**task_options(protocol.MessagesList))
 def messages_list(**kwargs: Any) -> list[dict[str, Any]]:
     """Return a session's history from the node's SQLite (see protocol.HISTORY_ITEM_KEYS)."""
-    task = protocol.MessagesList.from_wire(kwargs)
-    return get_runtime().messages_list(task.session_id, int(task.since), int(task.limit))
+    return get_runtime().messages_list(protocol.MessagesList.from_wire(kwargs))
 
 
 @shared_task(**task_options(protocol.CheckNumber))

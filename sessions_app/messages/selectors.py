@@ -43,13 +43,15 @@ def message_list(*, owner: User, session: Session, limit: int = 50) -> list[Outb
 
 
 def message_history(
-    *, owner: User, session: Session, since: int = 0, limit: int = 50
+    *, owner: User, session: Session, since: int = 0, limit: int = 50, **page: Any
 ) -> list[dict[str, Any]]:
     """Return a session's messages in both directions from its node's SQLite, oldest first.
 
     `since` is the `cursor` of the last message already seen (0: from the start); at most
     `limit` (1..HISTORY_LIMIT_MAX) items come back, shaped as `protocol.HISTORY_ITEM_KEYS`.
-    Raises SessionNotFound, SessionHasNoNode, NodeTimeout (504) or NodeRequestFailed (502).
+    `page` may narrow it as `protocol.MessagesList` says: `before`, `newest_first`,
+    `direction`, `query`. Raises SessionNotFound, SessionHasNoNode, NodeTimeout (504) or
+    NodeRequestFailed (502).
     """
     if session.owner_id != owner.pk:
         raise SessionNotFound()
@@ -57,7 +59,7 @@ def message_history(
         raise SessionHasNoNode()
     return node_call(
         worker_id=session.worker_id,
-        task=MessagesList(session_id=session.id, since=since, limit=limit),
+        task=MessagesList(session_id=session.id, since=since, limit=limit, **page),
         timeout_s=settings.NODE_RPC_TIMEOUT_S,
     )
 

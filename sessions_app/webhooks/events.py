@@ -165,7 +165,7 @@ def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> Non
 def message_received_emit(*, session: Session, message: dict[str, Any]) -> None:
     """Emit `message.received` for a node's incoming-message report (repeats are dropped).
 
-    `message` is the report's (`node_agent.protocol.incoming_message`). Its `media` is passed on
+    `message` is the report's (`node_agent.protocol.MessageReceivedReport`). Its `media` goes on
     without inline bytes; when it names a file the session's owner keeps (`media.id`, uploaded
     by the node), it gets the file's stored `mimetype`, `size` (bytes), `sha256` and
     `filename`, and a `url` that opens it without an API key until `urlExpiresAt`.

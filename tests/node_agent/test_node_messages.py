@@ -212,3 +212,30 @@ def test_history_lists_both_directions_in_the_protocol_shape(runtime, backend):
     )
     assert incoming["id"] == incoming["waMessageId"]
     assert after_first == [incoming]
+
+
+def test_history_pages_newest_first_and_filters_by_direction_and_text(runtime, backend):
+    connect(runtime, backend)
+    runtime.message_send("m1", "s1", {**TEXT, "text": "Order 100% confirmed"})
+    for text in ("Café au lait?", "two KOPI please", "bye"):
+        runtime.sandbox_action("s1", "incoming", {"from": "6281299990000", "text": text})
+    wait_until(lambda: len(backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s1")) == 3)
+
+    def page(**ask):
+        return runtime.messages_list(protocol.MessagesList(session_id="s1", **ask))
+
+    def texts(items):
+        return [item["content"].get("text") for item in items]
+
+    newest = page(newest_first=True, limit=2)
+    assert texts(newest) == ["bye", "two KOPI please"]
+    older = page(newest_first=True, before=newest[-1]["cursor"])
+    assert texts(older) == ["Café au lait?", "Order 100% confirmed"]
+    assert texts(page(direction="out")) == ["Order 100% confirmed"]
+    assert texts(page(direction="in", query="kopi")) == ["two KOPI please"]
+    assert texts(page(query="CAFÉ")) == ["Café au lait?"]  # Unicode case folding
+    assert texts(page(query="100%")) == ["Order 100% confirmed"]  # % is a character here
+    assert texts(page(query="0%")) == ["Order 100% confirmed"]
+    assert texts(page(query="_")) == []
+    assert len(page(query="6281299990000")) == 3  # the sender's number
+    assert texts(page(direction="sideways")) == texts(page())  # unknown: both

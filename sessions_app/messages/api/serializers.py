@@ -240,6 +240,22 @@ class MessageOutput(serializers.ModelSerializer):
 class HistoryQuery(serializers.Serializer):
     since = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)  # SQLite INTEGER
     limit = serializers.IntegerField(min_value=1, max_value=HISTORY_LIMIT_MAX, default=50)
+    before = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+    order = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
+    direction = serializers.ChoiceField(choices=["in", "out"], required=False, default="")
+    q = serializers.CharField(max_length=100, required=False, default="", trim_whitespace=True)
+
+    def page(self) -> dict[str, Any]:
+        """The validated query as `selectors.message_history` keywords."""
+        data = self.validated_data
+        return {
+            "since": data["since"],
+            "limit": data["limit"],
+            "before": data["before"],
+            "newest_first": data["order"] == "desc",
+            "direction": data["direction"],
+            "query": data["q"],
+        }
 
 
 class ContactCheckQuery(serializers.Serializer):

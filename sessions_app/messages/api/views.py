@@ -208,6 +208,10 @@ class SessionMessagesApi(SessionApiView):
         parameters=[
             OpenApiParameter("since", int, description="`cursor` of the last message seen"),
             OpenApiParameter("limit", int, description="1–200, default 50"),
+            OpenApiParameter("before", int, description="only messages with a lower `cursor`"),
+            OpenApiParameter("order", str, enum=["asc", "desc"], description="desc: newest first"),
+            OpenApiParameter("direction", str, enum=["in", "out"], description="default: both"),
+            OpenApiParameter("q", str, description="part of the text or caption, chat or sender"),
         ],
         responses=HistoryMessageOutput(many=True),
         summary="History of a session in both directions (from its node), oldest first",
@@ -217,12 +221,7 @@ class SessionMessagesApi(SessionApiView):
         session = self.get_session(session_id)
         query = HistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        messages = selectors.message_history(
-            owner=self.owner,
-            session=session,
-            since=query.validated_data["since"],
-            limit=query.validated_data["limit"],
-        )
+        messages = selectors.message_history(owner=self.owner, session=session, **query.page())
         return envelope(messages)
 
 

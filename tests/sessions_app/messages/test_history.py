@@ -16,11 +16,30 @@ def test_history_asks_the_node(api, user):
     rows = [{"id": "msg_1", "direction": "out", "cursor": 1}]
     with mock.patch("sessions_app.messages.selectors.node_call", return_value=rows) as call:
         response = api.get(f"/api/v1/sessions/{session.id}/messages?since=5&limit=2")
+        narrowed = api.get(
+            f"/api/v1/sessions/{session.id}/messages",
+            {"before": 90, "order": "desc", "direction": "in", "q": " Kopi "},
+        )
     assert response.status_code == 200
     assert response.json()["data"] == rows
-    task = call.call_args.kwargs["task"]
-    assert task.name == "node_agent.tasks.messages_list"
-    assert task.to_wire() == {"sessionId": session.id, "since": 5, "limit": 2}
+    first, second = (c.kwargs["task"] for c in call.call_args_list)
+    assert first.name == "node_agent.tasks.messages_list"
+    assert first.to_wire() == {
+        "sessionId": session.id,
+        "since": 5,
+        "limit": 2,
+        "before": 0,
+        "newestFirst": False,
+        "direction": "",
+        "query": "",
+    }
+    assert narrowed.status_code == 200
+    assert (second.before, second.newest_first, second.direction, second.query) == (
+        90,
+        True,
+        "in",
+        "Kopi",
+    )
 
 
 def test_history_node_timeout_is_504(api, user):
@@ -32,8 +51,10 @@ def test_history_node_timeout_is_504(api, user):
 
 def test_history_bad_query_is_400(api, user):
     session = ConnectedSessionFactory(owner=user)
-    response = api.get(f"/api/v1/sessions/{session.id}/messages?limit=0&since=x")
-    assert response.status_code == 400
+    for bad in ("limit=0&since=x", "order=newest", "direction=both", "q=" + "x" * 101):
+        response = api.get(f"/api/v1/sessions/{session.id}/messages?{bad}")
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["code"] == "validation_error"
 
 
 def test_history_times_out_on_a_silent_node(api, user, settings):
