@@ -4,9 +4,10 @@
 them: `django.request` (5xx responses), `gateway.errors` (the API's unhandled exceptions) and
 `celery.app.trace` (task failures). Each becomes one ERROR entry, `request.failed` or
 `task.failed`, naming the exception's type and where it was raised; never its message or any
-request data, which may hold secrets. The entry is written on a connection of its own (a short
-thread), so a request's rolled-back transaction cannot take it along. One request gives one
-entry even when two loggers report it.
+request data, which may hold secrets. A 502/503/504 the API answers on purpose (no node online,
+a node timeout) is not an error of the gateway and is left out. The entry is written on a
+connection of its own (a short thread), so a request's rolled-back transaction cannot take it
+along. One request gives one entry even when two loggers report it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def exception_summary(exc_info: Any) -> dict[str, str]:
 
 
 def _entry(record: logging.LogRecord) -> dict[str, Any] | None:
+    status = getattr(record, "status_code", None)
+    if not record.exc_info and status != 500:
+        return None  # a 502/503/504 the API answered on purpose (no node, node timeout)
     request = getattr(record, "request", None)
     request = getattr(request, "_request", request)  # DRF's Request wraps Django's
     data: dict[str, Any] = exception_summary(record.exc_info)
@@ -43,7 +47,7 @@ def _entry(record: logging.LogRecord) -> dict[str, Any] | None:
             return None
         request._system_logged = True
         data.update(method=request.method, path=request.path)
-    status = getattr(record, "status_code", None) or (500 if request is not None else None)
+    status = status or (500 if request is not None else None)
     if status is not None:
         data["status"] = status
     event = EVENTS.get(record.name, "request.failed")

@@ -194,6 +194,7 @@ CELERY_TASK_ROUTES = {
     "workers_app.tasks.check_node_health": {"queue": "default"},
     "sessions_app.webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
     "sessions_app.webhooks.tasks.sweep_webhooks": {"queue": "webhooks"},
+    "sessions_app.webhooks.tasks.prune_webhook_events": {"queue": "default"},
     "sessions_app.messages.tasks.republish_messages": {"queue": "default"},
     "sessions_app.sessions.tasks.fail_stalled_sessions": {"queue": "default"},
 }
@@ -276,6 +277,16 @@ WEBHOOK_RESPONSE_SNIPPET_CHARS = min(env.int("WEBHOOK_RESPONSE_SNIPPET_CHARS", d
 CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
     "task": "sessions_app.webhooks.tasks.sweep_webhooks",
     "schedule": WEBHOOK_SWEEP_INTERVAL_S,
+}
+# Events (with their deliveries and attempts) are kept this long once every delivery ended; at
+# least the replay window, so a delivery that may still be replayed is never gone.
+WEBHOOK_EVENT_RETENTION_DAYS = max(
+    env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30), WEBHOOK_REPLAY_WINDOW_DAYS
+)
+WEBHOOK_PRUNE_INTERVAL_S = env.float("WEBHOOK_PRUNE_INTERVAL_S", default=3600.0)
+CELERY_BEAT_SCHEDULE["prune-webhook-events"] = {
+    "task": "sessions_app.webhooks.tasks.prune_webhook_events",
+    "schedule": WEBHOOK_PRUNE_INTERVAL_S,
 }
 
 # --- Static and media -----------------------------------------------------------------------

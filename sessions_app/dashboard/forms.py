@@ -15,6 +15,7 @@ from gateway.forms import DashboardForm
 from sessions_app.messages.text import is_blank_text
 from sessions_app.recipients import Recipient, RecipientError, parse_phone, parse_recipient
 from sessions_app.sessions.models import Session
+from sessions_app.webhooks.events import TEST_EVENT
 from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES, OPT_IN_EVENTS
 
 
@@ -133,3 +134,35 @@ class WebhookCreateForm(DashboardForm):
     def __init__(self, *args: Any, owner: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["session"].queryset = Session.objects.for_owner(owner)
+
+
+class MessageLogFilter(DashboardForm):
+    """The message log's search (GET): text, direction, and the page (`before` a cursor)."""
+
+    q = forms.CharField(label="Search", max_length=100, required=False)
+    direction = forms.ChoiceField(
+        choices=[("", "Both directions"), ("in", "Incoming"), ("out", "Outgoing")],
+        required=False,
+    )
+    before = forms.IntegerField(min_value=0, max_value=2**63 - 1, required=False)
+
+
+class EventFilter(DashboardForm):
+    """The event monitor's and delivery log's filters (GET)."""
+
+    type = forms.ChoiceField(required=False)
+    session = forms.ModelChoiceField(
+        queryset=Session.objects.none(), required=False, empty_label="All sessions"
+    )
+    status = forms.ChoiceField(required=False)
+
+    def __init__(self, *args: Any, owner: Any, statuses: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = [("", "All events")] + [(t, t) for t in EVENT_TYPES]
+        self.fields["type"].choices += [(TEST_EVENT, TEST_EVENT)]
+        self.fields["session"].queryset = Session.objects.for_owner(owner)
+        self.fields["status"].choices = [("", "Any status"), *statuses]
+
+    def value(self, name: str) -> Any:
+        """The field's validated value, or its empty value when the filter is invalid."""
+        return self.cleaned_data.get(name) if self.is_valid() else None

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sessions_app.dashboard import messages, webhooks
+from sessions_app.dashboard import messages, traffic, webhooks
 from sessions_app.dashboard import sessions as views
 
 app_name = "sessions"
@@ -25,11 +25,15 @@ urlpatterns = [
     path(f"{SESSION}/sandbox/logout", views.sandbox_logout_view, name="sandbox_logout"),
     path(f"{SESSION}/messages", messages.session_messages, name="messages"),
     path(f"{SESSION}/messages/<id:message_id>", messages.message_status, name="message_status"),
+    path(f"{SESSION}/log", traffic.message_log, name="message_log"),
+    path("events", traffic.event_monitor, name="events"),
+    path("events/feed", traffic.event_feed, name="event_feed"),
     path("webhooks", webhooks.webhook_list_view, name="webhooks"),
     path(f"{WEBHOOK}/toggle", webhooks.webhook_toggle_view, name="webhook_toggle"),
     path(f"{WEBHOOK}/rotate", webhooks.webhook_rotate_view, name="webhook_rotate"),
     path(f"{WEBHOOK}/delete", webhooks.webhook_delete_view, name="webhook_delete"),
     path(f"{WEBHOOK}/deliveries", webhooks.webhook_deliveries_view, name="webhook_deliveries"),
+    path(f"{WEBHOOK}/test", webhooks.webhook_test_view, name="webhook_test"),
     path(
         f"{WEBHOOK}/deliveries/<id:delivery_id>/replay",
         webhooks.webhook_replay_view,

@@ -6,6 +6,8 @@ Creating a webhook or rotating its secret redirects to the list, which shows tha
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -16,10 +18,10 @@ from accounts.views import HtmxHttpRequest, dashboard_login_required
 from gateway.errors import GatewayError
 from gateway.once import show_once, take_once
 from sessions_app.dashboard.common import not_found, with_endpoint
-from sessions_app.dashboard.forms import WebhookCreateForm
+from sessions_app.dashboard.forms import EventFilter, WebhookCreateForm
 from sessions_app.errors import WebhookDeliveryNotFound
 from sessions_app.webhooks import endpoints, events, selectors
-from sessions_app.webhooks.models import WebhookEndpoint
+from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 ISSUED = "webhook_secret_of"
 
@@ -92,13 +94,36 @@ def webhook_delete_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> 
 @with_endpoint
 @require_GET
 def webhook_deliveries_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
-    """Show a webhook's newest deliveries with every attempt."""
-    deliveries = selectors.delivery_list(endpoint=endpoint, limit=100)
+    """Show a webhook's newest deliveries, filtered by event type and status, each with its
+    payload and every attempt's answer."""
+    filters = EventFilter(
+        request.GET, owner=request.user, statuses=list(WebhookDelivery.Status.choices)
+    )
+    deliveries = selectors.delivery_list(
+        endpoint=endpoint,
+        status=filters.value("status") or None,
+        event_type=filters.value("type") or None,
+        limit=100,
+    )
+    for delivery in deliveries:
+        delivery.payload_json = json.dumps(delivery.event.payload, indent=2, ensure_ascii=False)
     return render(
         request,
         "sessions_app/webhooks/deliveries.html",
-        {"endpoint": endpoint, "deliveries": deliveries},
+        {"endpoint": endpoint, "deliveries": deliveries, "filters": filters},
     )
+
+
+@with_endpoint
+@require_POST
+def webhook_test_view(request: HtmxHttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
+    """Send a `webhook.test` event to this webhook now; its delivery shows in the log."""
+    try:
+        events.test_event_send(owner=request.user, endpoint=endpoint)
+        messages.success(request, "Test event sent: its delivery is at the top of the log.")
+    except GatewayError as exc:
+        messages.error(request, exc.message)
+    return redirect("sessions:webhook_deliveries", webhook_id=endpoint.id)
 
 
 @with_endpoint

@@ -24,6 +24,7 @@ from sessions_app.media.models import MediaFile
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from sessions_app.webhooks.monitor import monitor_watched
 from sessions_app.webhooks.tasks import deliveries_enqueue
 
 D = WebhookDelivery.Status
@@ -42,9 +43,10 @@ def event_emit(
 ) -> WebhookEvent | None:
     """Store an event and one delivery per distinct endpoint URL; enqueue them after commit.
 
-    Returns None when no enabled endpoint wants it (nothing is stored) or when the same
-    (`type_`, `dedupe_key`) was emitted before (a node repeating a report): a repeat is safe.
-    Endpoints with the same normalized URL get one delivery, made by the oldest of them.
+    Returns None when no enabled endpoint wants it and no one watches the owner's event monitor
+    (nothing is stored), or when the same (`type_`, `dedupe_key`) was emitted before (a node
+    repeating a report): a repeat is safe. Endpoints with the same normalized URL get one
+    delivery, made by the oldest of them.
     """
     candidates = WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True).filter(
         Q(session__isnull=True) | Q(session_id=session_id)
@@ -53,7 +55,7 @@ def event_emit(
     for endpoint in candidates.order_by("created_at", "id"):
         if endpoint.wants(type_):
             endpoints.setdefault(endpoint.url_normalized, endpoint)
-    if not endpoints:
+    if not endpoints and not monitor_watched(owner_id):
         return None
     now = timezone.now()
     event_id = new_event_id()
@@ -89,7 +91,8 @@ def event_emit(
             for endpoint in endpoints.values()
         )
         ids = [delivery.id for delivery in deliveries]
-        transaction.on_commit(lambda: deliveries_enqueue(ids, type_))
+        if ids:
+            transaction.on_commit(lambda: deliveries_enqueue(ids, type_))
     return event
 
 
@@ -210,7 +213,43 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-# --- Replay -----------------------------------------------------------------------------------
+# --- Test events and replay --------------------------------------------------------------------
+
+TEST_EVENT = "webhook.test"
+
+
+def test_event_send(*, owner: User, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send one `webhook.test` event to `endpoint` alone, whatever it subscribed to.
+
+    Its `data` is `{webhookId, message}`; it is signed and retried like any event. Raises
+    WebhookDisabled for a disabled endpoint. Enqueues after commit.
+    """
+    if not endpoint.enabled:
+        raise WebhookDisabled()
+    now = timezone.now()
+    event_id = new_event_id()
+    payload = {
+        "id": event_id,
+        "type": TEST_EVENT,
+        "timestamp": _iso(now),
+        "sessionId": endpoint.session_id,
+        "data": {"webhookId": endpoint.id, "message": "A test event sent from the dashboard."},
+    }
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(
+            id=event_id,
+            owner=owner,
+            session_id=endpoint.session_id or "",
+            type=TEST_EVENT,
+            dedupe_key=event_id,
+            payload=payload,
+            created_at=now,
+        )
+        delivery = WebhookDelivery.objects.create(
+            endpoint=endpoint, event=event, next_attempt_at=now, enqueued_at=now, created_at=now
+        )
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id], TEST_EVENT))
+    return delivery
 
 
 def delivery_replay(*, owner: User, delivery: WebhookDelivery) -> WebhookDelivery:

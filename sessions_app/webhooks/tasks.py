@@ -14,6 +14,7 @@ from celery import shared_task
 
 from sessions_app.webhooks.delivery import deliveries_sweep, delivery_attempt
 from sessions_app.webhooks.models import WebhookDelivery
+from sessions_app.webhooks.retention import events_prune
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ def deliver_webhook(delivery_id: str) -> None:
 def sweep_webhooks() -> int:
     """Enqueue the deliveries whose next attempt is due (run by beat every few seconds)."""
     return deliveries_sweep(enqueue=deliveries_enqueue)
+
+
+@shared_task(ignore_result=True)
+def prune_webhook_events() -> int:
+    """Delete events past their retention (run by beat hourly)."""
+    return events_prune()
 
 
 QUEUE = "webhooks"

@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from gateway.celery import app
 from sessions_app.messages.tasks import republish_messages
 from sessions_app.sessions.tasks import fail_stalled_sessions
+from sessions_app.webhooks.tasks import prune_webhook_events
 from workers_app.tasks import check_node_health
 
 
@@ -20,6 +21,9 @@ def test_tasks_call_their_services():
     with mock.patch("workers_app.tasks.workers_mark_offline", return_value=["n1"]) as sweep:
         assert check_node_health() == ["n1"]
     sweep.assert_called_once_with()
+    with mock.patch("sessions_app.webhooks.tasks.events_prune", return_value=4) as prune:
+        assert prune_webhook_events() == 4
+    prune.assert_called_once_with()
 
 
 def test_every_backend_task_has_a_route_and_beat_entries_exist():
@@ -29,7 +33,7 @@ def test_every_backend_task_has_a_route_and_beat_entries_exist():
         for name in app.tasks
         if name.split(".")[0] in ("sessions_app", "workers_app", "billing", "accounts")
     ]
-    assert len(ours) == 5, ours
+    assert len(ours) == 6, ours
     for name in ours:
         assert name in django_settings.CELERY_TASK_ROUTES, name
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
