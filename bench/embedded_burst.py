@@ -24,13 +24,25 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.stack import Api, Stack, base_env, free_port, wait_for  # noqa: E402
+
+# base_env compresses intervals for tests; a benchmark runs what `make run` runs.
+DEFAULT_TIMINGS = {
+    "SANDBOX_DELIVERY_DELAY_S": "1",
+    "SANDBOX_READ_DELAY_S": "2",
+    "WORKER_HEARTBEAT_INTERVAL": "30",
+    "WORKER_HEALTH_CHECK_INTERVAL": "30",
+    "WEBHOOK_SWEEP_INTERVAL_S": "5",
+    "WEBHOOK_REQUEUE_AFTER_S": "120",
+    "WEBHOOK_RETRY_SCHEDULE_S": "0,5,300,1800,7200,18000",
+    "WEBHOOK_TIMEOUT_S": "10",
+}
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -59,6 +71,21 @@ def _ledger_span_s(tmp: Path) -> float:
     return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
 
 
+def _incoming_stages(tmp: Path) -> tuple[datetime, datetime] | None:
+    """Return when the incoming message's event was stored and its first attempt started."""
+    with sqlite3.connect(tmp / "data" / "gateway.sqlite3") as db:
+        row = db.execute(
+            "SELECT e.created_at, MIN(a.started_at) FROM sessions_app_webhookevent e"
+            " JOIN sessions_app_webhookdelivery d ON d.event_id = e.id"
+            " JOIN sessions_app_webhookattempt a ON a.delivery_id = d.id"
+            " WHERE e.type = 'message.received' GROUP BY e.id"
+        ).fetchone()
+    if not row:
+        return None
+    stored, attempted = (datetime.fromisoformat(value).replace(tzinfo=UTC) for value in row)
+    return stored, attempted
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,14 +96,8 @@ def main() -> None:
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     tmp = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
-    # The sandbox's own timings, not the tests' compressed ones; LOG_LEVEL keeps logs quiet.
-    env = base_env(
-        tmp,
-        LOG_LEVEL="WARNING",
-        SANDBOX_DELIVERY_DELAY_S="1",
-        SANDBOX_READ_DELAY_S="2",
-        WEBHOOK_REQUEUE_AFTER_S="120",  # the default: the tests' 5 s re-enqueues a busy queue
-    )
+    # The gateway's and the sandbox's own timings, not the tests' compressed ones.
+    env = base_env(tmp, LOG_LEVEL="WARNING", **DEFAULT_TIMINGS)
     stack = Stack(tmp=tmp, env=env, base_url=f"http://127.0.0.1:{free_port()}")
     stack.env["BACKEND_URL"] = stack.base_url
     try:
@@ -112,6 +133,7 @@ def main() -> None:
         lock = threading.Lock()
         counter = iter(range(args.messages))
         incoming_at: list[float] = []
+        incoming_wall: list[datetime] = []
 
         def sender() -> None:
             client = Api(stack.base_url, api.http.headers["Authorization"].split()[1])
@@ -126,6 +148,7 @@ def main() -> None:
                     ids.append(data["messageId"])
                 if n == args.messages // 2:
                     incoming_at.append(time.monotonic())
+                    incoming_wall.append(datetime.now(UTC))
                     client.ok(
                         "POST",
                         f"/api/v1/sessions/{sid}/sandbox/incoming",
@@ -171,6 +194,13 @@ def main() -> None:
         print(f"webhook deliveries: {len(statuses) / span:.0f}/s ({len(statuses)} in {span:.1f} s)")
         if received and incoming_at:
             print(f"incoming message's webhook after {received[0] - incoming_at[0]:.2f} s")
+            stages = _incoming_stages(tmp)
+            if stages:
+                stored, attempted = stages
+                print(
+                    f"  its event stored after {(stored - incoming_wall[0]).total_seconds():.2f} s,"
+                    f" first attempt after {(attempted - incoming_wall[0]).total_seconds():.2f} s"
+                )
         else:
             print("incoming message's webhook: not received")
     finally:

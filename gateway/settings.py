@@ -193,6 +193,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ROUTES = {
     "workers_app.tasks.check_node_health": {"queue": "default"},
     "sessions_app.webhooks.tasks.deliver_webhook": {"queue": "webhooks"},
+    "sessions_app.webhooks.tasks.deliver_webhooks": {"queue": "webhooks"},
     "sessions_app.webhooks.tasks.sweep_webhooks": {"queue": "webhooks"},
     "sessions_app.webhooks.tasks.prune_webhook_events": {"queue": "default"},
     "sessions_app.messages.tasks.republish_messages": {"queue": "default"},
@@ -270,6 +271,7 @@ WEBHOOK_RETRY_AFTER_MAX_S = env.float("WEBHOOK_RETRY_AFTER_MAX_S", default=36000
 WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)  # per attempt, whole exchange
 WEBHOOK_SWEEP_INTERVAL_S = env.float("WEBHOOK_SWEEP_INTERVAL_S", default=5.0)
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+WEBHOOK_TASK_BATCH = env.int("WEBHOOK_TASK_BATCH", default=10)  # deliveries per task (one endpoint)
 WEBHOOK_REQUEUE_AFTER_S = env.float("WEBHOOK_REQUEUE_AFTER_S", default=120.0)
 WEBHOOK_SECRET_OVERLAP_S = env.int("WEBHOOK_SECRET_OVERLAP_S", default=24 * 3600)
 WEBHOOK_REPLAY_WINDOW_DAYS = env.int("WEBHOOK_REPLAY_WINDOW_DAYS", default=14)

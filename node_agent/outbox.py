@@ -2,7 +2,7 @@
 
 Reports leave strictly in id order (the backend ignores a session status older than the last one it
 applied, so overtaking would lose reports): up to REPORT_BATCH_MAX of them at the head of the outbox
-go in one request (`protocol.ReportBatch`), which the backend applies in order in one transaction.
+go in one request (`protocol.ReportBatch`), which the backend applies in order.
 One request per report bounded a node to ~65 reports/s, about three per message. A batch is
 retried with exponential back-off and jitter on no answer, 5xx, 408 and 429; a report the backend
 refused (4xx, in the batch's results or for a lone report) is refused for good, so it is logged and

@@ -332,9 +332,9 @@ REPORT_BATCH_MAX = 200
 class ReportBatch(NodeReport):
     """Queued reports sent at once: `reports` [{path, body}] (BATCHED_PATHS, at most
     REPORT_BATCH_MAX) in the order they were queued. The backend applies them in that order,
-    in one transaction, and answers `results` [{status, code}], one per report: a 2xx was
-    applied (or no longer matters), a 4xx refused for good (the node drops it). A failure of
-    the whole request (no answer, 5xx) applied none: the node sends the batch again."""
+    each on its own, and answers `results` [{status, code}], one per report: a 2xx was
+    applied (or no longer matters), a 4xx refused for good (the node drops it). On a failure
+    of the whole request (no answer, 5xx) the node sends the batch again (idempotent)."""
 
     PATH: ClassVar[str] = REPORTS_PATH
     reports: list[dict[str, Any]]

@@ -1,5 +1,5 @@
-"""Writes for messages: accepting a send, the statuses nodes report, incoming messages, and
-republishing sends that got lost on the way to their node."""
+"""Writes for messages: accepting a send, incoming messages, and republishing sends that got
+lost on the way to their node (the statuses nodes report: statuses.py)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,13 @@ from accounts.models import ApiKey, User
 from billing.models import UsageRecord
 from billing.services import usage_record_add
 from node_agent.protocol import MessageSend
-from sessions_app.errors import (
-    IdempotencyKeyMismatch,
-    MessageNotFound,
-    SessionNotConnected,
-    SessionNotFound,
-)
+from sessions_app.errors import IdempotencyKeyMismatch, SessionNotConnected, SessionNotFound
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.payloads import build_payload, request_fingerprint
+from sessions_app.messages.statuses import message_status_apply
 from sessions_app.recipients import Recipient
 from sessions_app.sessions.models import Session
-from sessions_app.webhooks.events import message_received_emit, message_status_emit
+from sessions_app.webhooks.events import message_received_emit
 from workers_app.node_client import node_publish_on_commit
 
 S = Session.Status
@@ -140,72 +136,7 @@ def _idempotent_repeat(
     return existing
 
 
-# --- Statuses and messages nodes report ----------------------------------------------------
-
-# A status can only move forward: each status lists the ones it may replace.
-_MESSAGE_STATUS_FROM = {
-    M.SENT: {M.QUEUED},
-    M.DELIVERED: {M.QUEUED, M.SENT},
-    M.READ: {M.QUEUED, M.SENT, M.DELIVERED},
-    M.FAILED: {M.QUEUED},
-}
-_MESSAGE_STATUS_AT = {
-    M.SENT: "sent_at",
-    M.DELIVERED: "delivered_at",
-    M.READ: "read_at",
-    M.FAILED: "failed_at",
-}
-_RANK = {M.QUEUED: 0, M.SENT: 1, M.DELIVERED: 2, M.READ: 3}
-
-
-@transaction.atomic
-def message_status_apply(
-    *,
-    session_id: str,
-    message_id: str,
-    status: str,
-    timestamp: datetime,
-    wa_message_id: str = "",
-    error_code: str = "",
-    error_message: str = "",
-) -> OutboundMessage:
-    """Apply a node's message-status report. Raises MessageNotFound.
-
-    A status never goes backwards (`read` is never replaced by `sent`), so repeats and reports
-    that arrive out of order change nothing. The message is counted for usage once, when it
-    first leaves `queued` for anything but `failed`. Emits `message.status`.
-    """
-    message = (
-        OutboundMessage.objects.select_for_update()
-        .filter(id=message_id, session_id=session_id)
-        .first()
-    )
-    if message is None:
-        raise MessageNotFound()
-    if message.status not in _MESSAGE_STATUS_FROM[status]:
-        return message
-    counted = message.status == M.QUEUED and status != M.FAILED
-    message.status = status
-    message.wa_message_id = wa_message_id or message.wa_message_id
-    for step in (M.SENT, M.DELIVERED, M.READ):
-        field = _MESSAGE_STATUS_AT[step]
-        if getattr(message, field) is None and _RANK[step] <= _RANK.get(status, -1):
-            setattr(message, field, timestamp)
-    if status == M.FAILED:
-        message.failed_at = timestamp
-        message.error_code = error_code or "send_failed"
-        message.error_message = error_message[:300]
-    message.save()
-    message_status_emit(message=message, timestamp=timestamp)
-    if counted:
-        usage_record_add(
-            user_id=message.owner_id,
-            session_id=message.session_id,
-            api_key_id=message.api_key_id,
-            kind=UsageRecord.Kind.MESSAGE_OUT,
-            billing_date=timestamp.date(),
-        )
-    return message
+# --- Messages nodes report ----------------------------------------------------------------
 
 
 def message_received_apply(*, session_id: str, message: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """Sending webhook deliveries: claim, check the URL again, sign, POST once, record, reschedule.
 
-Each attempt is its own task on the `webhooks` queue and a worker thread holds it for at most
-WEBHOOK_TIMEOUT_S, so a slow receiver only ever costs its own deliveries time. Retries are not
+A task carries one endpoint's deliveries and makes them in order; a worker thread holds an
+attempt for at most WEBHOOK_TIMEOUT_S and a task stops at the first attempt with no answer, so
+a slow receiver only ever costs its own deliveries time. Retries are not
 Celery countdowns (a Redis broker would redeliver hour-long ETAs after its visibility timeout and
 workers would hold them in memory): a delivery stores `next_attempt_at` and the beat sweeper
 enqueues the due ones.
@@ -49,6 +50,26 @@ def retry_delay_s(*, step: int, retry_after_s: float | None = None) -> float | N
     if retry_after_s is not None:
         delay = max(delay, min(retry_after_s, settings.WEBHOOK_RETRY_AFTER_MAX_S))
     return delay
+
+
+def deliveries_attempt(*, delivery_ids: list[str]) -> list[WebhookAttempt]:
+    """Make the due attempts of `delivery_ids` (one endpoint's, in order), one after another.
+
+    When an attempt gets no answer at all (a timeout, a refused connection, an unsafe URL), the
+    rest are not tried now: they go back to the sweeper, which enqueues them again within
+    WEBHOOK_SWEEP_INTERVAL_S, so a receiver that hangs holds a worker for one timeout per task.
+    """
+    attempts: list[WebhookAttempt] = []
+    for n, delivery_id in enumerate(delivery_ids):
+        attempt = delivery_attempt(delivery_id=delivery_id)
+        if attempt is None:
+            continue
+        attempts.append(attempt)
+        rest = delivery_ids[n + 1 :]
+        if attempt.status_code is None and rest:
+            WebhookDelivery.objects.filter(id__in=rest, status=D.PENDING).update(enqueued_at=None)
+            break
+    return attempts
 
 
 def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | None:

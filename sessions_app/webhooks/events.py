@@ -8,11 +8,14 @@ Replaying a delivery by hand is here too; sending one is `delivery.py`.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,7 +28,7 @@ from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sessions_app.webhooks.monitor import monitor_watched
-from sessions_app.webhooks.tasks import deliveries_enqueue
+from sessions_app.webhooks.tasks import deliveries_enqueue, enqueues_coalesced
 
 D = WebhookDelivery.Status
 
@@ -48,11 +51,8 @@ def event_emit(
     repeating a report): a repeat is safe. Endpoints with the same normalized URL get one
     delivery, made by the oldest of them.
     """
-    candidates = WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True).filter(
-        Q(session__isnull=True) | Q(session_id=session_id)
-    )
     endpoints: dict[str, WebhookEndpoint] = {}
-    for endpoint in candidates.order_by("created_at", "id"):
+    for endpoint in _candidates(owner_id, session_id):
         if endpoint.wants(type_):
             endpoints.setdefault(endpoint.url_normalized, endpoint)
     if not endpoints and not monitor_watched(owner_id):
@@ -66,34 +66,68 @@ def event_emit(
         "sessionId": session_id,
         "data": data,
     }
-    with transaction.atomic():
-        event, created = WebhookEvent.objects.get_or_create(
-            owner_id=owner_id,
-            type=type_,
-            dedupe_key=dedupe_key[:200],
-            defaults={
-                "id": event_id,
-                "session_id": session_id,
-                "payload": payload,
-                "created_at": now,
-            },
-        )
-        if not created:
-            return None
-        deliveries = WebhookDelivery.objects.bulk_create(
-            WebhookDelivery(
-                endpoint=endpoint,
-                event=event,
-                next_attempt_at=now,
-                enqueued_at=now,
+    try:
+        # A repeat fails the event's unique key first, and only this savepoint rolls back.
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                id=event_id,
+                owner_id=owner_id,
+                type=type_,
+                dedupe_key=dedupe_key[:200],
+                session_id=session_id,
+                payload=payload,
                 created_at=now,
             )
-            for endpoint in endpoints.values()
-        )
-        ids = [delivery.id for delivery in deliveries]
-        if ids:
-            transaction.on_commit(lambda: deliveries_enqueue(ids, type_))
+            deliveries = WebhookDelivery.objects.bulk_create(
+                WebhookDelivery(
+                    endpoint=endpoint,
+                    event=event,
+                    next_attempt_at=now,
+                    enqueued_at=now,
+                    created_at=now,
+                )
+                for endpoint in endpoints.values()
+            )
+            ids = [delivery.id for delivery in deliveries]
+            if ids:
+                transaction.on_commit(lambda: deliveries_enqueue(ids))
+    except IntegrityError:
+        return None
     return event
+
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def emit_batch() -> Iterator[None]:
+    """Emit many events at once (a node's batch of reports): inside the block each owner's
+    endpoints are read once, and the deliveries are queued when it ends, a task per endpoint
+    (webhooks.tasks.enqueues_coalesced)."""
+    if getattr(_batch, "endpoints", None) is not None:
+        yield
+        return
+    _batch.endpoints = {}
+    try:
+        with enqueues_coalesced():
+            yield
+    finally:
+        _batch.endpoints = None
+
+
+def _candidates(owner_id: int, session_id: str) -> list[WebhookEndpoint]:
+    """The owner's enabled endpoints for this session (or all), oldest first."""
+    memo = getattr(_batch, "endpoints", None)
+    if memo is not None and (owner_id, session_id) in memo:
+        return memo[(owner_id, session_id)]
+    found = list(
+        WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True)
+        .filter(Q(session__isnull=True) | Q(session_id=session_id))
+        .order_by("created_at", "id")
+    )
+    if memo is not None:
+        memo[(owner_id, session_id)] = found
+    return found
 
 
 def session_status_emit(
@@ -248,7 +282,7 @@ def test_event_send(*, owner: User, endpoint: WebhookEndpoint) -> WebhookDeliver
         delivery = WebhookDelivery.objects.create(
             endpoint=endpoint, event=event, next_attempt_at=now, enqueued_at=now, created_at=now
         )
-        transaction.on_commit(lambda: deliveries_enqueue([delivery.id], TEST_EVENT))
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id]))
     return delivery
 
 
@@ -278,6 +312,6 @@ def delivery_replay(*, owner: User, delivery: WebhookDelivery) -> WebhookDeliver
         )
         if not changed:
             raise DeliveryInProgress()
-        transaction.on_commit(lambda: deliveries_enqueue([delivery.id], delivery.event.type))
+        transaction.on_commit(lambda: deliveries_enqueue([delivery.id]))
     delivery.refresh_from_db()
     return delivery

@@ -3,16 +3,22 @@
 Two lanes: `webhooks` for what a receiver acts on (incoming messages, session statuses) and
 `webhooks.status` for message statuses (three per message sent, a flood in a burst). The backend
 worker consumes both, taking from each in turn, so an incoming message's webhook never waits
-behind a burst's receipts.
+behind a burst's receipts. A task carries the deliveries of one endpoint (up to
+WEBHOOK_TASK_BATCH), made in order: publishing and consuming a task per event cost more than
+the event's HTTP request.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import Iterator
 
 from celery import shared_task
+from django.conf import settings
 
-from sessions_app.webhooks.delivery import deliveries_sweep, delivery_attempt
+from sessions_app.webhooks.delivery import deliveries_attempt, deliveries_sweep
 from sessions_app.webhooks.models import WebhookDelivery
 from sessions_app.webhooks.retention import events_prune
 
@@ -20,9 +26,16 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
+def deliver_webhooks(delivery_ids: list[str]) -> None:
+    """Make the due attempts of deliveries to one endpoint, in order (see deliveries_attempt).
+    Safe to run more than once (each claim decides)."""
+    deliveries_attempt(delivery_ids=delivery_ids)
+
+
+@shared_task(ignore_result=True)
 def deliver_webhook(delivery_id: str) -> None:
-    """Make one due attempt of a delivery. Safe to run more than once (the claim decides)."""
-    delivery_attempt(delivery_id=delivery_id)
+    """One delivery: what queues filled before deliveries went in batches still hold."""
+    deliveries_attempt(delivery_ids=[delivery_id])
 
 
 @shared_task(ignore_result=True)
@@ -39,6 +52,7 @@ def prune_webhook_events() -> int:
 
 QUEUE = "webhooks"
 STATUS_QUEUE = "webhooks.status"
+_collecting = threading.local()
 
 
 def delivery_queue(event_type: str) -> str:
@@ -46,19 +60,52 @@ def delivery_queue(event_type: str) -> str:
     return STATUS_QUEUE if event_type == "message.status" else QUEUE
 
 
-def deliveries_enqueue(delivery_ids: list[str], event_type: str | None = None) -> None:
-    """Queue one `deliver_webhook` task per id, on its event type's lane.
+@contextlib.contextmanager
+def enqueues_coalesced() -> Iterator[None]:
+    """Within the block, `deliveries_enqueue` only collects ids; they are queued when it ends
+    (after the transaction inside it committed), so a node's batch of reports becomes a task per
+    endpoint rather than one per event."""
+    if getattr(_collecting, "ids", None) is not None:
+        yield  # already collecting: the outer block queues them
+        return
+    _collecting.ids = []
+    try:
+        yield
+    finally:
+        ids, _collecting.ids = _collecting.ids, None
+        if ids:
+            _publish(ids)
 
-    Without `event_type` (the sweep's mixed ids) each delivery's is looked up, in one query.
-    A broker error is logged, not raised: the sweeper enqueues the delivery again later.
+
+def deliveries_enqueue(delivery_ids: list[str]) -> None:
+    """Queue deliveries: one `deliver_webhooks` task per endpoint and lane, at most
+    WEBHOOK_TASK_BATCH ids each, in the order given (inside `enqueues_coalesced`, at its end).
+
+    A broker error is logged, not raised: the sweeper enqueues the deliveries again later.
     """
-    if event_type is None:
-        types = dict(
-            WebhookDelivery.objects.filter(id__in=delivery_ids).values_list("id", "event__type")
-        )
-    for delivery_id in delivery_ids:
-        queue = delivery_queue(event_type or types.get(delivery_id, ""))
-        try:
-            deliver_webhook.apply_async((delivery_id,), queue=queue)
-        except Exception:
-            logger.exception("could not enqueue webhook delivery %s", delivery_id)
+    collected = getattr(_collecting, "ids", None)
+    if collected is not None:
+        collected.extend(delivery_ids)
+    else:
+        _publish(delivery_ids)
+
+
+def _publish(delivery_ids: list[str]) -> None:
+    rows = WebhookDelivery.objects.filter(id__in=delivery_ids).values_list(
+        "id", "endpoint_id", "event__type"
+    )
+    found = {
+        delivery_id: (delivery_queue(type_), endpoint) for delivery_id, endpoint, type_ in rows
+    }
+    groups: dict[tuple[str, str], list[str]] = {}
+    for delivery_id in dict.fromkeys(delivery_ids):
+        if delivery_id in found:
+            groups.setdefault(found[delivery_id], []).append(delivery_id)
+    size = settings.WEBHOOK_TASK_BATCH
+    for (queue, _endpoint), ids in groups.items():
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            try:
+                deliver_webhooks.apply_async((chunk,), queue=queue)
+            except Exception:
+                logger.exception("could not enqueue %d webhook deliveries", len(chunk))

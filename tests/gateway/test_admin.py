@@ -8,7 +8,8 @@ from django.utils import timezone
 from accounts.services import api_key_create
 from billing.services import usage_record_add
 from gateway.models import system_log
-from sessions_app.messages.services import message_received_apply, message_status_apply
+from sessions_app.messages.services import message_received_apply
+from sessions_app.messages.statuses import message_status_apply
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.endpoints import endpoint_create
 from sessions_app.webhooks.models import WebhookEndpoint

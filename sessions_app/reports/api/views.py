@@ -7,6 +7,7 @@ but no longer matters (its session moved to another node) is answered 200 with `
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +19,12 @@ from rest_framework.parsers import MultiPartParser
 from gateway.api import NodeApiView
 from gateway.errors import GatewayError, envelope
 from node_agent import protocol
+from sessions_app.errors import MessageNotFound
 from sessions_app.media.api.views import media_file_response
 from sessions_app.media.selectors import media_get_any
 from sessions_app.media.services import media_descriptor, media_store_received
-from sessions_app.messages.services import message_received_apply, message_status_apply
+from sessions_app.messages.services import message_received_apply
+from sessions_app.messages.statuses import StatusReport, message_statuses_apply
 from sessions_app.reports.api.serializers import (
     MediaUploadInput,
     MessageReceivedReportInput,
@@ -31,6 +34,7 @@ from sessions_app.reports.api.serializers import (
 )
 from sessions_app.sessions.selectors import session_for_node
 from sessions_app.sessions.services import session_status_apply
+from sessions_app.webhooks.events import emit_batch
 
 TAGS = ["node reports"]
 
@@ -61,11 +65,11 @@ def apply_session_status(body: Any) -> dict[str, Any]:
     return {"sessionId": session.id, "status": session.status, "applied": applied}
 
 
-def apply_message_status(body: Any) -> dict[str, Any]:
-    """Apply a message-status report; answer `{messageId, status}`."""
+def status_report(body: Any) -> StatusReport:
+    """Read a message-status report. Raises ValidationError."""
     data = _valid(MessageStatusReportInput, body)
     error = data.get("error") or {}
-    message = message_status_apply(
+    return StatusReport(
         session_id=data["sessionId"],
         message_id=data["messageId"],
         status=data["status"],
@@ -74,6 +78,13 @@ def apply_message_status(body: Any) -> dict[str, Any]:
         error_code=error.get("code", ""),
         error_message=error.get("message", ""),
     )
+
+
+def apply_message_status(body: Any) -> dict[str, Any]:
+    """Apply a message-status report; answer `{messageId, status}`."""
+    [message] = message_statuses_apply([status_report(body)])
+    if message is None:
+        raise MessageNotFound()
     return {"messageId": message.id, "status": message.status}
 
 
@@ -119,10 +130,11 @@ class MessageReceivedReportApi(NodeApiView):
 
 
 def _outcome(handler: Callable[[Any], dict[str, Any]], body: Any) -> dict[str, Any]:
-    """Apply one report of a batch in its own savepoint; return `{status, code}`.
+    """Apply one report of a batch in its own transaction; return `{status, code}`.
 
     A report refused (a validation or domain error) changes nothing and does not stop the
-    others; any other error fails the whole batch (the node sends it again).
+    others; any other error ends the batch with a 5xx, and the node sends it again (reports are
+    idempotent, so those already applied change nothing the second time).
     """
     try:
         with transaction.atomic():
@@ -134,21 +146,56 @@ def _outcome(handler: Callable[[Any], dict[str, Any]], body: Any) -> dict[str, A
     return {"status": 200, "code": ""}
 
 
+# Message statuses next to each other in a batch are applied together, this many at a time.
+STATUS_RUN_MAX = 50
+_OK = {"status": 200, "code": ""}
+
+
+def _statuses_outcomes(bodies: list[Any]) -> list[dict[str, Any]]:
+    """Apply a run of message-status reports in one transaction; one outcome each."""
+    outcomes: list[dict[str, Any] | None] = []
+    valid: list[StatusReport] = []
+    for body in bodies:
+        try:
+            valid.append(status_report(body))
+            outcomes.append(None)
+        except serializers.ValidationError:
+            outcomes.append({"status": 400, "code": "validation_error"})
+    applied = iter(message_statuses_apply(valid)) if valid else iter(())
+    missing = {"status": MessageNotFound.http_status, "code": MessageNotFound.code}
+    return [outcome or (_OK if next(applied) is not None else missing) for outcome in outcomes]
+
+
+def _batch_outcomes(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for path, run in itertools.groupby(reports, key=lambda report: report["path"]):
+        bodies = [report["body"] for report in run]
+        if path == protocol.MESSAGE_STATUS_PATH:
+            for start in range(0, len(bodies), STATUS_RUN_MAX):
+                results += _statuses_outcomes(bodies[start : start + STATUS_RUN_MAX])
+        else:
+            results += [_outcome(HANDLERS[path], body) for body in bodies]
+    return results
+
+
 class ReportBatchApi(NodeApiView):
     @extend_schema(
         tags=TAGS,
         request=ReportBatchInput,
         responses={200: None},
-        description="Many reports in one request, applied in their order in one transaction. "
-        "Answers `{results: [{status, code}]}`, one per report: 200 applied, 4xx refused for "
-        "good. A 5xx means none was applied.",
+        description="Many reports in one request, applied in their order, each in a "
+        "transaction of its own. Answers `{results: [{status, code}]}`, one per report: 200 "
+        "applied, 4xx refused for good. A 5xx means the batch must be sent again (reports are "
+        "idempotent).",
     )
     def post(self, request: Any) -> Any:
         data = _valid(ReportBatchInput, request.data)
-        with transaction.atomic():
-            results = [
-                _outcome(HANDLERS[report["path"]], report["body"]) for report in data["reports"]
-            ]
+        # Short transactions, not one for the batch: on SQLite a writer holds the one write
+        # lock for its whole transaction, and a batch of 200 kept webhook deliveries and
+        # sends waiting for it. Message statuses go in bulk (STATUS_RUN_MAX to a transaction),
+        # other reports one by one; their webhook tasks are queued once, at the end.
+        with emit_batch():
+            results = _batch_outcomes(data["reports"])
         return envelope({protocol.RESULTS: results})
 
 

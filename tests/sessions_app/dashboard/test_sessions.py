@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.services import api_key_authenticate
 from sessions_app.messages.models import OutboundMessage
-from sessions_app.messages.services import message_status_apply
+from sessions_app.messages.statuses import message_status_apply
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.services import session_create, session_status_apply
 from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, WorkerFactory

@@ -4,7 +4,8 @@ from django.utils import timezone
 from billing.models import UsageRecord
 from sessions_app.errors import IdempotencyKeyMismatch, MessageNotFound, SessionNotConnected
 from sessions_app.messages.models import OutboundMessage
-from sessions_app.messages.services import message_send, message_status_apply
+from sessions_app.messages.services import message_send
+from sessions_app.messages.statuses import message_status_apply
 from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db

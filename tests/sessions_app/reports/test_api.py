@@ -100,3 +100,53 @@ def sent(message, timestamp, message_id=None):
         "waMessageId": "3EB0AA",
         "timestamp": timestamp,
     }
+
+
+def test_a_batch_of_statuses_moves_each_message_through_every_step_once(
+    node_api, user, settings, django_capture_on_commit_callbacks
+):
+    from billing.models import UsageRecord
+    from sessions_app.webhooks.endpoints import endpoint_create
+    from sessions_app.webhooks.models import WebhookEvent
+
+    settings.ALLOW_PRIVATE_URLS = True
+    endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["message.status"])
+    session = ConnectedSessionFactory(owner=user)
+    one, two = (OutboundMessageFactory(owner=user, session=session) for _ in range(2))
+
+    def report(message, value, second):
+        return {
+            "path": MESSAGE_STATUS_PATH,
+            "body": {**sent(message, f"2026-12-02T10:00:0{second}Z"), "status": value},
+        }
+
+    reports = [
+        report(one, "sent", 1),
+        report(two, "sent", 1),
+        report(one, "delivered", 2),
+        report(one, "sent", 3),  # late and out of order: changes nothing
+        {"path": MESSAGE_STATUS_PATH, "body": {"messageId": one.id}},  # malformed
+        report(one, "read", 4),
+        report(two, "failed", 5),  # after sent: a status never goes back to failed
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = node_api.post("/api/webhooks/reports", {"reports": reports}, format="json")
+
+    results = [(r["status"], r["code"]) for r in response.json()["data"]["results"]]
+    assert results == [(200, "")] * 4 + [(400, "validation_error")] + [(200, "")] * 2
+    one.refresh_from_db()
+    two.refresh_from_db()
+    assert (one.status, two.status) == ("read", "sent")
+    assert (one.sent_at.second, one.delivered_at.second, one.read_at.second) == (1, 2, 4)
+    emitted = [
+        (e.payload["data"]["messageId"], e.payload["data"]["status"])
+        for e in WebhookEvent.objects.order_by("created_at")
+    ]
+    assert emitted == [
+        (one.id, "sent"),
+        (two.id, "sent"),
+        (one.id, "delivered"),
+        (one.id, "read"),
+    ]
+    [usage] = UsageRecord.objects.filter(kind="message_out")
+    assert usage.count == 2  # each message counted once

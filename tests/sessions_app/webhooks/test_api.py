@@ -3,7 +3,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
-from sessions_app.messages.services import message_received_apply, message_status_apply
+from sessions_app.messages.services import message_received_apply
+from sessions_app.messages.statuses import message_status_apply
 from sessions_app.sessions.services import (
     session_connect,
     session_disconnect,
@@ -27,7 +28,7 @@ def _private_ok(settings):
 @pytest.fixture
 def no_enqueue(monkeypatch):
     sent = []
-    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids, event_type=None: sent.extend(ids))
+    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids: sent.extend(ids))
     return sent
 
 
@@ -253,11 +254,59 @@ def test_statuses_and_incoming_messages_take_separate_lanes(
         message_received_apply(session_id=message.session_id, message={"id": "in1"})
     lanes = {queue: broker.drain(queue) for queue in ("webhooks", "webhooks.status")}
     assert [t["task"] for t in lanes["webhooks.status"]] == [
-        "sessions_app.webhooks.tasks.deliver_webhook"
+        "sessions_app.webhooks.tasks.deliver_webhooks"
     ]
     assert len(lanes["webhooks"]) == 1
     kinds = {
-        queue: WebhookDelivery.objects.get(id=tasks[0]["args"][0]).event.type
+        queue: WebhookDelivery.objects.get(id=tasks[0]["args"][0][0]).event.type
         for queue, tasks in lanes.items()
     }
     assert kinds == {"webhooks": "message.received", "webhooks.status": "message.status"}
+
+
+@pytest.mark.django_db(transaction=True)  # the batch's own commit runs the enqueues
+def test_a_batch_of_reports_queues_one_task_per_endpoint_and_lane(user, broker, node_api, settings):
+    settings.WEBHOOK_TASK_BATCH = 2
+    for queue in ("webhooks", "webhooks.status"):
+        broker.clear(queue)
+    first = endpoint_create(owner=user, url=URL, event_types=["*"])
+    second = endpoint_create(owner=user, url=URL + "/two", event_types=["message.status"])
+    session = SessionFactory(owner=user)
+    messages = [OutboundMessageFactory(owner=user, session=session) for _ in range(3)]
+    reports = [
+        {
+            "path": "/api/webhooks/message-status",
+            "body": {
+                "sessionId": session.id,
+                "messageId": message.id,
+                "status": "sent",
+                "timestamp": timezone.now().isoformat(),
+            },
+        }
+        for message in messages
+    ]
+    incoming = {"id": "in1", "from": "1555", "type": "text", "timestamp": "2026-12-02T06:00:00Z"}
+    reports.append(
+        {
+            "path": "/api/webhooks/message-received",
+            "body": {"sessionId": session.id, "message": incoming},
+        }
+    )
+    response = node_api.post("/api/webhooks/reports", {"reports": reports}, format="json")
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["data"]["results"]] == [200] * 4, response.json()
+
+    lanes = {queue: broker.drain(queue) for queue in ("webhooks", "webhooks.status")}
+    endpoint_of = dict(WebhookDelivery.objects.values_list("id", "endpoint_id"))
+    status_tasks = [
+        (endpoint_of[t["args"][0][0]], len(t["args"][0])) for t in lanes["webhooks.status"]
+    ]
+    # Three statuses for each endpoint, in tasks of at most two: 2 + 1 per endpoint.
+    assert sorted(status_tasks) == sorted(
+        [(first.id, 2), (first.id, 1), (second.id, 2), (second.id, 1)]
+    )
+    [received] = lanes["webhooks"]
+    assert [endpoint_of[i] for i in received["args"][0]] == [first.id]
+    for task in lanes["webhooks.status"]:  # each task's deliveries in the order they happened
+        created = [WebhookDelivery.objects.get(id=i).created_at for i in task["args"][0]]
+        assert created == sorted(created)

@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.netsafety import UnsafeUrl
 from sessions_app.webhooks import events, tasks
-from sessions_app.webhooks.delivery import deliveries_sweep, delivery_attempt
+from sessions_app.webhooks.delivery import deliveries_attempt, deliveries_sweep, delivery_attempt
 from sessions_app.webhooks.endpoints import endpoint_create, endpoint_rotate_secret
 from sessions_app.webhooks.events import delivery_replay, message_received_emit
 from sessions_app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -50,7 +50,7 @@ class _no_enqueue:
 
     def __enter__(self):
         self._orig = events.deliveries_enqueue
-        events.deliveries_enqueue = lambda ids, event_type=None: None
+        events.deliveries_enqueue = lambda ids: None
 
     def __exit__(self, *exc):
         events.deliveries_enqueue = self._orig
@@ -324,6 +324,7 @@ def test_webhook_tasks_are_routed_to_the_webhooks_queue_and_scheduled(settings):
 
     app.loader.import_default_modules()
     for name in (
+        "sessions_app.webhooks.tasks.deliver_webhooks",
         "sessions_app.webhooks.tasks.deliver_webhook",
         "sessions_app.webhooks.tasks.sweep_webhooks",
     ):
@@ -332,8 +333,49 @@ def test_webhook_tasks_are_routed_to_the_webhooks_queue_and_scheduled(settings):
     assert settings.CELERY_BEAT_SCHEDULE["sweep-webhooks"]["task"].endswith("sweep_webhooks")
 
 
-def test_deliver_task_only_calls_the_service(monkeypatch):
+def test_deliver_tasks_only_call_the_service(monkeypatch):
     calls = []
-    monkeypatch.setattr(tasks, "delivery_attempt", lambda **kw: calls.append(kw))
-    tasks.deliver_webhook("whd_x")
-    assert calls == [{"delivery_id": "whd_x"}]
+    monkeypatch.setattr(tasks, "deliveries_attempt", lambda **kw: calls.append(kw))
+    tasks.deliver_webhooks(["whd_x", "whd_y"])
+    tasks.deliver_webhook("whd_z")
+    assert calls == [{"delivery_ids": ["whd_x", "whd_y"]}, {"delivery_ids": ["whd_z"]}]
+
+
+def test_a_task_makes_its_endpoints_deliveries_in_order(user, receiver):
+    endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    session = SessionFactory(owner=user)
+    for n in range(3):
+        _emit(user, session, text=f"n{n}", msg_id=f"m{n}")
+    ids = list(WebhookDelivery.objects.order_by("created_at").values_list("id", flat=True))
+
+    attempts = deliveries_attempt(delivery_ids=ids)
+
+    assert [a.success for a in attempts] == [True] * 3
+    texts = [json.loads(r.body)["data"]["message"]["text"] for r in receiver.requests]
+    assert texts == ["n0", "n1", "n2"]
+
+
+def test_a_task_stops_at_an_attempt_with_no_answer_and_leaves_the_rest_to_the_sweeper(
+    user, receiver, settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_TIMEOUT_S = 0.3
+    settings.WEBHOOK_REQUEUE_AFTER_S = 120.0  # as in production: enqueued ones are not swept
+    receiver.script = [(200, 1.0, {})]  # the first request hangs past the timeout
+    endpoint_create(owner=user, url=receiver.url, event_types=["*"])
+    session = SessionFactory(owner=user)
+    for n in range(3):
+        _emit(user, session, text=f"n{n}", msg_id=f"m{n}")
+    ids = list(WebhookDelivery.objects.order_by("created_at").values_list("id", flat=True))
+
+    started = time.monotonic()
+    attempts = deliveries_attempt(delivery_ids=ids)
+
+    assert time.monotonic() - started < 1.0  # one timeout, not three
+    assert len(attempts) == 1
+    assert attempts[0].error.startswith("timeout")
+    rest = WebhookDelivery.objects.filter(id__in=ids[1:])
+    assert set(rest.values_list("status", "attempt_count", "enqueued_at")) == {(D.PENDING, 0, None)}
+    swept = []
+    with django_capture_on_commit_callbacks(execute=True):
+        deliveries_sweep(enqueue=swept.extend)
+    assert set(ids[1:]) <= set(swept)  # the sweeper queues them again at once

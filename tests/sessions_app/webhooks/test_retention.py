@@ -22,7 +22,7 @@ def _private_urls(settings):
 
 
 def _events(user, monkeypatch, n):
-    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids, event_type=None: None)
+    monkeypatch.setattr(events, "deliveries_enqueue", lambda ids: None)
     endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["*"])
     session = SessionFactory(owner=user)
     for i in range(n):
