@@ -38,6 +38,18 @@ def test_create_session_with_bad_body_is_400_with_field_errors(api):
     assert set(error["fields"]) == {"name", "engine"}
 
 
+def test_an_overlong_session_name_is_a_field_error_and_creates_nothing(api, user):
+    response = api.post("/api/v1/sessions", {"name": "n" * 101}, format="json")
+    assert response.status_code == 400
+    error = _error(response)
+    assert (error["code"], list(error["fields"])) == ("validation_error", ["name"])
+    assert "100 characters" in error["fields"]["name"][0]
+    assert not Session.objects.filter(owner=user).exists()
+    exact = api.post("/api/v1/sessions", {"name": "n" * 100}, format="json")
+    assert exact.status_code == 201
+    assert exact.json()["data"]["name"] == "n" * 100  # kept whole, not cut
+
+
 def test_another_users_session_is_404(api, other_user):
     theirs = SessionFactory(owner=other_user)
     for method, path in [
