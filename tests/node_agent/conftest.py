@@ -12,6 +12,7 @@ from tests.node_agent.fixtures import (  # noqa: F401 (pytest finds fixtures by 
     make_config,
     make_runtime,
     make_wa_runtime,
+    node,
     runtime,
     session_store_database,
     session_store_url,

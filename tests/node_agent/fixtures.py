@@ -67,6 +67,19 @@ def shared(session_store_url):
 
 
 @pytest.fixture
+def node(make_runtime, tmp_path, session_store_url):
+    """Start a node `worker_id` with its own SQLite, on the shared store and sandbox network."""
+
+    def build(worker_id, **overrides):
+        overrides.setdefault("session_store_url", session_store_url)
+        return make_runtime(
+            worker_id=worker_id, node_db_path=str(tmp_path / f"{worker_id}.sqlite3"), **overrides
+        )
+
+    return build
+
+
+@pytest.fixture
 def backend():
     server = FakeBackend()
     yield server

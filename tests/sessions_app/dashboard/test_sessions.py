@@ -6,12 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.services import api_key_authenticate
-from sessions_app.messages.models import OutboundMessage
-from sessions_app.messages.statuses import message_status_apply
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.services import session_create, session_status_apply
-from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, WorkerFactory
+from tests.factories import ConnectedSessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,56 +30,6 @@ def _on_node(session, worker):
     Session.objects.filter(id=session.id).update(worker=worker)
     session.refresh_from_db()
     return session
-
-
-def _engine_options(client):
-    return re.findall(r'<option value="(\w+)"( selected)?>', client.get("/").content.decode())
-
-
-def test_list_preselects_whatsapp_when_a_node_reaches_it(logged_in):
-    WorkerFactory()
-    page = logged_in.get("/").content.decode()
-
-    assert _engine_options(logged_in) == [("whatsapp", " selected"), ("sandbox", "")]
-    assert "simulated WhatsApp network for testing" in page
-    assert "No sessions yet." in page
-
-
-def test_list_preselects_the_sandbox_when_no_node_reaches_whatsapp(logged_in, settings):
-    assert _engine_options(logged_in) == [("whatsapp", ""), ("sandbox", " selected")]  # no node
-    WorkerFactory(unreachable_engines=["whatsapp"])
-    WorkerFactory(engines=["sandbox"])
-    assert _engine_options(logged_in) == [("whatsapp", ""), ("sandbox", " selected")]
-    WorkerFactory(status="OFFLINE")  # reaches WhatsApp, but is not online
-    assert _engine_options(logged_in) == [("whatsapp", ""), ("sandbox", " selected")]
-    WorkerFactory()
-    assert _engine_options(logged_in)[0] == ("whatsapp", " selected")
-    settings.CELERY_BROKER_URL = "filesystem://"  # the embedded default: a first run
-    assert _engine_options(logged_in) == [("whatsapp", ""), ("sandbox", " selected")]
-
-
-def test_getting_started_walks_to_a_first_message_with_the_users_own_ids(logged_in, user):
-    page = logged_in.get("/").content.decode()
-    assert "Getting started" in page
-    assert 'value="My sandbox"' in page  # step 1: one click
-
-    logged_in.post("/sessions/new", {"name": "My sandbox", "engine": "sandbox"})
-    session = Session.objects.get(owner=user)
-    page = logged_in.get("/").content.decode()
-    assert f'"sessionId": "{session.id}"' in page
-    assert "Bearer $KEY" in page
-    assert "Make an API key" in page
-
-    made = logged_in.post("/api-keys", {"name": "Getting started", "then": "sessions"})
-    assert made["Location"] == "/"
-    shown = logged_in.get("/")
-    key = re.search(r"Bearer (wag_\S+)\"", shown.content.decode()).group(1)
-    assert api_key_authenticate(secret=key) is not None
-    assert "no-store" in shown["Cache-Control"]
-    assert key not in logged_in.get("/").content.decode()  # shown once
-
-    OutboundMessageFactory(session=ConnectedSessionFactory(owner=user))
-    assert "Getting started" not in logged_in.get("/").content.decode()
 
 
 def test_creating_a_session_shows_it(logged_in, user):
@@ -356,110 +303,6 @@ def test_sandbox_controls_when_connected(
     assert tasks[0]["kwargs"]["params"] == {"from": "15550002222", "type": "text", "text": "hello"}
 
 
-def test_send_test_message_shows_its_status_until_read(
-    logged_in, user, broker, django_capture_on_commit_callbacks
-):
-    session = ConnectedSessionFactory(owner=user)
-    broker.clear(f"node.{session.worker_id}")
-
-    with django_capture_on_commit_callbacks(execute=True):
-        response = logged_in.post(
-            f"/sessions/{session.id}/messages",
-            {"send-to": "+62 812-0000-0001", "send-text": "test from the dashboard"},
-            headers=HTMX,
-        )
-
-    page = response.content.decode()
-    message = OutboundMessage.objects.get(owner=user)
-    assert (message.to, message.chat_jid) == ("6281200000001", "6281200000001@s.whatsapp.net")
-    assert message.payload["text"] == "test from the dashboard"
-    assert message.api_key is None
-    assert "message-sent" in response["HX-Trigger"]
-    assert '<span class="mbadge mbadge-queued">queued</span>' in page
-    status_url = f"/sessions/{session.id}/messages/{message.id}"
-    assert f'hx-get="{status_url}" hx-trigger="every 1s"' in page
-    tasks = broker.drain(f"node.{session.worker_id}")
-    assert [t["task"] for t in tasks] == ["node_agent.tasks.message_send"]
-
-    message_status_apply(
-        session_id=session.id, message_id=message.id, status="delivered", timestamp=timezone.now()
-    )
-    delivered = logged_in.get(status_url, headers=HTMX).content.decode()
-    assert "mbadge-delivered" in delivered
-    assert 'hx-trigger="every 1s"' in delivered
-
-    message_status_apply(
-        session_id=session.id, message_id=message.id, status="read", timestamp=timezone.now()
-    )
-    read = logged_in.get(status_url, headers=HTMX).content.decode()
-    assert "mbadge-read" in read
-    assert "hx-trigger" not in read  # polling stops
-
-    recent = logged_in.get(f"/sessions/{session.id}/messages", headers=HTMX).content.decode()
-    assert "+6281200000001" in recent
-    assert "mbadge-read" in recent
-
-
-def test_failed_message_shows_its_error_code(logged_in, user):
-    session = ConnectedSessionFactory(owner=user)
-    logged_in.post(
-        f"/sessions/{session.id}/messages", {"send-to": "+15550002299", "send-text": "x"}
-    )
-    message = OutboundMessage.objects.get(owner=user)
-    message_status_apply(
-        session_id=session.id,
-        message_id=message.id,
-        status="failed",
-        timestamp=timezone.now(),
-        error_code="not_on_whatsapp",
-    )
-
-    page = logged_in.get(f"/sessions/{session.id}/messages/{message.id}").content.decode()
-
-    assert "mbadge-failed" in page
-    assert "not_on_whatsapp" in page
-    assert "hx-trigger" not in page
-
-
-def test_send_test_message_shows_why_the_recipient_is_bad(logged_in, user):
-    session = ConnectedSessionFactory(owner=user)
-
-    response = logged_in.post(
-        f"/sessions/{session.id}/messages",
-        {"send-to": "hello there", "send-text": "x"},
-        headers=HTMX,
-    )
-
-    assert "Recipient is neither a phone number nor a JID." in response.content.decode()
-    assert not OutboundMessage.objects.exists()
-
-
-def test_send_test_message_to_a_disconnected_session_shows_the_error(logged_in, user):
-    session = ConnectedSessionFactory(owner=user)
-    Session.objects.filter(id=session.id).update(status="DISCONNECTED")
-
-    response = logged_in.post(
-        f"/sessions/{session.id}/messages",
-        {"send-to": "+15550002222", "send-text": "x"},
-        headers=HTMX,
-    )
-
-    assert "Session is not connected." in response.content.decode()
-    assert not OutboundMessage.objects.exists()
-
-
-def test_another_users_message_is_not_shown(logged_in, user, other_user):
-    session = ConnectedSessionFactory(owner=user)
-    theirs = ConnectedSessionFactory(owner=other_user, worker=WorkerFactory())
-    message = OutboundMessage.objects.create(
-        owner=other_user, session=theirs, to="1555", chat_jid="1555@s.whatsapp.net"
-    )
-
-    response = logged_in.get(f"/sessions/{session.id}/messages/{message.id}")
-
-    assert response.status_code == 404
-
-
 def test_disconnect_and_logout_change_the_status(logged_in, user):
     session = ConnectedSessionFactory(owner=user)
 
@@ -484,23 +327,6 @@ def test_delete_removes_the_session_and_goes_to_the_list(logged_in, user):
     assert response["HX-Redirect"] == "/"
     assert not Session.objects.filter(id=session.id).exists()
     assert "Session “Doomed” deleted." in logged_in.get("/").content.decode()
-
-
-def test_recent_messages_lists_the_last_twenty(logged_in, user):
-    session = ConnectedSessionFactory(owner=user)
-    for n in range(25):
-        OutboundMessage.objects.create(
-            owner=user,
-            session=session,
-            to=f"155500{n:05d}",
-            chat_jid=f"155500{n:05d}@s.whatsapp.net",
-        )
-
-    page = logged_in.get(f"/sessions/{session.id}").content.decode()
-
-    section = page.split('id="recent-messages"', 1)[1]
-    assert section.count("mbadge-queued") == 20
-    assert "every 2s" in section  # still moving, so it polls
 
 
 def test_connected_sandbox_page_has_unique_element_ids(logged_in, user):
@@ -539,14 +365,3 @@ def test_an_overlong_name_is_a_field_error_not_cut_by_the_browser(logged_in):
     assert response.status_code == 400
     assert "at most 100 characters" in response.content.decode()
     assert not Session.objects.exists()
-
-
-def test_a_blank_test_message_is_refused_like_an_empty_one(logged_in, user):
-    session = ConnectedSessionFactory(owner=user)
-    response = logged_in.post(
-        f"/sessions/{session.id}/messages",
-        {"send-to": "+6281200000001", "send-text": "\u200b\u3164"},
-        HTTP_HX_REQUEST="true",
-    )
-    assert "The text is blank." in response.content.decode()
-    assert not OutboundMessage.objects.exists()

@@ -1,5 +1,3 @@
-import base64
-import json
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -13,66 +11,25 @@ from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.services import messages_republish
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.services import (
-    session_connect,
     session_delete,
-    session_logout,
     session_status_apply,
     sessions_fail_stalled,
 )
-from tests.factories import (
-    ConnectedSessionFactory,
-    OutboundMessageFactory,
-    SessionFactory,
-    WorkerFactory,
-)
+from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, SessionFactory
+from tests.workers_app.fleet.helpers import STORE, popped, popped_with_headers
 from workers_app.fleet.health import workers_mark_offline
 from workers_app.fleet.moves import sessions_move_away
-from workers_app.fleet.rebalance import workers_rebalance
 from workers_app.models import Worker, heartbeat_deadline
 from workers_app.node_client import node_handoff_on_commit
 
 pytestmark = pytest.mark.django_db
 
 S = Session.Status
-STORE = "pg-main"
-
-
-@pytest.fixture
-def node(broker):
-    """Make nodes whose broker queues are emptied when the test ends."""
-    made = []
-
-    def make(**fields):
-        worker = WorkerFactory(**fields)
-        made.append(worker)
-        broker.clear(worker.endpoint)
-        return worker
-
-    yield make
-    for worker in made:
-        broker.clear(worker.endpoint)
 
 
 def _silence(worker):
     stale = timezone.now() - heartbeat_deadline() - timedelta(seconds=1)
     Worker.objects.filter(id=worker.id).update(last_heartbeat=stale)
-
-
-def _with_headers(broker, queue):
-    """Pop every message of `queue`: [(headers, kwargs, embed)], oldest first."""
-    found = []
-    while raw := broker.redis.rpop(queue):
-        message = json.loads(raw)
-        _args, kwargs, embed = json.loads(base64.b64decode(message["body"]))
-        found.append((message["headers"], kwargs, embed))
-    return found
-
-
-def _raw(broker, queue):
-    """Pop every message of `queue`: [(task name, kwargs, embed)], oldest first."""
-    return [
-        (headers["task"], kwargs, embed) for headers, kwargs, embed in _with_headers(broker, queue)
-    ]
 
 
 START = SessionStart(session_id="ses_x", user_id=7, engine="sandbox")
@@ -98,8 +55,8 @@ def test_handoff_publishes_the_stop_to_the_source_carrying_the_start_to_the_targ
     start = SessionStart(session_id="ses_x", user_id=7, engine="sandbox", method="qr")
     with django_capture_on_commit_callbacks(execute=True):
         node_handoff_on_commit(source_id=source.id, target_id=target.id, start=start)
-    assert _raw(broker, target.endpoint) == []  # the target starts only when the source says
-    ((task, kwargs, embed),) = _raw(broker, source.endpoint)
+    assert popped(broker, target.endpoint) == []  # the target starts only when the source says
+    ((task, kwargs, embed),) = popped(broker, source.endpoint)
     assert (task, kwargs) == (
         "node_agent.tasks.session_stop",
         {"sessionId": "ses_x", "moved": True},
@@ -121,7 +78,7 @@ def test_handoff_is_published_only_after_commit(broker, node, django_capture_on_
     source, target = node(), node()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         node_handoff_on_commit(source_id=source.id, target_id=target.id, start=START)
-    assert _raw(broker, source.endpoint) == []
+    assert popped(broker, source.endpoint) == []
     assert len(callbacks) == 1
 
 
@@ -160,12 +117,12 @@ def test_dead_node_moves_shared_store_sessions_and_loses_the_rest(
             "node_lost",
         )
     # The dead node cannot stop anything: the target starts the sessions at once.
-    started = _raw(broker, target.endpoint)
+    started = popped(broker, target.endpoint)
     assert [(t, k) for t, k, _ in started] == [
         ("node_agent.tasks.session_start", _start(s)) for s in (connected, reconnecting)
     ]
-    assert _raw(broker, dead.endpoint) == []
-    assert _raw(broker, other_store.endpoint) == []
+    assert popped(broker, dead.endpoint) == []
+    assert popped(broker, other_store.endpoint) == []
     moved_logs = SystemLog.objects.filter(event="session.moved", worker_id=target.id)
     assert set(moved_logs.values_list("session_id", flat=True)) == {connected.id, reconnecting.id}
     assert moved_logs.first().data["source"] == dead.id
@@ -277,12 +234,12 @@ def test_reports_of_the_former_node_are_ignored_and_the_new_node_takes_over(
     OutboundMessage.objects.filter(id=message.id).update(
         updated_at=timezone.now() - timedelta(seconds=django_settings.MESSAGE_REQUEUE_AFTER_S + 1)
     )
-    _raw(broker, target.endpoint)
+    popped(broker, target.endpoint)
     with django_capture_on_commit_callbacks(execute=True):
         assert messages_republish() == 1
-    ((task, kwargs, _),) = _raw(broker, target.endpoint)
+    ((task, kwargs, _),) = popped(broker, target.endpoint)
     assert (task, kwargs["messageId"]) == ("node_agent.tasks.message_send", message.id)
-    assert _raw(broker, dead.endpoint) == []
+    assert popped(broker, dead.endpoint) == []
 
 
 def test_move_stuck_past_the_start_timeout_fails(user, node):
@@ -308,112 +265,6 @@ def test_move_stuck_past_the_start_timeout_fails(user, node):
     assert (recent.status, retrying.status) == (S.RECONNECTING, S.RECONNECTING)
 
 
-# --- The session store follows the session's login ----------------------------------------------
-
-
-def test_connected_report_records_the_store_and_logout_clears_it(user, node):
-    shared = node(session_store=STORE)
-    session = SessionFactory(owner=user, worker=shared, status=S.QR_REQUIRED)
-    now = timezone.now()
-    session_status_apply(session_id=session.id, status=S.CONNECTED, timestamp=now)
-    session.refresh_from_db()
-    assert session.session_store == STORE
-
-    session_status_apply(
-        session_id=session.id, status=S.LOGGED_OUT, timestamp=now + timedelta(seconds=1)
-    )
-    session.refresh_from_db()
-    assert session.session_store == ""
-
-    local = node(session_store="")
-    relinked = ConnectedSessionFactory(owner=user, worker=local, session_store=STORE)
-    session_status_apply(
-        session_id=relinked.id, status=S.CONNECTED, timestamp=now + timedelta(seconds=2)
-    )
-    relinked.refresh_from_db()
-    assert relinked.session_store == ""
-
-
-def test_user_logout_clears_the_store(user, node, django_capture_on_commit_callbacks):
-    session = ConnectedSessionFactory(owner=user, worker=node(session_store=STORE))
-    with django_capture_on_commit_callbacks(execute=True):
-        session_logout(owner=user, session=session)
-    session.refresh_from_db()
-    assert (session.status, session.session_store) == (S.LOGGED_OUT, "")
-
-
-def test_reconnect_after_node_loss_prefers_a_node_of_the_sessions_store(user, node):
-    lost = node(session_store=STORE, status=Worker.Status.OFFLINE)
-    node(session_store="", max_sessions=100)  # more room, but would need a new scan
-    same_store = node(session_store=STORE)
-    session = ConnectedSessionFactory(
-        owner=user, worker=lost, status=S.DISCONNECTED, status_reason="node_lost"
-    )
-    session = session_connect(owner=user, session=session)
-    assert session.worker_id == same_store.id
-
-
-# --- Rebalance ---------------------------------------------------------------------------------
-
-
-def test_rebalance_spreads_six_and_zero_to_three_and_three_then_moves_nothing(
-    user, broker, node, django_capture_on_commit_callbacks
-):
-    busy = node(session_store=STORE)
-    idle = node(session_store=STORE)
-    sessions = [ConnectedSessionFactory(owner=user, worker=busy) for _ in range(6)]
-
-    with django_capture_on_commit_callbacks(execute=True):
-        moves = workers_rebalance()
-
-    assert len(moves) == 3
-    assert {(m.source, m.target) for m in moves} == {(busy.id, idle.id)}
-    counts = Counter(Session.objects.values_list("worker_id", flat=True))
-    assert counts == {busy.id: 3, idle.id: 3}
-    moved_ids = {m.session_id for m in moves}
-    assert moved_ids <= {s.id for s in sessions}
-    # Live nodes hand over: every stop goes to the busy node, linked to a start on the idle one.
-    handovers = _raw(broker, busy.endpoint)
-    assert {k["sessionId"] for _, k, _ in handovers} == moved_ids
-    for task, kwargs, embed in handovers:
-        assert (task, kwargs["moved"]) == ("node_agent.tasks.session_stop", True)
-        assert embed["chain"][0]["options"]["queue"] == idle.endpoint
-    assert _raw(broker, idle.endpoint) == []
-
-    assert workers_rebalance() == []
-
-
-def test_rebalance_weighs_capacity_and_keeps_stores_and_drained_nodes_apart(user, node):
-    small = node(session_store=STORE, max_sessions=10)
-    large = node(session_store=STORE, max_sessions=20)
-    drained = node(session_store=STORE, status=Worker.Status.DRAINING)
-    elsewhere = node(session_store="pg-other")
-    for _ in range(6):
-        ConnectedSessionFactory(owner=user, worker=small)
-    # Not CONNECTED, or its login is elsewhere: never moved by a rebalance.
-    SessionFactory(owner=user, worker=small, status=S.QR_REQUIRED)
-    ConnectedSessionFactory(owner=user, worker=small, session_store="")
-
-    moves = workers_rebalance()
-
-    counts = Counter(Session.objects.values_list("worker_id", flat=True))
-    # 8 on small (10) and 0 on large (20) end 3/10 and 5/20: one more move would give 2/10
-    # and 6/20, a wider spread.
-    assert counts == {small.id: 3, large.id: 5}
-    assert {m.target for m in moves} == {large.id}
-    assert drained.id not in counts
-    assert elsewhere.id not in counts
-
-
-def test_rebalance_can_be_limited_to_some_nodes(user, node):
-    busy = node(session_store=STORE)
-    idle = node(session_store=STORE)
-    for _ in range(4):
-        ConnectedSessionFactory(owner=user, worker=busy)
-    assert workers_rebalance(worker_ids=[busy.id]) == []
-    assert len(workers_rebalance(worker_ids=[busy.id, idle.id])) == 2
-
-
 # --- Handovers that cannot finish ---------------------------------------------------------------
 
 
@@ -423,7 +274,7 @@ def test_a_handover_expires_with_the_start_timeout(
     source, target = node(), node()
     with django_capture_on_commit_callbacks(execute=True):
         node_handoff_on_commit(source_id=source.id, target_id=target.id, start=START)
-    ((headers, _kwargs, embed),) = _with_headers(broker, source.endpoint)
+    ((headers, _kwargs, embed),) = popped_with_headers(broker, source.endpoint)
     # A source that was down longer discards the stop, so it never replays an old handover.
     expires = datetime.fromisoformat(headers["expires"])
     left_s = (expires - timezone.now()).total_seconds()
@@ -444,8 +295,8 @@ def test_a_handover_whose_source_dies_first_starts_on_the_target(
     assert [m.target for m in evacuation.moved] == [target.id]
     session.refresh_from_db()
     assert (session.worker_id, session.moved_from) == (target.id, source.id)
-    assert [t for t, _k, _e in _raw(broker, source.endpoint)] == ["node_agent.tasks.session_stop"]
-    assert _raw(broker, target.endpoint) == []  # waits for the source, which dies now
+    assert [t for t, _k, _e in popped(broker, source.endpoint)] == ["node_agent.tasks.session_stop"]
+    assert popped(broker, target.endpoint) == []  # waits for the source, which dies now
 
     _silence(source)
     with django_capture_on_commit_callbacks(execute=True):
@@ -458,7 +309,7 @@ def test_a_handover_whose_source_dies_first_starts_on_the_target(
         "node_moved",
         "",
     )
-    started = _raw(broker, target.endpoint)
+    started = popped(broker, target.endpoint)
     assert [(t, k) for t, k, _ in started] == [("node_agent.tasks.session_start", _start(session))]
 
 
@@ -486,7 +337,7 @@ def test_sessions_of_a_node_stopped_for_good_move_but_user_stopped_ones_stay(
         S.DISCONNECTED,
         "disconnected_by_user",
     )
-    started = _raw(broker, target.endpoint)
+    started = popped(broker, target.endpoint)
     assert [k["sessionId"] for _t, k, _e in started] == [shut_down.id]
 
 
@@ -501,5 +352,5 @@ def test_deleting_a_session_tells_every_node_it_may_have_run_on(
 
     assert not Session.objects.filter(id=session.id).exists()
     for worker in (current, former, other):
-        tasks = [(t, k) for t, k, _e in _raw(broker, worker.endpoint)]
+        tasks = [(t, k) for t, k, _e in popped(broker, worker.endpoint)]
         assert tasks == [("node_agent.tasks.session_delete", {"sessionId": session.id})]
