@@ -58,14 +58,8 @@ def event_emit(
     if not endpoints and not monitor_watched(owner_id):
         return None
     now = timezone.now()
-    event_id = new_event_id()
-    payload = {
-        "id": event_id,
-        "type": type_,
-        "timestamp": _iso(now),
-        "sessionId": session_id,
-        "data": data,
-    }
+    payload = _envelope(type_, session_id, data, now)
+    event_id = payload["id"]
     try:
         # A repeat fails the event's unique key first, and only this savepoint rolls back.
         with transaction.atomic():
@@ -243,6 +237,17 @@ def _media_reference(session: Session, media: dict[str, Any]) -> dict[str, Any]:
     return reference
 
 
+def _envelope(type_: str, session_id: str | None, data: dict[str, Any], now: datetime) -> dict:
+    """An event as receivers get it: {id (a new evt_ id), type, timestamp, sessionId, data}."""
+    return {
+        "id": new_event_id(),
+        "type": type_,
+        "timestamp": _iso(now),
+        "sessionId": session_id,
+        "data": data,
+    }
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -261,14 +266,9 @@ def test_event_send(*, owner: User, endpoint: WebhookEndpoint) -> WebhookDeliver
     if not endpoint.enabled:
         raise WebhookDisabled()
     now = timezone.now()
-    event_id = new_event_id()
-    payload = {
-        "id": event_id,
-        "type": TEST_EVENT,
-        "timestamp": _iso(now),
-        "sessionId": endpoint.session_id,
-        "data": {"webhookId": endpoint.id, "message": "A test event sent from the dashboard."},
-    }
+    data = {"webhookId": endpoint.id, "message": "A test event sent from the dashboard."}
+    payload = _envelope(TEST_EVENT, endpoint.session_id, data, now)
+    event_id = payload["id"]
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             id=event_id,

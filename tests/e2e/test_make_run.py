@@ -6,6 +6,7 @@ import os
 import re
 import signal
 
+import psutil
 import requests
 
 from tests.e2e.stack import BIN, Stack, base_env, free_port, wait_for
@@ -13,14 +14,6 @@ from tests.e2e.stack import BIN, Stack, base_env, free_port, wait_for
 
 def _pids(log: str, name: str) -> list[int]:
     return [int(pid) for pid in re.findall(rf"{name} started \(pid=(\d+)\)", log)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_killed_backend_worker_is_restarted_and_written_to_the_system_log(tmp_path, request):
@@ -70,5 +63,5 @@ def test_a_killed_backend_worker_is_restarted_and_written_to_the_system_log(tmp_
         raise
     finally:
         stack.stop("run", sig=signal.SIGINT, timeout_s=30)
-    assert not [pid for pid in children if _alive(pid)], "Ctrl-C left processes behind"
+    assert not [pid for pid in children if psutil.pid_exists(pid)], "Ctrl-C left processes behind"
     assert "SIGINT received: stopping every process" in log.read_text()

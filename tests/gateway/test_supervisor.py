@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from gateway.supervisor import Backoff, Exit, Supervisor, exit_reason, procfile_processes, redact
@@ -16,14 +17,6 @@ from tests.e2e.stack import wait_for
 
 PY = sys.executable
 QUICK = Backoff(initial_s=0.05, max_s=0.2, stable_after_s=30)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _running(supervisor: Supervisor) -> threading.Thread:
@@ -87,7 +80,7 @@ def test_one_death_leaves_the_others_running(tmp_path: Path):
     finally:
         _stopped(supervisor, thread)
     assert {e.name for e in exits} == {"short"}
-    assert not _alive(pid)
+    assert not psutil.pid_exists(pid)
     assert "short exited with code 1; restarting in 0.05 s" in out.getvalue()
 
 
@@ -111,7 +104,9 @@ def test_what_a_dead_process_forked_does_not_outlive_it(tmp_path: Path):
         grandchild = int(pid_file.read_text())
         os.kill(supervisor.children[0].popen.pid, signal.SIGKILL)
         wait_for(lambda: exits, timeout_s=10, what="the exit")
-        wait_for(lambda: not _alive(grandchild), timeout_s=5, what="the grandchild to go")
+        wait_for(
+            lambda: not psutil.pid_exists(grandchild), timeout_s=5, what="the grandchild to go"
+        )
     finally:
         _stopped(supervisor, thread)
     assert exits[0].reason == "killed by SIGKILL"
@@ -130,7 +125,7 @@ def test_stop_asks_nicely_then_kills_what_lingers(tmp_path: Path):
     wait_for(lambda: all(c.popen for c in supervisor.children), timeout_s=5, what="both up")
     pids = [c.popen.pid for c in supervisor.children]
     _stopped(supervisor, thread)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(psutil.pid_exists(pid) for pid in pids)
     text = out.getvalue()
     assert "polite stopped (killed by SIGTERM)" in text
     assert "stubborn did not stop within 1 s: SIGKILL" in text

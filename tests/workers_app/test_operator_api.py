@@ -149,16 +149,20 @@ def test_operator_adds_a_node_ahead_and_a_duplicate_is_409(operator, node_api):
     assert Worker.objects.get(id="node-b").status == "ONLINE"
 
 
-def test_operator_node_actions_need_staff(api):
-    node = WorkerFactory(status=Worker.Status.DRAINING)
-    calls = [
+def _node_actions(node):
+    """The operator's writes on nodes: [(method, path, body)]."""
+    return [
         ("post", "/api/admin/workers", {"workerId": "x", "maxSessions": 1, "engines": ["sandbox"]}),
         ("post", f"/api/admin/workers/{node.id}/drain", None),
         ("post", f"/api/admin/workers/{node.id}/undrain", None),
         ("post", "/api/admin/workers/rebalance", None),
         ("delete", f"/api/admin/workers/{node.id}", None),
     ]
-    for method, path, body in calls:
+
+
+def test_operator_node_actions_need_staff(api):
+    node = WorkerFactory(status=Worker.Status.DRAINING)
+    for method, path, body in _node_actions(node):
         response = getattr(api, method)(path, body, format="json")
         assert response.status_code == 403, path
         assert response.json()["error"]["code"] == "forbidden"
@@ -216,15 +220,7 @@ def test_session_bound_key_of_a_staff_user_gets_no_operator_powers(user):
     bound = api_key_create(owner=user, name="one session", session=SessionFactory(owner=user))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {bound.secret}")
-    calls = [
-        ("get", "/api/admin/workers", None),
-        ("post", "/api/admin/workers", {"workerId": "x", "maxSessions": 1, "engines": ["sandbox"]}),
-        ("post", f"/api/admin/workers/{node.id}/drain", None),
-        ("post", f"/api/admin/workers/{node.id}/undrain", None),
-        ("post", "/api/admin/workers/rebalance", None),
-        ("delete", f"/api/admin/workers/{node.id}", None),
-    ]
-    for method, path, body in calls:
+    for method, path, body in [("get", "/api/admin/workers", None), *_node_actions(node)]:
         response = getattr(client, method)(path, body, format="json")
         assert response.status_code == 403, path
         error = response.json()["error"]
