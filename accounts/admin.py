@@ -13,6 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import ApiKey, User
+from accounts.services import user_reactivate, user_suspend
+from billing.admin import PlanOverrideInline
 from gateway.admin import ReadOnlyAdmin
 from sessions_app.sessions.services import session_delete
 
@@ -22,7 +24,7 @@ class UserAddForm(AdminUserCreationForm):
 
     class Meta(AdminUserCreationForm.Meta):
         model = User
-        fields = ("email", "tier")
+        fields = ("email", "plan")
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -42,20 +44,35 @@ def _delete_users(users: QuerySet[User] | list[User]) -> None:
 class UserAdmin(BaseUserAdmin):
     add_form = UserAddForm
     ordering = ("-created_at",)
-    list_display = ("email", "name", "role", "tier", "is_active", "is_staff", "created_at")
-    list_filter = ("role", "tier", "is_active", "is_staff")
+    list_display = ("email", "name", "role", "plan", "suspended_at", "is_active", "created_at")
+    list_filter = ("role", "plan", "is_active", "is_staff")
     search_fields = ("email", "name")
-    readonly_fields = ("created_at", "last_login")
+    readonly_fields = ("created_at", "last_login", "suspended_at")
+    inlines = [PlanOverrideInline]
+    actions = ["suspend", "reactivate"]
     fieldsets = (
         (None, {"fields": ("email", "password", "name")}),
-        ("Plan", {"fields": ("role", "tier")}),
+        ("Plan", {"fields": ("role", "plan", "suspended_at")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         ("Dates", {"fields": ("created_at", "last_login")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2", "tier")}),
+        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2", "plan")}),
     )
     filter_horizontal = ("groups",)
+
+    @admin.action(description="Suspend selected users (keys refused, sessions disconnected)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            user_suspend(user=user, reason=f"by {request.user}")
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            user_reactivate(user=user)
+
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> list:
+        return self.inlines if obj is not None else []  # overrides once the user exists
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         _delete_users([obj])

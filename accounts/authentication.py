@@ -1,14 +1,24 @@
-"""DRF authentication by API key: `Authorization: Bearer wag_…` or `X-API-Key: wag_…`."""
+"""DRF authentication by API key: `Authorization: Bearer wag_…` or `X-API-Key: wag_…`.
+
+Failed authentications are counted per client address (`auth` rate policy); past
+API_AUTH_FAILURES_PER_MINUTE the address gets 429 `rate_limited` until its minute ends, valid key
+or not, so keys cannot be guessed at speed. A suspended user's keys answer 401
+`account_suspended`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.helpers import get_client_ip_address
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import API_KEY_PREFIX
 from accounts.services import api_key_authenticate
+from billing.errors import AccountSuspended
+from billing.ratelimits import rate_blocked, rate_hit, request_rate_states
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -24,9 +34,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             if scheme.lower() != "bearer" or not value.strip().startswith(API_KEY_PREFIX):
                 return None
             secret = value.strip()
+        address = get_client_ip_address(request) or "unknown"
+        limit = settings.API_AUTH_FAILURES_PER_MINUTE
+        blocked = rate_blocked("auth", limit=limit, identity=address)
+        if blocked is not None:
+            request_rate_states(request).append(blocked)
+            raise blocked.refusal("Too many failed API-key authentications from this address")
         api_key = api_key_authenticate(secret=secret)
         if api_key is None:
+            request_rate_states(request).append(rate_hit("auth", limit=limit, identity=address))
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        if api_key.owner.suspended_at is not None:
+            raise AccountSuspended()
         return api_key.owner, api_key
 
     def authenticate_header(self, request: Any) -> str:

@@ -70,6 +70,11 @@ class LoginForm(DashboardForm):
             # One message for both a wrong email and a wrong password: don't reveal which.
             if user is None:
                 raise forms.ValidationError("Email or password is wrong.", code="invalid_login")
+            if user.suspended_at is not None:
+                raise forms.ValidationError(
+                    "This account is suspended; contact the operator of this gateway.",
+                    code="account_suspended",
+                )
             self.user = user
         return cleaned
 

@@ -32,21 +32,31 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A tenant of the gateway, logging in by email. `role` ADMIN marks an operator."""
+    """A tenant of the gateway, logging in by email. `role` ADMIN marks an operator.
+
+    `plan` sets the limits (billing.Plan, with the user's billing.PlanOverride if any).
+    """
 
     class Role(models.TextChoices):
         USER = "USER"
         ADMIN = "ADMIN"
 
-    class Tier(models.TextChoices):
-        BASIC = "BASIC"
-        PRO = "PRO"
-        ENTERPRISE = "ENTERPRISE"
-
     email = models.EmailField(unique=True)
     name = models.CharField(max_length=150, blank=True)
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.USER)
-    tier = models.CharField(max_length=12, choices=Tier.choices, default=Tier.BASIC)
+    # The plan by its tier code (the column keeps the name `tier`): loaded with the API key in one
+    # query, so enforcing the plan costs the hot send path no query of its own.
+    plan = models.ForeignKey(
+        "billing.Plan",
+        to_field="tier",
+        db_column="tier",
+        default="BASIC",
+        on_delete=models.PROTECT,
+        related_name="users",
+    )
+    suspended_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set: the user's keys answer 401 account_suspended."
+    )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

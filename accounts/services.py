@@ -11,7 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import API_KEY_PREFIX, ApiKey, User, api_key_hash
-from gateway.models import system_log
+from gateway.models import SystemLog, system_log
+from sessions_app.sessions.models import Session
+from sessions_app.sessions.services import session_disconnect
+from sessions_app.sessions.status import STARTING
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def api_key_revoke(*, owner: User, api_key_id: int) -> bool:
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """Return the active key (with owner and session) for `secret`, or None.
+    """Return the active key (with owner, plan, overrides and session) for `secret`, or None.
+
+    A suspended owner's key is returned (the caller answers `account_suspended`).
 
     `last_used` is written at most once per API_KEY_LAST_USED_RESOLUTION_S seconds per key, so
     the hot send path does not pay a write on every request.
@@ -73,7 +78,8 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     if not secret.startswith(API_KEY_PREFIX):
         return None
     api_key = (
-        ApiKey.objects.select_related("owner", "session")
+        # The plan and its overrides come in the same query: enforcing them costs no query more.
+        ApiKey.objects.select_related("owner", "owner__plan", "owner__plan_override", "session")
         .filter(key_hash=api_key_hash(secret), is_active=True, owner__is_active=True)
         .first()
     )
@@ -85,3 +91,33 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
         ApiKey.objects.filter(id=api_key.id).update(last_used=now)
         api_key.last_used = now
     return api_key
+
+
+def user_suspend(*, user: User, reason: str = "") -> int:
+    """Suspend `user`: their keys answer 401 `account_suspended`, the dashboard logs them out,
+    and every session holding or building a connection is disconnected (logins kept, so a
+    reactivated user reconnects without a new scan). Returns how many sessions were stopped.
+    Safe to repeat."""
+    if user.suspended_at is None:
+        user.suspended_at = timezone.now()
+        User.objects.filter(id=user.id).update(suspended_at=user.suspended_at)
+    stopped = 0
+    holding = [*STARTING, Session.Status.CONNECTED]
+    for session in Session.objects.filter(owner=user, status__in=holding):
+        session_disconnect(owner=user, session=session)
+        stopped += 1
+    system_log(
+        event="user.suspended",
+        message=f"User suspended{': ' + reason if reason else ''}; {stopped} sessions stopped",
+        user=user,
+        level=SystemLog.Level.WARNING,
+    )
+    return stopped
+
+
+def user_reactivate(*, user: User) -> None:
+    """Lift a suspension: keys and the dashboard work again; sessions stay disconnected until
+    their owner connects them."""
+    User.objects.filter(id=user.id).update(suspended_at=None)
+    user.suspended_at = None
+    system_log(event="user.reactivated", message="User reactivated", user=user)

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import LogoutView, redirect_to_login
 from django.contrib.messages.views import SuccessMessageMixin
@@ -24,6 +25,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create, api_key_revoke, user_create
+from billing.ratelimits import rate_hit
 from gateway.once import show_once, take_once
 
 
@@ -40,11 +42,14 @@ View = Callable[..., HttpResponse]
 def dashboard_login_required(view: View) -> View:
     """Like `login_required`, but an htmx request (a poll) makes the whole page go to login.
 
-    A plain redirect would be followed by htmx and the login page swapped into a panel.
+    A plain redirect would be followed by htmx and the login page swapped into a panel. A user
+    suspended since they logged in is logged out.
     """
 
     @wraps(view)
     def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and request.user.suspended_at is not None:
+            logout(request)
         if request.user.is_authenticated:
             return view(request, *args, **kwargs)
         if request.htmx:
@@ -68,6 +73,15 @@ def signup(request: HtmxHttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        address = get_client_ip_address(request) or "unknown"
+        state = rate_hit("signup", limit=settings.SIGNUPS_PER_HOUR, identity=address, window_s=3600)
+        if not state.allowed:
+            form.add_error(
+                None,
+                f"Too many sign-ups from this address; try again in {state.reset_s // 60 + 1} min.",
+            )
+            return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = user_create(
             email=form.cleaned_data["email"], password=form.cleaned_data["password1"]

@@ -1,17 +1,68 @@
+"""Admin pages for plans, per-user overrides, quota counters and usage.
+
+A plan's change applies to its users' next request: limits are read with each API key, never
+cached. Overrides are edited on the user's page (accounts.admin puts the inline there).
+"""
+
 from django.contrib import admin
 
-from billing.models import UsageRecord
+from billing.models import Plan, PlanOverride, QuotaCounter, UsageRecord
+from gateway.admin import ReadOnlyAdmin
+
+LIMIT_FIELDS = (
+    "max_sessions",
+    "messages_per_day",
+    "messages_per_month",
+    "send_rate_per_s",
+    "send_burst",
+    "api_requests_per_minute",
+    "number_checks_per_minute",
+    "max_webhooks",
+)
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("tier", "name", *LIMIT_FIELDS, "engines")
+    fieldsets = (
+        (None, {"fields": ("tier", "name", "engines")}),
+        ("Limits (empty: unlimited)", {"fields": LIMIT_FIELDS}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Users name their plan by its tier code: renaming it would strand them.
+        return ("tier",) if obj is not None else ()
+
+
+class PlanOverrideInline(admin.StackedInline):
+    model = PlanOverride
+    can_delete = True
+    extra = 0
+    max_num = 1
+    fields = (*LIMIT_FIELDS, "note")
+    verbose_name = "limit override"
+
+
+@admin.register(PlanOverride)
+class PlanOverrideAdmin(admin.ModelAdmin):
+    list_display = ("user", *LIMIT_FIELDS, "note")
+    search_fields = ("user__email",)
+    autocomplete_fields = ("user",)
+
+
+@admin.register(QuotaCounter)
+class QuotaCounterAdmin(ReadOnlyAdmin):
+    list_display = ("user", "day", "day_count", "month", "month_count")
+    search_fields = ("user__email",)
+    readonly_fields = ("user", "day", "day_count", "month", "month_count")
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(admin.ModelAdmin):
+class UsageRecordAdmin(ReadOnlyAdmin):
     # Ids, not the objects: a usage row keeps the id of a session or key deleted since.
     list_display = ("billing_date", "user", "session_id", "api_key_id", "kind", "count")
-    list_filter = ("kind", "billing_date", "user__tier")
+    list_filter = ("kind", "billing_date", "user__plan")
     search_fields = ("user__email", "session__id", "session__name", "api_key__prefix")
     date_hierarchy = "billing_date"
     readonly_fields = ("user", "session_id", "api_key_id", "kind", "billing_date", "count")
     exclude = ("session", "api_key")
-
-    def has_add_permission(self, request):  # usage is counted, never typed in
-        return False

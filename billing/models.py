@@ -1,9 +1,102 @@
-"""Usage records: messages counted per user, session, API key and day."""
+"""Plans (the limits of a tier), one user's overrides, quota counters and usage records."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+
+UNLIMITED_HELP = "Empty: unlimited."
+OVERRIDE_HELP = "Empty: the plan's value."
+
+
+def _limit(help_text: str, **extra: object) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(null=True, blank=True, help_text=help_text, **extra)
+
+
+class Plan(models.Model):
+    """The limits of one tier. A user's `plan` names it by its `tier` code (BASIC, PRO, ...).
+
+    Every limit left empty is unlimited. Rates: `send_rate_per_s` messages per second per session
+    with bursts of `send_burst`, paced on the node (a backlog waits, nothing is refused);
+    `api_requests_per_minute` per API key (a dashboard login counts as one key);
+    `number_checks_per_minute` per session. Quotas (`messages_per_day`, `messages_per_month`)
+    count accepted sends per user and UTC day / calendar month. `engines` lists the engines its
+    users may create sessions on (empty: every engine).
+    """
+
+    BASIC = "BASIC"
+    PRO = "PRO"
+    ENTERPRISE = "ENTERPRISE"
+
+    tier = models.CharField(
+        max_length=12,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z][A-Z0-9_]*$", "Upper-case letters, digits and _.")],
+    )
+    name = models.CharField(max_length=60)
+    max_sessions = _limit(UNLIMITED_HELP)
+    messages_per_day = _limit(UNLIMITED_HELP)
+    messages_per_month = _limit(UNLIMITED_HELP)
+    send_rate_per_s = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01)], help_text=UNLIMITED_HELP
+    )
+    send_burst = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Messages sent at once."
+    )
+    api_requests_per_minute = _limit(UNLIMITED_HELP, validators=[MinValueValidator(1)])
+    number_checks_per_minute = _limit(UNLIMITED_HELP, validators=[MinValueValidator(1)])
+    max_webhooks = _limit(UNLIMITED_HELP)
+    engines = models.JSONField(
+        default=list, blank=True, help_text='Engines allowed, e.g. ["whatsapp"]; empty: all.'
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.tier})"
+
+
+class PlanOverride(models.Model):
+    """An operator's exceptions to one user's plan: each limit set here replaces the plan's."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_override"
+    )
+    max_sessions = _limit(OVERRIDE_HELP)
+    messages_per_day = _limit(OVERRIDE_HELP)
+    messages_per_month = _limit(OVERRIDE_HELP)
+    send_rate_per_s = models.FloatField(
+        null=True, blank=True, validators=[MinValueValidator(0.01)], help_text=OVERRIDE_HELP
+    )
+    send_burst = _limit(OVERRIDE_HELP, validators=[MinValueValidator(1)])
+    api_requests_per_minute = _limit(OVERRIDE_HELP, validators=[MinValueValidator(1)])
+    number_checks_per_minute = _limit(OVERRIDE_HELP, validators=[MinValueValidator(1)])
+    max_webhooks = _limit(OVERRIDE_HELP)
+    note = models.CharField(max_length=200, blank=True, help_text="Why, for the next operator.")
+
+    def __str__(self) -> str:
+        return f"Overrides for {self.user_id}"
+
+
+class QuotaCounter(models.Model):
+    """Sends accepted for one user today and this month: the quota's exact count.
+
+    One row per user, moved on to a new day or month by the same conditional UPDATE that counts
+    (services.quota_consume), so concurrent sends in any number of processes never pass a quota.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    day = models.DateField()
+    day_count = models.PositiveIntegerField(default=0)
+    month = models.DateField(help_text="First day of the month counted.")
+    month_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}={self.day_count} {self.month:%Y-%m}={self.month_count}"
 
 
 class UsageRecord(models.Model):
@@ -12,6 +105,7 @@ class UsageRecord(models.Model):
     class Kind(models.TextChoices):
         MESSAGE_OUT = "message_out"
         MESSAGE_IN = "message_in"
+        NUMBER_CHECK = "number_check"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_records"

@@ -1,13 +1,16 @@
-"""Writes for usage accounting."""
+"""Writes for usage accounting and quotas."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from billing.models import UsageRecord
+from billing.errors import QuotaExceeded
+from billing.models import QuotaCounter, UsageRecord
+from billing.selectors import Limits
 
 
 def usage_record_add(
@@ -38,3 +41,74 @@ def usage_record_add(
             UsageRecord.objects.create(count=count, **keys)
     except IntegrityError:
         UsageRecord.objects.filter(**keys).update(count=F("count") + count)
+
+
+# --- Quotas ---------------------------------------------------------------------------------
+
+# A quota without a limit still counts (so a plan change later starts from the true count);
+# its bound is the column's largest value.
+_NO_LIMIT = 2**31 - 1
+_COUNT_SQL = """
+UPDATE {table} SET
+    day_count = (CASE WHEN day = %(day)s THEN day_count ELSE 0 END) + %(n)s,
+    month_count = (CASE WHEN month = %(month)s THEN month_count ELSE 0 END) + %(n)s,
+    day = %(day)s,
+    month = %(month)s
+WHERE user_id = %(user)s
+    AND (CASE WHEN day = %(day)s THEN day_count ELSE 0 END) + %(n)s <= %(day_limit)s
+    AND (CASE WHEN month = %(month)s THEN month_count ELSE 0 END) + %(n)s <= %(month_limit)s
+"""
+
+
+def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> None:
+    """Count `count` accepted sends against the user's quotas of the UTC day and month.
+
+    Call it inside the transaction that records the sends, as its last statement: the row stays
+    locked until commit (so concurrent sends in any process are counted one after the other and
+    exactly `messages_per_day` pass), and a rollback takes the count back. One UPDATE; a user's
+    first send also inserts the row. Raises QuotaExceeded (naming the period and when it resets)
+    and then counts nothing.
+    """
+    now = timezone.now()
+    day = now.date()
+    params = {
+        "user": user_id,
+        "n": count,
+        "day": day,
+        "month": day.replace(day=1),
+        "day_limit": _NO_LIMIT if limits.messages_per_day is None else limits.messages_per_day,
+        "month_limit": (
+            _NO_LIMIT if limits.messages_per_month is None else limits.messages_per_month
+        ),
+    }
+    sql = _COUNT_SQL.format(table=connection.ops.quote_name(QuotaCounter._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount:
+            return
+        if not QuotaCounter.objects.filter(user_id=user_id).exists():
+            try:
+                with transaction.atomic():
+                    QuotaCounter.objects.create(user_id=user_id, day=day, month=day.replace(day=1))
+            except IntegrityError:
+                pass  # another send created it first
+            cursor.execute(sql, params)
+            if cursor.rowcount:
+                return
+    raise _quota_exceeded(user_id=user_id, limits=limits, count=count, day=day)
+
+
+def _quota_exceeded(*, user_id: int, limits: Limits, count: int, day: date) -> QuotaExceeded:
+    row = QuotaCounter.objects.get(user_id=user_id)
+    used_today = row.day_count if row.day == day else 0
+    midnight = datetime.combine(day, time(), tzinfo=UTC)
+    if limits.messages_per_day is not None and used_today + count > limits.messages_per_day:
+        return QuotaExceeded(
+            period="day", limit=limits.messages_per_day, resets_at=midnight + timedelta(days=1)
+        )
+    next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return QuotaExceeded(
+        period="month",
+        limit=limits.messages_per_month or 0,
+        resets_at=datetime.combine(next_month, time(), tzinfo=UTC),
+    )

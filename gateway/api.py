@@ -10,16 +10,54 @@ from rest_framework import exceptions, permissions
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
+from billing.errors import AccountSuspended
+from billing.ratelimits import rate_hit, ratelimit_headers, request_rate_states
+from billing.selectors import Limits, limits_for
 
 
 class OwnerApiView(APIView):
     """A view for tenants: `self.owner` is the user of the API key or the dashboard login.
 
     `self.api_key` is the key used (None for a dashboard login); a session-bound key limits every
-    read to its session.
+    read to its session. Each request counts against the plan's `api_requests_per_minute` for
+    its key (a login counts as one key) before the view runs: past it, 429 `rate_limited` with
+    Retry-After. Every answer carries the RateLimit-Policy and RateLimit fields of what it counted.
     """
 
     permission_classes = [permissions.IsAuthenticated]
+
+    @property
+    def limits(self) -> Limits:
+        """The owner's effective plan limits (no query: loaded with the key)."""
+        if not hasattr(self, "_limits"):
+            self._limits = limits_for(self.owner)
+        return self._limits
+
+    def check_throttles(self, request: Any) -> None:
+        if not self.owner.is_authenticated:  # a view open to all counts nothing
+            return
+        if self.owner.suspended_at is not None:  # a dashboard login; a key was refused before
+            raise AccountSuspended()
+        limit = self.limits.api_requests_per_minute
+        key = self.api_key
+        identity = f"key:{key.id}" if key is not None else f"user:{self.owner.id}"
+        self.rate_count("api", limit=limit, identity=identity, what="API requests of this key")
+
+    def rate_count(self, policy: str, *, limit: int | None, identity: str, what: str) -> None:
+        """Count this request in `policy` (per minute; None: unlimited, nothing counted) and
+        raise RateLimited (429, Retry-After) past `limit`; its state goes out in the headers."""
+        if limit is None:
+            return
+        state = rate_hit(policy, limit=limit, identity=identity)
+        request_rate_states(self.request).append(state)
+        if not state.allowed:
+            raise state.refusal(what)
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in ratelimit_headers(request_rate_states(request)).items():
+            response[name] = value
+        return response
 
     @property
     def owner(self) -> Any:

@@ -26,6 +26,7 @@ class GatewayError(Exception):
     code = "error"
     message = "Request failed."
     http_status = 400
+    headers: dict[str, str] = {}  # response headers it needs (Retry-After, WWW-Authenticate)
 
     def __init__(
         self, message: str | None = None, *, fields: dict[str, Any] | None = None, **context: Any
@@ -94,7 +95,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     message says nothing about the cause.
     """
     if isinstance(exc, GatewayError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.http_status)
+        return Response(
+            error_body(exc.code, exc.message, exc.fields),
+            status=exc.http_status,
+            headers=exc.headers or None,
+        )
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):

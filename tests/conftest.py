@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import json
 import os
 import uuid
@@ -46,9 +47,35 @@ def _node_token(settings: Any) -> None:
     settings.WORKER_AUTH_TOKEN = WORKER_TOKEN
 
 
+@pytest.fixture(autouse=True)
+def _plans(request: Any, settings: Any) -> None:
+    """Keep the seeded plans: a test with `transaction=True` flushes what migrations wrote.
+
+    Rate-limit counters get a prefix of their own per test, so no count leaks between tests.
+    """
+    settings.RATELIMIT_KEY_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+    uses_db = {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    if not uses_db and request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    plans = importlib.import_module("billing.migrations.0003_plans")
+    from billing.models import Plan
+
+    for values in plans.SEED_PLANS:
+        Plan.objects.get_or_create(tier=values["tier"], defaults=values)
+
+
 @pytest.fixture
 def user(db: Any) -> Any:
     return UserFactory()
+
+
+@pytest.fixture
+def unlimited(user: Any) -> Any:
+    """`user` on the ENTERPRISE plan (no limits), for tests of more than a BASIC plan holds."""
+    user.plan_id = "ENTERPRISE"
+    user.save(update_fields=["plan"])
+    return user
 
 
 @pytest.fixture

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from workers_app.errors import NoWorkerAvailable
 from workers_app.models import Worker
+
+# The statuses of a session that holds a connection or is building one: only these take room on
+# a node (a disconnected or logged-out session keeps its node for a later connect, but no
+# connection). Session.Status values; placement may not import the sessions app, and a test
+# holds this list equal to `sessions_app.sessions.status.STARTING` plus CONNECTED.
+HOLDING_STATUSES = ("INITIALIZING", "QR_REQUIRED", "PAIRING", "RECONNECTING", "CONNECTED")
 
 
 def worker_pick(*, engine: str, store: str | None = None, exclude: Collection[str] = ()) -> Worker:
@@ -19,14 +25,16 @@ def worker_pick(*, engine: str, store: str | None = None, exclude: Collection[st
 
     `store`, when given, keeps only the nodes whose `session_store` it is (a moving session's
     login is there); `exclude` lists node ids never to choose (the node a session leaves).
-    Room is assigned sessions over `max_sessions` (the database's count, not the last
-    heartbeat's, so a burst of connects spreads out), then CPU, then memory. The chosen row is
-    locked until the caller's transaction ends. Raises NoWorkerAvailable.
+    Room is assigned sessions (those in HOLDING_STATUSES) over `max_sessions` (the database's
+    count, not the last heartbeat's, so a burst of connects spreads out), then CPU, then memory.
+    The chosen row is locked until the caller's transaction ends. Raises NoWorkerAvailable.
     """
     candidates = Worker.objects.online().exclude(id__in=list(exclude))
     if store is not None:
         candidates = candidates.filter(session_store=store)
-    candidates = candidates.annotate(assigned=Count("sessions")).order_by("id")
+    candidates = candidates.annotate(
+        assigned=Count("sessions", filter=Q(sessions__status__in=HOLDING_STATUSES))
+    ).order_by("id")
     usable = [w for w in candidates if engine in w.engines and w.assigned < w.max_sessions]
     if not usable:
         raise NoWorkerAvailable()

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from billing.models import UsageRecord
-from billing.services import usage_record_add
+from billing.selectors import limits_for
+from billing.services import quota_consume, usage_record_add
 from node_agent.protocol import MessageSend
 from sessions_app.errors import IdempotencyKeyMismatch, SessionNotConnected, SessionNotFound
 from sessions_app.messages.models import OutboundMessage
@@ -82,13 +83,15 @@ def message_send(
     `to`/`chatId`, `request_hash` the request's fingerprint (`message_submit`; "" for none:
     then a repeat is told by its payload). A repeated `idempotency_key` of the same request
     returns the first message and sends nothing (`created` is False); of another one raises
-    IdempotencyKeyMismatch. Raises SessionNotConnected. One short transaction: one insert
-    (the unique key catches a repeat), no query per item.
+    IdempotencyKeyMismatch. Raises SessionNotConnected, and QuotaExceeded past the plan's
+    messages per day or month (then nothing is written or published). One short transaction:
+    one insert (the unique key catches a repeat) and the quota's one UPDATE, no query per item.
     """
     body = {"to": to, "chatId": chat_jid, **payload}
     asked = request_hash or body
     if session.status != S.CONNECTED or not session.worker_id:
         raise SessionNotConnected()
+    limits = limits_for(owner)
     try:
         with transaction.atomic():
             message = OutboundMessage.objects.create(
@@ -102,6 +105,8 @@ def message_send(
                 idempotency_key=idempotency_key or "",
                 request_hash=request_hash,
             )
+            # Last statement: the quota row stays locked until commit, so keep that short.
+            quota_consume(user_id=owner.id, limits=limits)
             node_publish_on_commit(
                 worker_id=session.worker_id,
                 task=MessageSend(message_id=message.id, session_id=session.id, payload=body),

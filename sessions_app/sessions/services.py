@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from billing.selectors import engine_check, limits_for, plan_limit_check
 from gateway.models import system_log
 from node_agent.protocol import NodeTask, SessionDelete, SessionLogout, SessionStart, SessionStop
 from sessions_app.errors import PhoneNumberRequired, SessionAlreadyConnected, SessionNotFound
@@ -29,8 +30,19 @@ from workers_app.placement import worker_pick_for
 S = Session.Status
 
 
+@transaction.atomic
 def session_create(*, owner: User, name: str, engine: str) -> Session:
-    """Create a session card (phase 1): status DISCONNECTED, on no node yet."""
+    """Create a session card (phase 1): status DISCONNECTED, on no node yet.
+
+    Raises EngineDisabled or PlanLimitReached (the engine, or the plan's `max_sessions`
+    counting every session of the owner); then nothing is written. The owner's row is locked so
+    concurrent creates are counted one after the other.
+    """
+    limits = limits_for(owner)
+    engine_check(limits=limits, engine=engine)
+    User.objects.select_for_update().filter(id=owner.id).first()
+    held = Session.objects.filter(owner=owner).count()
+    plan_limit_check(limits=limits, limit="max_sessions", used=held, what="sessions")
     session = Session.objects.create(owner=owner, name=name, engine=engine)
     system_log(
         event="session.created",
@@ -64,13 +76,19 @@ def session_connect(
     node is ONLINE and runs its engine goes back to it, since its login may live there; else
     `workers_app.placement.worker_pick_for` chooses (a node of its login's store first).
     `phone_number` (E.164 digits) is needed for the `pairing_code` method. Raises
-    SessionAlreadyConnected, PhoneNumberRequired or NoWorkerAvailable (then nothing changes).
+    SessionAlreadyConnected, PhoneNumberRequired, NoWorkerAvailable, EngineDisabled or
+    PlanLimitReached (more sessions holding a connection than the plan's `max_sessions`, after
+    an operator lowered it); then nothing changes.
     """
     session = Session.objects.select_for_update().get(id=session.id, owner=owner)
     if session.status == S.CONNECTED:
         raise SessionAlreadyConnected()
     if session.status in STARTING:
         return session
+    limits = limits_for(owner)
+    engine_check(limits=limits, engine=session.engine)
+    holding = Session.objects.filter(owner=owner, status__in=[*STARTING, S.CONNECTED]).count()
+    plan_limit_check(limits=limits, limit="max_sessions", used=holding, what="connected sessions")
     if method == "pairing_code" and not phone_number:
         raise PhoneNumberRequired()
     worker = session.worker

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing.selectors import limits_for, plan_limit_check
 from gateway.netsafety import check_url
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.models import (
@@ -56,20 +57,28 @@ def endpoint_create(
     """Register a webhook endpoint with a new secret (`endpoint.secret`, to show once).
 
     `session` None means every session of the owner. Raises UnsafeUrl (400 `unsafe_url`) for a
-    URL that is not http(s) or reaches a loopback, private, link-local or metadata address.
+    URL that is not http(s) or reaches a loopback, private, link-local or metadata address, and
+    PlanLimitReached (403) past the plan's `max_webhooks` endpoints per user; then nothing is
+    written. The owner's row is locked so concurrent registrations are counted in turn.
     """
     checked = check_url(url)
-    return WebhookEndpoint.objects.create(
-        owner=owner,
-        session=session,
-        url=checked.url,
-        url_normalized=url_normalize(checked.url),
-        event_types=_event_types(event_types),
-        description=description,
-        hub_signature=hub_signature,
-        enabled=enabled,
-        secret=secret_generate(),
-    )
+    with transaction.atomic():
+        User.objects.select_for_update().filter(id=owner.id).first()
+        used = WebhookEndpoint.objects.filter(owner=owner).count()
+        plan_limit_check(
+            limits=limits_for(owner), limit="max_webhooks", used=used, what="webhook endpoints"
+        )
+        return WebhookEndpoint.objects.create(
+            owner=owner,
+            session=session,
+            url=checked.url,
+            url_normalized=url_normalize(checked.url),
+            event_types=_event_types(event_types),
+            description=description,
+            hub_signature=hub_signature,
+            enabled=enabled,
+            secret=secret_generate(),
+        )
 
 
 def endpoint_update(*, owner: User, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:

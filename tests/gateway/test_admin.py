@@ -7,14 +7,21 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.services import api_key_create
-from billing.services import usage_record_add
+from billing.models import PlanOverride
+from billing.selectors import limits_for
+from billing.services import quota_consume, usage_record_add
 from gateway.models import system_log
 from sessions_app.messages.services import message_received_apply
 from sessions_app.messages.statuses import message_status_apply
 from sessions_app.sessions.models import Session
 from sessions_app.webhooks.endpoints import endpoint_create
 from sessions_app.webhooks.models import WebhookEndpoint
-from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    ConnectedSessionFactory,
+    OutboundMessageFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 # Rows the gateway writes itself: an operator reads and deletes them, never adds one.
@@ -22,6 +29,10 @@ WRITTEN_BY_THE_GATEWAY = {
     "gateway.systemlog",
     "accounts.apikey",
     "billing.usagerecord",
+    "billing.quotacounter",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
     "workers_app.worker",
     "sessions_app.session",
     "sessions_app.outboundmessage",
@@ -58,6 +69,11 @@ def one_of_each(user, settings):
         billing_date=timezone.now().date(),
     )
     system_log(event="test", message="a line")
+    PlanOverride.objects.create(user=user, messages_per_day=5, note="trial")
+    quota_consume(user_id=user.id, limits=limits_for(user))
+    login = Client()  # django-axes' rows: a failed log-in, then a good one
+    login.post("/login", {"email": "nobody@example.com", "password": "wrong"})
+    login.post("/login", {"email": user.email, "password": PASSWORD})
 
 
 def _label(model):
@@ -134,11 +150,12 @@ def test_deleting_a_session_or_its_user_in_admin_tells_the_nodes(
 
 def test_an_added_user_is_kept_lower_case_as_login_reads_it(staff):
     form = {"email": "New@Example.COM", "password1": "x7-long-pass", "password2": "x7-long-pass"}
-    form.update({"tier": "BASIC", "usable_password": "true"})
+    form.update({"plan": "BASIC", "usable_password": "true"})
     assert staff.post("/admin/accounts/user/add/", form).status_code == 302
     again = staff.post("/admin/accounts/user/add/", {**form, "email": "new@example.com"})
     assert "already exists" in again.content.decode()
-    assert Client().login(email="new@example.com", password="x7-long-pass")
+    login = Client().post("/login", {"email": "new@example.com", "password": "x7-long-pass"})
+    assert login.status_code == 302, login.content.decode()[:300]
 
 
 def test_a_keys_owner_and_session_cannot_be_edited(staff, user):

@@ -29,9 +29,9 @@ STRESS = textwrap.dedent(
         whatsapp_probe_timeout_s=0,  # every attempt is a real connect()
         whatsapp_proxy_url=proxy,  # closed: connects fail at once, no DNS
         whatsapp_start_spacing_s=0,
-        whatsapp_retry_min_s=0.01,
-        whatsapp_retry_max_s=0.05,
-        whatsapp_stop_timeout_s=5,
+        whatsapp_retry_min_s=0.05,
+        whatsapp_retry_max_s=0.2,
+        whatsapp_stop_timeout_s=1,  # a stop that waits on a connect gives up soon
     )
     events = []
     engine = WhatsAppEngine(config, lambda sid, kind, data: events.append(kind))
@@ -77,7 +77,7 @@ def test_parallel_starts_and_stops_beside_status_calls_survive(tmp_path):
         work = tmp_path / f"run{run}"
         work.mkdir()
         done = subprocess.run(
-            [sys.executable, "-c", STRESS, str(work), "15", closed_proxy()],
+            [sys.executable, "-c", STRESS, str(work), "30", closed_proxy()],
             cwd=ROOT,
             env=env,
             capture_output=True,

@@ -82,12 +82,12 @@ def test_placement_prefers_free_capacity_and_skips_full_or_unsuitable_nodes():
     roomy = WorkerFactory(max_sessions=10)
     WorkerFactory(engines=["whatsapp"], max_sessions=100)  # lacks the sandbox engine
     WorkerFactory(status=Worker.Status.DRAINING, max_sessions=100)
-    SessionFactory(worker=busy)
-    SessionFactory(worker=roomy)
+    SessionFactory(worker=busy, status=Session.Status.CONNECTED)
+    SessionFactory(worker=roomy, status=Session.Status.CONNECTED)
     assert worker_pick(engine="sandbox").id == roomy.id
-    SessionFactory(worker=busy)  # busy is now full
+    SessionFactory(worker=busy, status=Session.Status.CONNECTED)  # busy is now full
     for _ in range(8):
-        SessionFactory(worker=roomy)
+        SessionFactory(worker=roomy, status=Session.Status.CONNECTED)
     assert worker_pick(engine="sandbox").id == roomy.id
 
 

@@ -23,7 +23,8 @@ def _silence(worker):
     Worker.objects.filter(id=worker.id).update(last_heartbeat=stale)
 
 
-def test_placement_spreads_twenty_sessions_by_capacity(user):
+def test_placement_spreads_twenty_sessions_by_capacity(unlimited):
+    user = unlimited
     small = WorkerFactory(max_sessions=10)
     large = WorkerFactory(max_sessions=30)
     for _ in range(20):
@@ -68,8 +69,16 @@ def test_pick_by_store_and_exclusion():
     WorkerFactory(session_store="", max_sessions=100)
     first = WorkerFactory(session_store=STORE)
     second = WorkerFactory(session_store=STORE)
-    SessionFactory(worker=first)
+    SessionFactory(worker=first, status=S.CONNECTED)
+    SessionFactory(worker=second, status=S.DISCONNECTED)  # holds no connection: takes no room
     assert worker_pick(engine="sandbox", store=STORE).id == second.id
     assert worker_pick(engine="sandbox", store=STORE, exclude=[second.id]).id == first.id
     with pytest.raises(NoWorkerAvailable):
         worker_pick(engine="sandbox", store="pg-none")
+
+
+def test_placement_counts_the_statuses_that_hold_a_connection():
+    from sessions_app.sessions.status import STARTING
+    from workers_app.placement import HOLDING_STATUSES
+
+    assert set(HOLDING_STATUSES) == {*STARTING, S.CONNECTED}

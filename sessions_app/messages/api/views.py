@@ -231,11 +231,22 @@ class ContactCheckApi(SessionApiView):
         parameters=[OpenApiParameter("phone", str, required=True, description="Any common form")],
         responses=ContactCheckOutput,
         summary="Tell whether a number is on WhatsApp, and its JID",
+        description=(
+            "Counted against the plan's number checks per minute for the session: past it, 429 "
+            "`rate_limited` with Retry-After (checking numbers at speed is how WhatsApp "
+            "accounts get banned)."
+        ),
     )
     def get(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
         query = ContactCheckQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        self.rate_count(
+            "checks",
+            limit=self.limits.number_checks_per_minute,
+            identity=f"session:{session.id}",
+            what="Number checks of this session",
+        )
         answer = selectors.contact_check(
             owner=self.owner, session=session, phone=query.validated_data["phone"]
         )

@@ -8,24 +8,10 @@ With `DATABASE_URL` and `REDIS_URL` set it uses PostgreSQL, and Redis as broker 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import environ
 
+from gateway.settings.base import BASE_DIR, DATA_DIR, ENV_FILE, env  # noqa: E402,F401
 from node_agent.broker import broker_settings, result_backend_url
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-# `make run` keeps its secrets in .env; ENV_FILE names another file, or none when empty (`make
-# test` sets it empty, so a developer's .env never changes what the tests see).
-ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
-if ENV_FILE:
-    environ.Env.read_env(ENV_FILE, overwrite=False)
-
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -61,6 +47,7 @@ INSTALLED_APPS = [
     "workers_app",
     "sessions_app",
     "billing",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gateway.urls"
@@ -117,6 +106,10 @@ SILENCED_SYSTEM_CHECKS = ["models.W047"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out address at once
+    "django.contrib.auth.backends.ModelBackend",
+]
 # E-mail (password reset). EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pw@host:587;
 # without it, each mail is a file under DATA_DIR/mail (the embedded default: nothing to set up,
 # and a reset link never lands in a log).
@@ -257,39 +250,10 @@ MEDIA_MAX_BYTES = env.int("MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
 # whose file parts Django streams to disk instead of holding them in memory.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=24 * 1024 * 1024)
 
-# --- User webhooks --------------------------------------------------------------------------
-# Waits before each automatic attempt (the first is immediate): the retry schedule Svix, the
-# authors of Standard Webhooks, publish (docs.svix.com/retries: now, 5 s, 5 min, 30 min, 2 h,
-# 5 h, 10 h, 10 h), extended with 10 h steps to cover three days (about 78 h, 13 attempts).
-WEBHOOK_RETRY_SCHEDULE_S = env.list(
-    "WEBHOOK_RETRY_SCHEDULE_S",
-    cast=float,
-    default=[0, 5, 300, 1800, 7200, 18000] + [36000] * 7,
-)
-WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)  # ± share of each wait
-WEBHOOK_RETRY_AFTER_MAX_S = env.float("WEBHOOK_RETRY_AFTER_MAX_S", default=36000.0)
-WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)  # per attempt, whole exchange
-WEBHOOK_SWEEP_INTERVAL_S = env.float("WEBHOOK_SWEEP_INTERVAL_S", default=5.0)
-WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
-WEBHOOK_TASK_BATCH = env.int("WEBHOOK_TASK_BATCH", default=10)  # deliveries per task (one endpoint)
-WEBHOOK_REQUEUE_AFTER_S = env.float("WEBHOOK_REQUEUE_AFTER_S", default=120.0)
-WEBHOOK_SECRET_OVERLAP_S = env.int("WEBHOOK_SECRET_OVERLAP_S", default=24 * 3600)
-WEBHOOK_REPLAY_WINDOW_DAYS = env.int("WEBHOOK_REPLAY_WINDOW_DAYS", default=14)
-WEBHOOK_RESPONSE_SNIPPET_CHARS = min(env.int("WEBHOOK_RESPONSE_SNIPPET_CHARS", default=500), 1000)
-CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {
-    "task": "sessions_app.webhooks.tasks.sweep_webhooks",
-    "schedule": WEBHOOK_SWEEP_INTERVAL_S,
-}
-# Events (with their deliveries and attempts) are kept this long once every delivery ended; at
-# least the replay window, so a delivery that may still be replayed is never gone.
-WEBHOOK_EVENT_RETENTION_DAYS = max(
-    env.int("WEBHOOK_EVENT_RETENTION_DAYS", default=30), WEBHOOK_REPLAY_WINDOW_DAYS
-)
-WEBHOOK_PRUNE_INTERVAL_S = env.float("WEBHOOK_PRUNE_INTERVAL_S", default=3600.0)
-CELERY_BEAT_SCHEDULE["prune-webhook-events"] = {
-    "task": "sessions_app.webhooks.tasks.prune_webhook_events",
-    "schedule": WEBHOOK_PRUNE_INTERVAL_S,
-}
+from gateway.settings.webhooks import *  # noqa: E402,F403
+
+CELERY_BEAT_SCHEDULE.update(WEBHOOK_BEAT_SCHEDULE)  # noqa: F405
+from gateway.settings.limits import *  # noqa: E402,F403
 
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -393,6 +357,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # a line per log-in otherwise
         "django.request": {"handlers": ["system_log"]},
         "gateway.errors": {"handlers": ["system_log"]},
         "celery.app.trace": {"handlers": ["system_log"]},
