@@ -55,6 +55,11 @@ class NodeConfig:
     heartbeat_interval_s: float = _var("WORKER_HEARTBEAT_INTERVAL", 30.0)
     max_sessions: int = _var("WORKER_MAX_SESSIONS", 100)
     concurrency: int = _var("WORKER_CONCURRENCY", 8)
+    # Threads sending from the send lanes (fair across sessions, ordered per chat).
+    send_threads: int = _var("WORKER_SEND_THREADS", 8)
+    # A send that cannot go yet (session not connected) waits this long, doubling up to the max.
+    send_retry_min_s: float = _var("WORKER_SEND_RETRY_MIN_S", 2.0)
+    send_retry_max_s: float = _var("WORKER_SEND_RETRY_MAX_S", 60.0)
     sandbox_network_path: str = _var("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3")
     sandbox_qr_first_ttl_s: float = _var("SANDBOX_QR_FIRST_TTL_S", 60.0)
     sandbox_qr_ttl_s: float = _var("SANDBOX_QR_TTL_S", 20.0)
@@ -190,6 +195,9 @@ POSITIVE = frozenset(
         "WORKER_HEARTBEAT_INTERVAL",
         "WORKER_MAX_SESSIONS",
         "WORKER_CONCURRENCY",
+        "WORKER_SEND_THREADS",
+        "WORKER_SEND_RETRY_MIN_S",
+        "WORKER_SEND_RETRY_MAX_S",
         "SANDBOX_QR_FIRST_TTL_S",
         "SANDBOX_QR_TTL_S",
         "SANDBOX_QR_COUNT",

@@ -166,6 +166,21 @@ class Messages:
         )
         return True
 
+    def record(
+        self, message_id: str, session_id: str, payload: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Record an outbound message (`recorded`, committed) unless its id is known; return
+        (row, created). Its `chat_jid` is the chat its order is kept in."""
+        to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
+        chat_jid = str(payload.get("chatId") or protocol.user_jid(to))
+        return self.db.message_record_out(
+            message_id,
+            session_id=session_id,
+            chat_jid=chat_jid,
+            type_=str(payload.get("type")),
+            payload=payload,
+        )
+
     def send(
         self,
         message_id: str,
@@ -183,15 +198,7 @@ class Messages:
         `session_not_connected` instead. With a shared store the message is also claimed there
         (module doc); a store out of reach is TransientSendError `session_store_unavailable`.
         """
-        to = str(payload.get("to") or str(payload.get("chatId", "")).split("@")[0])
-        chat_jid = str(payload.get("chatId") or protocol.user_jid(to))
-        message, created = self.db.message_record_out(
-            message_id,
-            session_id=session_id,
-            chat_jid=chat_jid,
-            type_=str(payload.get("type")),
-            payload=payload,
-        )
+        message, created = self.record(message_id, session_id, payload)
         if not created and message["state"] in ("sent", "failed"):
             log.info("message %s already %s: repeating its report", message_id, message["state"])
             self._repeat_message_report(message)

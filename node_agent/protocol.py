@@ -184,12 +184,17 @@ class MessageSend(NodeTask):
     and by type `text`, `media` (MEDIA_DESCRIPTOR_KEYS; the node fetches the bytes from the
     backend), `location`, `contact` {name, vcard}, `reaction` {messageId, emoji}; on any type
     `replyTo` (a WhatsApp message id) and `mentions` (E.164 digits).
+
+    `rate_per_s` and `burst` pace the session's lane on the node (the plan's send rate in
+    messages per second, 0 for none; None keeps the lane's). A node older than them ignores them.
     """
 
     name: ClassVar[str] = TASK_PREFIX + "message_send"
     message_id: str
     session_id: str
     payload: dict[str, Any]
+    rate_per_s: float | None = None
+    burst: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,6 +33,7 @@ from node_agent.engines.whatsapp import WhatsAppEngine, neonize_installed
 from node_agent.messages import Messages
 from node_agent.outbox import OutboxSender
 from node_agent.reports import Reporter
+from node_agent.send_queue import SendQueue
 from node_agent.session_store import SharedSessionStore
 from node_agent.sharing import SessionSharing
 
@@ -66,6 +67,7 @@ class NodeRuntime:
         self._locks_guard = threading.Lock()
         self._session_locks: dict[str, threading.Lock] = {}
         self.messages = Messages(self.db, self.reporter, self.engines, self.shared)
+        self.send_queue = SendQueue(self.messages, self.message_send, config)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
@@ -82,6 +84,7 @@ class NodeRuntime:
         """
         self.outbox.start()
         self.sharing.start()
+        self.send_queue.start()
         if restore_after is None:
             self.restore()
             return
@@ -143,6 +146,7 @@ class NodeRuntime:
                 return
             self._closed = True
         self.sharing.stop()
+        self.send_queue.stop()
         for engine in self.engines.values():
             engine.shutdown()
         if report:
@@ -316,17 +320,32 @@ class NodeRuntime:
         *,
         final_attempt: bool = True,
     ) -> str:
-        """Send one message exactly once; see Messages.send.
-
-        Returns `not_here` (nothing sent, nothing reported) when the session runs on another
-        node: its row here is `moved`, or, with a shared store, this node never had it. The
-        backend keeps the message queued and hands it to the session's current node.
-        """
-        row = self.db.session_get(session_id)
-        if (row and row["desired"] == "moved") or (row is None and self.shared is not None):
+        """Send one message exactly once; see Messages.send. Returns `not_here` (nothing sent,
+        nothing reported) when the session runs on another node (`_elsewhere`): the backend
+        keeps the message queued and hands it to the session's current node."""
+        if self._elsewhere(session_id):
             log.info("message %s not sent: session %s is not on this node", message_id, session_id)
             return "not_here"
         return self.messages.send(message_id, session_id, payload, final_attempt=final_attempt)
+
+    def message_enqueue(self, task: protocol.MessageSend) -> str:
+        """Record a send and queue it in its session's lane; see SendQueue.enqueue.
+
+        `not_here` (nothing recorded) when the session runs on another node."""
+        if self._elsewhere(task.session_id):
+            log.info(
+                "message %s not queued: session %s is elsewhere", task.message_id, task.session_id
+            )
+            return "not_here"
+        return self.send_queue.enqueue(task)
+
+    def _elsewhere(self, session_id: str) -> bool:
+        """True when the session runs on another node: its row here is `moved`, or, with a
+        shared store, this node never had it."""
+        row = self.db.session_get(session_id)
+        return (row is not None and row["desired"] == "moved") or (
+            row is None and self.shared is not None
+        )
 
     def messages_list(self, ask: protocol.MessagesList) -> list[dict[str, Any]]:
         """Return the page of a session's messages, both ways, that `ask` names; each has

@@ -8,19 +8,15 @@ which makes every one safe to run twice (tasks are acknowledged late).
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 
 from node_agent import protocol
-from node_agent.engines.base import TransientSendError
 from node_agent.runtime import NodeRuntime
 
 # message_send retries while the session is not connected: 2, 4, 8, 16, 32, 60 s (+ jitter),
 # about two minutes in all, then the message is reported failed `session_not_connected`.
-MESSAGE_SEND_MAX_RETRIES = 6
-MESSAGE_SEND_BACKOFF_CAP_S = 60
 
 _runtime: NodeRuntime | None = None
 
@@ -78,26 +74,13 @@ def session_delete(**kwargs: Any) -> None:
     get_runtime().session_delete(protocol.SessionDelete.from_wire(kwargs).session_id)
 
 
-@shared_task(bind=True, **task_options(protocol.MessageSend, max_retries=MESSAGE_SEND_MAX_RETRIES))
-def message_send(self: Task, **kwargs: Any) -> str:
-    """Send one message exactly once; retry with back-off while the session is not connected.
-
-    Returns the message's state here; `not_here` (no send, no report, no retry) when the
-    session lives on another node. Only TransientSendError retries (session not connected,
-    shared session store unreachable).
-    """
-    task = protocol.MessageSend.from_wire(kwargs)
-    runtime = get_runtime()
-    final = self.request.retries >= MESSAGE_SEND_MAX_RETRIES
-    try:
-        return runtime.message_send(
-            task.message_id, task.session_id, task.payload, final_attempt=final
-        )
-    except TransientSendError as exc:
-        countdown = min(MESSAGE_SEND_BACKOFF_CAP_S, 2 ** (self.request.retries + 1))
-        raise self.retry(
-            exc=exc, countdown=countdown + random.uniform(0, 1), queue=runtime.config.queue
-        ) from exc
+@shared_task(**task_options(protocol.MessageSend))
+def message_send(**kwargs: Any) -> str:
+    """Record one message and queue it in its session's send lane (fair, ordered per chat,
+    paced by the plan); the lane sends it exactly once and retries while the session is not
+    connected. Returns `queued`, the state of a message known here already, or `not_here`
+    (nothing recorded) when the session lives on another node."""
+    return get_runtime().message_enqueue(protocol.MessageSend.from_wire(kwargs))
 
 
 @shared_task(**task_options(protocol.MessagesList))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from billing.models import UsageRecord
-from billing.selectors import limits_for
+from billing.selectors import Limits, limits_for
 from billing.services import quota_consume, usage_record_add
 from node_agent.protocol import MessageSend
 from sessions_app.errors import IdempotencyKeyMismatch, SessionNotConnected, SessionNotFound
@@ -109,7 +109,7 @@ def message_send(
             quota_consume(user_id=owner.id, limits=limits)
             node_publish_on_commit(
                 worker_id=session.worker_id,
-                task=MessageSend(message_id=message.id, session_id=session.id, payload=body),
+                task=_send_task(message.id, session.id, body, limits),
             )
     except IntegrityError:
         # The key was used before (`message_submit` looks first; a direct caller does not), or
@@ -119,6 +119,19 @@ def message_send(
         existing = OutboundMessage.objects.get(owner=owner, idempotency_key=idempotency_key)
         return _idempotent_repeat(existing, session, asked), False
     return message, True
+
+
+def _send_task(
+    message_id: str, session_id: str, body: dict[str, Any], limits: Limits
+) -> MessageSend:
+    """The node task of one send, with the plan's pace for the session's lane (0: unpaced)."""
+    return MessageSend(
+        message_id=message_id,
+        session_id=session_id,
+        payload=body,
+        rate_per_s=limits.send_rate_per_s or 0,
+        burst=limits.send_burst,
+    )
 
 
 def _idempotent_repeat(
@@ -189,14 +202,14 @@ def messages_republish() -> int:
                 session__status=S.CONNECTED,
                 session__worker__isnull=False,
             )
-            .select_related("session")
+            .select_related("session", "owner__plan", "owner__plan_override")
             .order_by("created_at")[: settings.MESSAGE_REQUEUE_BATCH]
         )
         for message in due:
             node_publish_on_commit(
                 worker_id=message.session.worker_id,
-                task=MessageSend(
-                    message_id=message.id, session_id=message.session_id, payload=message.payload
+                task=_send_task(
+                    message.id, message.session_id, message.payload, limits_for(message.owner)
                 ),
             )
             published += 1

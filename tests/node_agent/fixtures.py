@@ -109,6 +109,8 @@ def make_config(tmp_path, backend):
             "sandbox_read_delay_s": 0.1,
             "sandbox_reconnect_delay_s": 0.05,
             "whatsapp_reachability_s": 0.0,  # no test dials WhatsApp unless it says so
+            "send_retry_min_s": 0.01,
+            "send_retry_max_s": 0.05,
         }
         values.update(overrides)
         return NodeConfig(**values)

@@ -39,6 +39,8 @@ def test_republish_sends_old_queued_message_to_its_node_once_per_interval(
                 "messageId": message.id,
                 "sessionId": session.id,
                 "payload": message.payload,
+                "ratePerS": 1.0,  # the owner's BASIC plan paces the session's lane
+                "burst": 5,
             },
         }
     ]

@@ -55,6 +55,8 @@ def test_send_records_then_publishes_to_the_sessions_node(
             "type": "text",
             "text": "hello",
         },
+        "ratePerS": 1.0,  # the BASIC plan's pace for the session's lane on the node
+        "burst": 5,
     }
 
 
