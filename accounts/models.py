@@ -16,6 +16,8 @@ class UserManager(BaseUserManager["User"]):
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         if not email:
             raise ValueError("email is required")
+        if "tier" in extra:  # the plan by its tier code, as callers named it before plans
+            extra["plan_id"] = extra.pop("tier")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         if password:
             user.set_password(password)

@@ -15,6 +15,8 @@ WEBHOOK_RETRY_SCHEDULE_S = env.list(
 )
 WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.2)  # ± share of each wait
 WEBHOOK_RETRY_AFTER_MAX_S = env.float("WEBHOOK_RETRY_AFTER_MAX_S", default=36000.0)
+# Attempts in flight per endpoint at most, so a slow receiver holds that many delivery threads.
+WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env.int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", default=2)
 WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)  # per attempt, whole exchange
 WEBHOOK_SWEEP_INTERVAL_S = env.float("WEBHOOK_SWEEP_INTERVAL_S", default=5.0)
 WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)

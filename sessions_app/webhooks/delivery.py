@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from gateway.netsafety import UnsafeUrl, check_url
 from sessions_app.webhooks.client import HttpResult, http_post
-from sessions_app.webhooks.endpoints import endpoint_disable, endpoint_secrets
+from sessions_app.webhooks.endpoints import delivery_secrets, endpoint_disable
 from sessions_app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from sessions_app.webhooks.signing import signature_headers
 
@@ -58,40 +58,76 @@ def deliveries_attempt(*, delivery_ids: list[str]) -> list[WebhookAttempt]:
     When an attempt gets no answer at all (a timeout, a refused connection, an unsafe URL), the
     rest are not tried now: they go back to the sweeper, which enqueues them again within
     WEBHOOK_SWEEP_INTERVAL_S, so a receiver that hangs holds a worker for one timeout per task.
+    The same holds when the endpoint already has WEBHOOK_ENDPOINT_MAX_IN_FLIGHT attempts in
+    flight (other tasks): a slow receiver holds at most that many delivery threads.
     """
     attempts: list[WebhookAttempt] = []
     for n, delivery_id in enumerate(delivery_ids):
         attempt = delivery_attempt(delivery_id=delivery_id)
-        if attempt is None:
+        if attempt is BUSY:  # this one and the rest wait for the sweeper
+            rest = delivery_ids[n:]
+        elif attempt is None:
             continue
-        attempts.append(attempt)
-        rest = delivery_ids[n + 1 :]
-        if attempt.status_code is None and rest:
+        else:
+            attempts.append(attempt)
+            rest = delivery_ids[n + 1 :] if attempt.status_code is None else []
+        if rest:
             WebhookDelivery.objects.filter(id__in=rest, status=D.PENDING).update(enqueued_at=None)
             break
     return attempts
 
 
-def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | None:
+class _Busy:
+    """What delivery_attempt returns when the endpoint has its attempts in flight already."""
+
+
+BUSY = _Busy()
+
+
+def _claim(delivery_id: str, now: datetime) -> bool | _Busy:
+    """Claim a due delivery (pending → sending) unless its endpoint is at its cap of attempts in
+    flight. The endpoint's row is locked while counting, so two workers never pass the cap."""
+    with transaction.atomic():
+        endpoint_id = (
+            WebhookDelivery.objects.filter(id=delivery_id).values_list("endpoint_id", flat=True)
+        ).first()
+        if endpoint_id is None:
+            return False
+        WebhookEndpoint.objects.select_for_update().filter(id=endpoint_id).first()
+        in_flight = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=D.SENDING)
+        if in_flight.count() >= settings.WEBHOOK_ENDPOINT_MAX_IN_FLIGHT:
+            due = WebhookDelivery.objects.filter(
+                id=delivery_id, status=D.PENDING, next_attempt_at__lte=now
+            )
+            return BUSY if due.exists() else False
+        return bool(
+            WebhookDelivery.objects.filter(
+                id=delivery_id, status=D.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+            ).update(
+                status=D.SENDING,
+                claimed_at=now,
+                enqueued_at=None,
+                attempt_count=F("attempt_count") + 1,
+                updated_at=now,
+            )
+        )
+
+
+def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | _Busy | None:
     """Make the due attempt of one delivery and record it; return the attempt.
 
     Claims the delivery with a conditional UPDATE (pending, due, endpoint enabled → sending), so
     of two workers given the same id only one sends; the other gets None, as does a delivery
-    that is not due. Checks the URL again (UnsafeUrl is recorded as a failed attempt), signs with
+    that is not due; BUSY when the endpoint has WEBHOOK_ENDPOINT_MAX_IN_FLIGHT attempts in
+    flight. Checks the URL again (UnsafeUrl is recorded as a failed attempt), signs with
     every current secret, and sends with WEBHOOK_TIMEOUT_S. Afterwards: 2xx succeeds; 410
     disables the endpoint; anything else is retried on the schedule, and a delivery past the
     schedule fails and disables its endpoint unless that endpoint succeeded meanwhile.
     """
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(
-        id=delivery_id, status=D.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
-    ).update(
-        status=D.SENDING,
-        claimed_at=now,
-        enqueued_at=None,
-        attempt_count=F("attempt_count") + 1,
-        updated_at=now,
-    )
+    claimed = _claim(delivery_id, now)
+    if claimed is BUSY:
+        return BUSY
     if not claimed:
         return None
     delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(id=delivery_id)
@@ -111,7 +147,12 @@ def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | None:
                 msg_id=delivery.event_id,
                 timestamp=started_at,
                 body=body,
-                secrets_=endpoint_secrets(endpoint, now=started_at),
+                secrets_=delivery_secrets(
+                    endpoint,
+                    event_type=delivery.event.type,
+                    session_id=delivery.event.session_id,
+                    now=started_at,
+                ),
                 hub_secret=endpoint.secret if endpoint.hub_signature else None,
             ),
         }

@@ -161,6 +161,26 @@ def endpoint_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
     return secrets_
 
 
+def delivery_secrets(
+    endpoint: WebhookEndpoint, *, event_type: str, session_id: str | None, now: datetime
+) -> list[str]:
+    """Return every secret that signs a delivery of `endpoint` now: its own, then those of the
+    owner's other enabled endpoints with the same normalized URL that want this event (events
+    make one delivery per URL, so each registration's secret must verify that one POST)."""
+    secrets_ = endpoint_secrets(endpoint, now=now)
+    twins = (
+        WebhookEndpoint.objects.filter(
+            owner_id=endpoint.owner_id, url_normalized=endpoint.url_normalized, enabled=True
+        )
+        .exclude(id=endpoint.id)
+        .order_by("created_at")
+    )
+    for twin in twins:
+        if twin.wants(event_type) and twin.session_id in (None, session_id):
+            secrets_ += [s for s in endpoint_secrets(twin, now=now) if s not in secrets_]
+    return secrets_
+
+
 def _event_types(values: list[str]) -> list[str]:
     types = list(dict.fromkeys(values))
     if ALL_EVENTS in types or not types:  # `*` and the opt-in types it leaves out, if named

@@ -201,17 +201,20 @@ class Stack:
             raise AssertionError(f"manage.py {args} failed:\n{result.stderr}")
         return result.stdout
 
-    def create_api_key(self, email: str) -> str:
-        """Create (or reuse) the user and a new API key; returns the key."""
-        return self.manage("create_api_key", "--email", email).strip().splitlines()[-1]
+    def create_api_key(self, email: str, plan: str = "ENTERPRISE") -> str:
+        """Create (or reuse) the user on `plan` (default unlimited: the tests measure the
+        platform, not a plan's pacing) and a new API key; returns the key."""
+        answer = self.manage("create_api_key", "--email", email, "--plan", plan)
+        return answer.strip().splitlines()[-1]
 
-    def create_user(self, email: str, password: str) -> None:
+    def create_user(self, email: str, password: str, plan: str = "ENTERPRISE") -> None:
         """Create a user who can log in to the dashboard."""
         self.manage(
             "shell",
             "-c",
             "from accounts.services import user_create; "
-            f"user_create(email={email!r}, password={password!r})",
+            f"user_create(email={email!r}, password={password!r}).__class__.objects"
+            f".filter(email={email.lower()!r}).update(plan={plan!r})",
         )
 
 

@@ -1,6 +1,8 @@
-"""`python manage.py create_api_key --email E [--session ID] [--name N]`: issue an API key.
+"""`python manage.py create_api_key --email E [--session ID] [--name N] [--plan TIER]`: issue an
+API key.
 
-Creates the user (API-only, no password) if the email is new. The key is printed as the last line
+Creates the user (API-only, no password) if the email is new; `--plan` puts the user on that plan
+(BASIC, PRO, ENTERPRISE or an operator's own). The key is printed as the last line
 of standard output and is never shown again; everything else goes to standard error.
 """
 
@@ -14,6 +16,7 @@ from django.core.validators import validate_email
 
 from accounts.models import User
 from accounts.services import api_key_create, user_create
+from billing.models import Plan
 from sessions_app.sessions.models import Session
 
 
@@ -24,9 +27,16 @@ class Command(BaseCommand):
         parser.add_argument("--email", required=True)
         parser.add_argument("--session", default=None, help="Bind the key to this session id.")
         parser.add_argument("--name", default="CLI key")
+        parser.add_argument("--plan", default=None, help="Put the user on this plan (tier code).")
 
     def handle(
-        self, *args: Any, email: str, session: str | None, name: str, **options: Any
+        self,
+        *args: Any,
+        email: str,
+        session: str | None,
+        name: str,
+        plan: str | None = None,
+        **options: Any,
     ) -> None:
         email = email.strip()
         try:
@@ -37,6 +47,11 @@ class Command(BaseCommand):
         if user is None:
             user = user_create(email=email)
             self.stderr.write(f"Created user {user.email} (API only; set a password to log in).")
+        if plan:
+            if not Plan.objects.filter(tier=plan).exists():
+                tiers = ", ".join(Plan.objects.values_list("tier", flat=True))
+                raise CommandError(f"No plan {plan!r}; the plans are {tiers}.")
+            User.objects.filter(id=user.id).update(plan=plan)
         bound = None
         if session:
             bound = Session.objects.filter(id=session, owner=user).first()
