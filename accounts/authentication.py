@@ -42,7 +42,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise blocked.refusal("Too many failed API-key authentications from this address")
         api_key = api_key_authenticate(secret=secret)
         if api_key is None:
-            request_rate_states(request).append(rate_hit("auth", limit=limit, identity=address))
+            counted = rate_hit("auth", limit=limit, identity=address)
+            if counted is not None:
+                request_rate_states(request).append(counted)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         if api_key.owner.suspended_at is not None:
             raise AccountSuspended()

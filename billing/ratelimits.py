@@ -10,6 +10,7 @@ fields of draft-ietf-httpapi-ratelimit-headers-10 (§ 4-5: `"api";q=120;w=60` an
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from limits import RateLimitItem, RateLimitItemPerSecond, storage, strategies
+from limits.errors import StorageError
 
 import billing.ratelimit_storage  # noqa: F401  (registers the `sqlite` scheme with limits)
 from billing.errors import RateLimited
 
 WINDOW_S = 60
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,8 @@ class RateState:
 
 @functools.cache
 def _limiter() -> strategies.FixedWindowRateLimiter:
-    return strategies.FixedWindowRateLimiter(storage.storage_from_string(settings.RATELIMIT_URL))
+    store = storage.storage_from_string(settings.RATELIMIT_URL, wrap_exceptions=True)
+    return strategies.FixedWindowRateLimiter(store)
 
 
 def _item(policy: str, limit: int, window_s: int) -> RateLimitItem:
@@ -54,12 +58,19 @@ def _item(policy: str, limit: int, window_s: int) -> RateLimitItem:
     return RateLimitItemPerSecond(limit, window_s, namespace=namespace)
 
 
-def rate_hit(policy: str, *, limit: int, identity: str, window_s: int = WINDOW_S) -> RateState:
+def rate_hit(
+    policy: str, *, limit: int, identity: str, window_s: int = WINDOW_S
+) -> RateState | None:
     """Count one request of `identity` (e.g. "key:12") against `limit` per `window_s` seconds
-    of `policy`."""
+    of `policy`. None when the counters cannot be reached: the request goes through uncounted
+    (a Redis restart must not turn every API call into an error), with a warning logged."""
     item = _item(policy, limit, window_s)
-    allowed = _limiter().hit(item, identity)
-    return _state(policy, item, identity, allowed=allowed, window_s=window_s)
+    try:
+        allowed = _limiter().hit(item, identity)
+        return _state(policy, item, identity, allowed=allowed, window_s=window_s)
+    except StorageError as exc:
+        logger.warning("rate limits not counted (%s): %s", policy, exc)
+        return None
 
 
 def rate_blocked(
@@ -68,9 +79,13 @@ def rate_blocked(
     """Return `identity`'s state in `policy` if its limit is spent, else None; counts nothing
     (one read while the limit is not spent)."""
     item = _item(policy, limit, window_s)
-    if _limiter().test(item, identity):
+    try:
+        if _limiter().test(item, identity):
+            return None
+        return _state(policy, item, identity, allowed=False, window_s=window_s)
+    except StorageError as exc:
+        logger.warning("rate limits not read (%s): %s", policy, exc)
         return None
-    return _state(policy, item, identity, allowed=False, window_s=window_s)
 
 
 def _state(

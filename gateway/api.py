@@ -49,6 +49,8 @@ class OwnerApiView(APIView):
         if limit is None:
             return
         state = rate_hit(policy, limit=limit, identity=identity)
+        if state is None:  # the counters are out of reach: not counted
+            return
         request_rate_states(self.request).append(state)
         if not state.allowed:
             raise state.refusal(what)

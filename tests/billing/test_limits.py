@@ -165,3 +165,16 @@ def test_an_enterprise_user_is_not_paced_and_gets_no_rate_fields(unlimited, api)
     answers = [api.get("/api/v1/sessions") for _ in range(130)]
     assert {a.status_code for a in answers} == {200}
     assert "RateLimit" not in answers[-1]
+
+
+def test_counters_out_of_reach_let_requests_through_uncounted(api, settings):
+    from billing import ratelimits
+
+    settings.RATELIMIT_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    ratelimits._limiter.cache_clear()
+    try:
+        answer = api.get("/api/v1/sessions")
+    finally:
+        ratelimits._limiter.cache_clear()
+    assert answer.status_code == 200
+    assert "RateLimit" not in answer
