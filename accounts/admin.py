@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from accounts.models import ApiKey, User
 from accounts.services import user_reactivate, user_suspend
 from billing.admin import PlanOverrideInline
+from billing.services import quota_recount
 from gateway.admin import ReadOnlyAdmin
 from sessions_app.sessions.services import session_delete
 
@@ -70,6 +71,15 @@ class UserAdmin(BaseUserAdmin):
     def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
             user_reactivate(user=user)
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "plan" in form.changed_data:
+            quota_recount(user_id=obj.id)  # a quota that starts to apply counts from today's sends
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        quota_recount(user_id=form.instance.id)  # overrides may have set a quota
 
     def get_inlines(self, request: HttpRequest, obj: User | None) -> list:
         return self.inlines if obj is not None else []  # overrides once the user exists

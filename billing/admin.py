@@ -7,6 +7,7 @@ cached. Overrides are edited on the user's page (accounts.admin puts the inline 
 from django.contrib import admin
 
 from billing.models import Plan, PlanOverride, QuotaCounter, UsageRecord
+from billing.services import quota_recount
 from gateway.admin import ReadOnlyAdmin
 
 LIMIT_FIELDS = (
@@ -48,6 +49,10 @@ class PlanOverrideAdmin(admin.ModelAdmin):
     list_display = ("user", *LIMIT_FIELDS, "note")
     search_fields = ("user__email",)
     autocomplete_fields = ("user",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        quota_recount(user_id=obj.user_id)  # a quota that starts to apply counts today's sends
 
 
 @admin.register(QuotaCounter)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing.errors import QuotaExceeded
 from billing.models import QuotaCounter, UsageRecord
 from billing.selectors import Limits
+from sessions_app.messages.models import OutboundMessage
 
 
 def usage_record_add(
@@ -45,8 +46,7 @@ def usage_record_add(
 
 # --- Quotas ---------------------------------------------------------------------------------
 
-# A quota without a limit still counts (so a plan change later starts from the true count);
-# its bound is the column's largest value.
+# One of the two quotas without a limit still counts, up to the column's largest value.
 _NO_LIMIT = 2**31 - 1
 _COUNT_SQL = """
 UPDATE {table} SET
@@ -67,8 +67,12 @@ def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> None:
     locked until commit (so concurrent sends in any process are counted one after the other and
     exactly `messages_per_day` pass), and a rollback takes the count back. One UPDATE; a user's
     first send also inserts the row. Raises QuotaExceeded (naming the period and when it resets)
-    and then counts nothing.
+    and then counts nothing. A user with neither quota (ENTERPRISE) is not counted at all (no
+    query, no row lock shared by the user's concurrent sends); when such a user gets a quota,
+    `quota_recount` brings the row up to date (the admin does so on a plan or override change).
     """
+    if limits.messages_per_day is None and limits.messages_per_month is None:
+        return
     now = timezone.now()
     day = now.date()
     params = {
@@ -111,4 +115,24 @@ def _quota_exceeded(*, user_id: int, limits: Limits, count: int, day: date) -> Q
         period="month",
         limit=limits.messages_per_month or 0,
         resets_at=datetime.combine(next_month, time(), tzinfo=UTC),
+    )
+
+
+def quota_recount(*, user_id: int) -> None:
+    """Set the user's quota row to the sends accepted today and this month (UTC), counted
+    from the message ledger: after a plan change, so a quota that starts to apply starts from
+    the true count. Safe to repeat."""
+    day = timezone.now().date()
+    month = day.replace(day=1)
+    sent = OutboundMessage.objects.filter(owner_id=user_id)
+    month_start = datetime.combine(month, time(), tzinfo=UTC)
+    day_start = datetime.combine(day, time(), tzinfo=UTC)
+    QuotaCounter.objects.update_or_create(
+        user_id=user_id,
+        defaults={
+            "day": day,
+            "day_count": sent.filter(created_at__gte=day_start).count(),
+            "month": month,
+            "month_count": sent.filter(created_at__gte=month_start).count(),
+        },
     )

@@ -55,6 +55,12 @@ class Lane:
     refilled_at: float = 0.0
     not_before: float = 0.0  # back-off after a transient failure
 
+    def rested(self, now: float) -> bool:
+        """True when the bucket has refilled: forgetting the lane now loses no pacing."""
+        if self.rate_per_s is None:
+            return True
+        return self.tokens + (now - self.refilled_at) * self.rate_per_s >= self.burst
+
     def take_token(self, now: float) -> float:
         """Spend one token; return 0, or how many seconds until one is there (nothing spent)."""
         if self.rate_per_s is None:
@@ -175,8 +181,8 @@ class SendLanes:
         for session_id in list(self._lanes):
             lane = self._lanes[session_id]
             if not lane.items:
-                if not lane.busy_chats:
-                    del self._lanes[session_id]  # an idle lane costs nothing
+                if not lane.busy_chats and lane.rested(now):
+                    del self._lanes[session_id]  # an idle lane with a full bucket costs nothing
                 continue
             if lane.not_before > now:
                 wake_in = _sooner(wake_in, lane.not_before - now)

@@ -178,3 +178,20 @@ def test_counters_out_of_reach_let_requests_through_uncounted(api, settings):
         ratelimits._limiter.cache_clear()
     assert answer.status_code == 200
     assert "RateLimit" not in answer
+
+
+def test_an_unlimited_user_is_not_counted_until_a_quota_applies_then_counts_from_the_ledger(
+    unlimited, api, published
+):
+    session = ConnectedSessionFactory(owner=unlimited)
+    assert [_send(api, session).status_code for _ in range(3)] == [202] * 3
+    assert not QuotaCounter.objects.filter(user=unlimited).exists()
+    PlanOverride.objects.create(user=unlimited)  # as the admin saves it
+    unlimited.plan_id = "BASIC"
+    unlimited.save()
+    PlanOverride.objects.filter(user=unlimited).update(messages_per_day=4)
+    from billing.services import quota_recount
+
+    quota_recount(user_id=unlimited.id)
+    assert QuotaCounter.objects.get(user=unlimited).day_count == 3
+    assert [_send(api, session).status_code for _ in range(2)] == [202, 429]

@@ -117,3 +117,18 @@ def test_the_last_try_is_final_and_a_message_is_queued_once():
     finally:
         lanes.stop()
     assert finals == [False, False, True]
+
+
+def test_messages_arriving_one_by_one_are_paced_too():
+    """A lane that empties between arrivals keeps its bucket: no fresh burst per message."""
+    send = Recorder()
+    lanes = _lanes(send)
+    try:
+        started = time.monotonic()
+        for n in range(5):
+            lanes.submit(LaneItem(f"m{n}", "A", "c", {}), rate_per_s=10, burst=1)
+            wait_until(lambda n=n: len(send.sent) == n + 1)
+        # One at once, then one per 0.1 s: the other four took at least 0.4 s.
+        assert time.monotonic() - started >= 0.4
+    finally:
+        lanes.stop()

@@ -17,6 +17,7 @@ from django.core.validators import validate_email
 from accounts.models import User
 from accounts.services import api_key_create, user_create
 from billing.models import Plan
+from billing.services import quota_recount
 from sessions_app.sessions.models import Session
 
 
@@ -52,6 +53,7 @@ class Command(BaseCommand):
                 tiers = ", ".join(Plan.objects.values_list("tier", flat=True))
                 raise CommandError(f"No plan {plan!r}; the plans are {tiers}.")
             User.objects.filter(id=user.id).update(plan=plan)
+            quota_recount(user_id=user.id)
         bound = None
         if session:
             bound = Session.objects.filter(id=session, owner=user).first()
