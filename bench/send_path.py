@@ -13,19 +13,17 @@ Numbers, not a test: nothing here passes or fails. Run with `make bench` or
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.stack import Api, Stack, base_env, free_port, wait_for  # noqa: E402
+from bench.stack import production_stack  # noqa: E402
+from tests.e2e.stack import Api, wait_for  # noqa: E402
 
 DB_NAME = "bench_gateway"
 
@@ -45,41 +43,11 @@ def main() -> None:
     parser.add_argument("--redis-db", type=int, default=11)
     args = parser.parse_args()
 
-    subprocess.run(
-        ["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", DB_NAME], check=True
-    )
-    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], check=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = base_env(
-        tmp,
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
-        CELERY_BROKER_KEY_PREFIX=os.environ.get("BENCH_KEY_PREFIX", f"bench-{time.time_ns()}:"),
-        WEB_CONCURRENCY=str(args.web_workers),
-        LOG_LEVEL="WARNING",
-    )
-    stack = Stack(tmp=tmp, env=env, base_url=f"http://127.0.0.1:{free_port()}")
-    env["BACKEND_URL"] = stack.base_url
-    try:
-        stack.manage("migrate", "--noinput", "-v0")
-        stack.start_web()
-        stack.start_backend_worker()
-        stack.start_node()
-        stack.wait_ready()
+    with production_stack(
+        DB_NAME, redis_db=args.redis_db, WEB_CONCURRENCY=str(args.web_workers)
+    ) as stack:
         api = Api(stack.base_url, stack.create_api_key("bench@example.com"))
-        sid = api.ok("POST", "/api/v1/sessions", json={"name": "bench", "engine": "sandbox"})[
-            "sessionId"
-        ]
-        api.ok("POST", f"/api/v1/sessions/{sid}/connect", json={})
-        wait_for(
-            lambda: api.ok("GET", f"/api/v1/sessions/{sid}/qr")["qrCode"], timeout_s=30, what="QR"
-        )
-        api.ok("POST", f"/api/v1/sessions/{sid}/sandbox/scan", json={})
-        wait_for(
-            lambda: api.ok("GET", f"/api/v1/sessions/{sid}/status")["status"] == "CONNECTED",
-            timeout_s=30,
-            what="CONNECTED",
-        )
+        sid = api.link_sandbox("bench")
 
         latencies: list[float] = []
         ids: list[str] = []
@@ -130,8 +98,6 @@ def main() -> None:
             lambda: count("read") == args.messages, timeout_s=600, what="all read", interval_s=0.5
         )
         read_s = time.perf_counter() - started
-    finally:
-        stack.stop_all()
 
     ms = [x * 1000 for x in latencies]
     print(

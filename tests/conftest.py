@@ -199,10 +199,7 @@ def gateway_stack(transactional_db: Any, tmp_path: Any, request: Any) -> Any:
     stack.create_user = lambda email, password: user_create(email=email, password=password)
     try:
         with stack_running(stack, request):
-            stack.start_web()
-            stack.start_backend_worker()
-            stack.start_node()
-            stack.wait_ready()
+            stack.start_all()
             yield stack
     finally:
         client = redis.Redis.from_url(redis_url)
@@ -220,10 +217,7 @@ def embedded_stack(tmp_path: Any, request: Any) -> Any:
     stack.env["BACKEND_URL"] = stack.base_url
     with stack_running(stack, request):
         stack.manage("migrate", "--noinput", "-v0")
-        stack.start_web()
-        stack.start_backend_worker()
-        stack.start_node()
-        stack.wait_ready()
+        stack.start_all()
         yield stack
 
 

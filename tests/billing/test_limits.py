@@ -195,3 +195,14 @@ def test_an_unlimited_user_is_not_counted_until_a_quota_applies_then_counts_from
     quota_recount(user_id=unlimited.id)
     assert QuotaCounter.objects.get(user=unlimited).day_count == 3
     assert [_send(api, session).status_code for _ in range(2)] == [202, 429]
+
+
+def test_the_openapi_schema_documents_the_limits_answers(api):
+    schema = api.get("/api/schema/?format=json").json()
+    send = schema["paths"]["/api/v1/messages"]["post"]["responses"]
+    assert "quota_exceeded" in send["429"]["description"]
+    assert "Retry-After" in send["429"]["headers"]
+    assert "RateLimit-Policy" in send["202"]["headers"]
+    create = schema["paths"]["/api/v1/sessions"]["post"]["responses"]
+    assert "plan_limit_reached" in create["403"]["description"]
+    assert "ErrorEnvelope" in schema["components"]["schemas"]

@@ -180,6 +180,13 @@ class Stack:
 
     # --- readiness and helpers ---------------------------------------------------------------
 
+    def start_all(self) -> None:
+        """Start web, the backend worker and a node; wait until the node is online."""
+        self.start_web()
+        self.start_backend_worker()
+        self.start_node()
+        self.wait_ready()
+
     def wait_ready(self, *, nodes: int = 1, timeout_s: float = 60) -> None:
         def ready() -> bool:
             response = requests.get(f"{self.base_url}/health", timeout=2)
@@ -270,3 +277,22 @@ class Api:
         assert status < 300, (status, body)
         assert body.get("success") is True, (status, body)
         return body["data"]
+
+    def link_sandbox(self, name: str, *, timeout_s: float = 30) -> str:
+        """Create a sandbox session, connect it, scan its QR; return its id once CONNECTED."""
+        sid = self.ok("POST", "/api/v1/sessions", json={"name": name, "engine": "sandbox"})[
+            "sessionId"
+        ]
+        self.ok("POST", f"/api/v1/sessions/{sid}/connect", json={})
+        wait_for(
+            lambda: self.ok("GET", f"/api/v1/sessions/{sid}/qr")["qrCode"],
+            timeout_s=timeout_s,
+            what="QR",
+        )
+        self.ok("POST", f"/api/v1/sessions/{sid}/sandbox/scan", json={})
+        wait_for(
+            lambda: self.ok("GET", f"/api/v1/sessions/{sid}/status")["status"] == "CONNECTED",
+            timeout_s=timeout_s,
+            what="CONNECTED",
+        )
+        return sid

@@ -33,22 +33,7 @@ def _ledger(stack, message_id: str) -> list[dict]:
 
 
 def _connected_session(api: Api) -> str:
-    session_id = api.ok("POST", "/api/v1/sessions", json={"name": "M", "engine": "sandbox"})[
-        "sessionId"
-    ]
-    api.ok("POST", f"/api/v1/sessions/{session_id}/connect", json={})
-    wait_for(
-        lambda: api.ok("GET", f"/api/v1/sessions/{session_id}/status")["status"] == "QR_REQUIRED",
-        timeout_s=20,
-        what="QR",
-    )
-    api.ok("POST", f"/api/v1/sessions/{session_id}/sandbox/scan", json={})
-    wait_for(
-        lambda: api.ok("GET", f"/api/v1/sessions/{session_id}/status")["status"] == "CONNECTED",
-        timeout_s=20,
-        what="CONNECTED",
-    )
-    return session_id
+    return api.link_sandbox("M")
 
 
 BODIES = {
