@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def main() -> None:
         flood_sid, quiet_sid = flood.link_sandbox("A"), quiet.link_sandbox("B")
         counter = iter(range(args.flood))
         accepted: list[str] = []
+        refused: Counter[str] = Counter()
 
         def client() -> None:
             own = Api(stack.base_url, flood.http.headers["Authorization"].split(" ", 1)[1])
@@ -55,6 +57,8 @@ def main() -> None:
                 status, answer = own.call("POST", "/api/v1/messages", json=body)
                 if status == 202:
                     accepted.append(answer["data"]["messageId"])
+                else:
+                    refused[f"{status} {answer.get('error', {}).get('code')}"] += 1
 
         started = time.monotonic()
         clients = [threading.Thread(target=client) for _ in range(8)]
@@ -79,7 +83,10 @@ def main() -> None:
             what="A's backlog drained",
         )
         drained = time.monotonic() - started
-    print(f"A: {len(accepted)} accepted, backlog drained in {drained:.1f} s")
+    print(
+        f"A: {len(accepted)} accepted ({dict(refused) or 'none refused'}), "
+        f"drained in {drained:.1f} s"
+    )
     print(
         f"B ({len(waits)} sends during A's flood) accept->sent s p50/p99/max: "
         f"{percentile(waits, 0.5):.2f} / {percentile(waits, 0.99):.2f} / {max(waits):.2f}"
