@@ -72,7 +72,8 @@ def plan_limit_check(*, limits: Limits, limit: str, used: int, what: str) -> Non
     cap = getattr(limits, limit)
     if cap is not None and used + 1 > cap:
         raise PlanLimitReached(
-            f"The {limits.tier} plan allows {cap} {what}; remove one or ask for a larger plan.",
+            f"This account may hold at most {cap} {what} (its {limits.tier} plan, or an "
+            "operator's override for it); remove one or ask for a larger plan.",
             limit=limit,
             value=cap,
         )
