@@ -2,7 +2,8 @@
 one node): tenant A floods one session while tenant B sends one message now and then.
 
 A is ENTERPRISE (unpaced: its flood loads the node as hard as the gateway accepts it); B is
-BASIC. Reports B's accept→`sent` (the node's `sentAt` minus `createdAt`, p50/p99/max, s) while
+BASIC and sends within its plan's pace (1 message/s, burst 5: `--interval` 1.1 s), so what delays
+B is A's load, not B's own lane waiting for its tokens. Reports B's accept→`sent` (the node's `sentAt` minus `createdAt`, p50/p99/max, s) while
 A's backlog drains, and A's accepted count and drain time. Numbers, not a test.
 `.venv/bin/python bench/fairness.py --flood 2000 --samples 20`.
 """
@@ -40,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flood", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=1.1, help="s between B's sends")
     parser.add_argument("--redis-db", type=int, default=11)
     args = parser.parse_args()
     with production_stack(DB_NAME, redis_db=args.redis_db) as stack:
@@ -66,7 +68,7 @@ def main() -> None:
             thread.start()
         quiet_ids = []
         for n in range(args.samples):
-            time.sleep(0.5)
+            time.sleep(args.interval)
             body = {"sessionId": quiet_sid, "to": f"+1666{n:06d}1", "text": f"b{n}"}
             quiet_ids.append(quiet.ok("POST", "/api/v1/messages", json=body)["messageId"])
         for thread in clients:
