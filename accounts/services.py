@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import API_KEY_PREFIX, ApiKey, User, api_key_hash
+from accounts.selectors import api_key_by_hash
 from gateway.models import SystemLog, system_log
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.services import session_disconnect
@@ -77,12 +78,7 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     """
     if not secret.startswith(API_KEY_PREFIX):
         return None
-    api_key = (
-        # The plan and its overrides come in the same query: enforcing them costs no query more.
-        ApiKey.objects.select_related("owner", "owner__plan", "owner__plan_override", "session")
-        .filter(key_hash=api_key_hash(secret), is_active=True, owner__is_active=True)
-        .first()
-    )
+    api_key = api_key_by_hash(api_key_hash(secret))
     if api_key is None:
         return None
     now = timezone.now()

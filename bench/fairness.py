@@ -3,8 +3,9 @@ one node): tenant A floods one session while tenant B sends one message now and 
 
 A is ENTERPRISE (unpaced: its flood loads the node as hard as the gateway accepts it); B is
 BASIC and sends within its plan's pace (1 message/s, burst 5: `--interval` 1.1 s), so what delays
-B is A's load, not B's own lane waiting for its tokens. Reports B's accept→`sent` (the node's `sentAt` minus `createdAt`, p50/p99/max, s) while
-A's backlog drains, and A's accepted count and drain time. Numbers, not a test.
+B is A's load, not B's own lane waiting for its tokens. Reports B's accept→`sent` (the node's
+`sentAt` minus `createdAt`, p50/p99/max, s) while A's backlog drains, and A's accepted count and
+drain time. Numbers, not a test.
 `.venv/bin/python bench/fairness.py --flood 2000 --samples 20`.
 """
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import redis  # noqa: F401  (imported before any thread asks `limits` for it: _limiter)
 from django.conf import settings
 from limits import RateLimitItem, RateLimitItemPerSecond, storage, strategies
 from limits.errors import StorageError
@@ -47,10 +49,18 @@ class RateState:
         )
 
 
+_limiter_lock = threading.Lock()
+
+
 @functools.cache
 def _limiter() -> strategies.FixedWindowRateLimiter:
-    store = storage.storage_from_string(settings.RATELIMIT_URL, wrap_exceptions=True)
-    return strategies.FixedWindowRateLimiter(store)
+    # `limits` imports its Redis client lazily and reads its version from sys.modules: a thread
+    # that came while another was still importing it found no version (ConfigurationError,
+    # "found version 0.0.0": 500s on a fresh gunicorn worker's first requests). The client is
+    # imported with this module, and the storage is built by one thread at a time.
+    with _limiter_lock:
+        store = storage.storage_from_string(settings.RATELIMIT_URL, wrap_exceptions=True)
+        return strategies.FixedWindowRateLimiter(store)
 
 
 def _item(policy: str, limit: int, window_s: int) -> RateLimitItem:

@@ -41,6 +41,11 @@ def node_publish(*, worker_id: str, task: NodeTask, expires_s: float | None = No
             queue=node_queue(worker_id),
             ignore_result=True,
             expires=expires_s,
+            # Celery would otherwise copy a repr of the arguments (a message's text among them)
+            # into the task's headers, for worker logs and monitors: not needed, not wanted,
+            # and it was a tenth of the send path's publish.
+            argsrepr="()",
+            kwargsrepr="{...}",
         )
     except Exception:
         logger.exception("publish of %s to node %s failed", task.name, worker_id)

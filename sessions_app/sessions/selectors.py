@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, User
+from gateway.rowload import RowLoader
 from sessions_app.errors import SessionNotFound
 from sessions_app.sessions.models import Session
 from workers_app.selectors import engines_reachable
@@ -21,10 +24,20 @@ def session_list(*, owner: User, api_key: ApiKey | None = None) -> QuerySet[Sess
 
 def session_get(*, owner: User, session_id: str, api_key: ApiKey | None = None) -> Session:
     """Return one of the owner's sessions. Raises SessionNotFound (also for another's)."""
-    session = session_list(owner=owner, api_key=api_key).filter(id=session_id).first()
-    if session is None:
+    if api_key is not None and api_key.session_id and api_key.session_id != session_id:
+        raise SessionNotFound()  # the key is bound to another session
+    row = _session_loader().first([session_id, owner.id])
+    if row is None:
         raise SessionNotFound()
-    return session
+    return row[0]  # type: ignore[return-value]
+
+
+@cache
+def _session_loader() -> RowLoader:
+    # Every session route reads its session so: one query, compiled once per process.
+    return RowLoader(
+        [(Session, "s")], f"FROM {Session._meta.db_table} s WHERE s.id = %s AND s.owner_id = %s"
+    )
 
 
 def sessions_not_on_node(*, worker_id: str, session_ids: list[str]) -> list[str]:
