@@ -5,9 +5,11 @@ cached. Overrides are edited on the user's page (accounts.admin puts the inline 
 """
 
 from django.contrib import admin
+from django.http import HttpResponse
 
-from billing.models import Plan, PlanOverride, QuotaCounter, UsageRecord
+from billing.models import MonthlyStatement, Plan, PlanOverride, QuotaCounter, UsageRecord
 from billing.services import quota_recount
+from billing.statements import statements_csv
 from gateway.admin import ReadOnlyAdmin
 
 LIMIT_FIELDS = (
@@ -71,3 +73,32 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     date_hierarchy = "billing_date"
     readonly_fields = ("user", "session_id", "api_key_id", "kind", "billing_date", "count")
     exclude = ("session", "api_key")
+
+
+@admin.register(MonthlyStatement)
+class MonthlyStatementAdmin(ReadOnlyAdmin):
+    """Closed months per user (billing.statements); `amount_due` is a payment provider's."""
+
+    list_display = (
+        "month",
+        "user",
+        "tier",
+        "messages_out",
+        "messages_in",
+        "number_checks",
+        "included",
+        "overage",
+        "amount_due",
+    )
+    list_filter = ("month", "tier")
+    search_fields = ("user__email",)
+    date_hierarchy = "month"
+    readonly_fields = [f.name for f in MonthlyStatement._meta.fields]
+    actions = ["download_csv"]
+
+    @admin.action(description="Download the selected statements as CSV")
+    def download_csv(self, request, queryset) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="statements.csv"'
+        statements_csv(queryset.select_related("user").order_by("month", "user__email"), response)
+        return response

@@ -144,3 +144,35 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.billing_date} {self.kind}={self.count}"
+
+
+class MonthlyStatement(models.Model):
+    """One user's usage of one calendar month (UTC), as billed: kept as a row once the month
+    is over (billing.statements), so it does not change when usage rows are pruned or a
+    plan is edited later. `overage` is what went past the plan's monthly quota (0 without
+    one); `amount_due` is for a payment provider to fill in (the `statement_closed` signal of
+    billing.statements is the hook), and stays empty here."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="statements"
+    )
+    month = models.DateField(help_text="First day of the month.")
+    tier = models.CharField(max_length=20, help_text="The plan the month was billed on.")
+    messages_out = models.PositiveIntegerField(default=0)
+    messages_in = models.PositiveIntegerField(default=0)
+    number_checks = models.PositiveIntegerField(default=0)
+    included = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The plan's messages per month. Empty: unlimited."
+    )
+    overage = models.PositiveIntegerField(default=0)
+    amount_due = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-month", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="statement_one_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.month:%Y-%m}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -57,10 +59,46 @@ UPDATE {table} SET
 WHERE user_id = %(user)s
     AND (CASE WHEN day = %(day)s THEN day_count ELSE 0 END) + %(n)s <= %(day_limit)s
     AND (CASE WHEN month = %(month)s THEN month_count ELSE 0 END) + %(n)s <= %(month_limit)s
+RETURNING day_count, month_count
 """
+# Shares of a quota at which the user is told (a banner, a `usage.threshold` webhook event).
+QUOTA_THRESHOLDS = (80, 100)
 
 
-def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> None:
+@dataclass(frozen=True)
+class QuotaCrossing:
+    """A send took the `period` ("day" or "month") quota to `percent` (80 or 100) of `limit`:
+    `used` sends counted now, the period ends at `resets_at` (UTC)."""
+
+    period: str
+    percent: int
+    limit: int
+    used: int
+    resets_at: datetime
+
+
+def _crossings(limits: Limits, day: date, counts: tuple[int, int], n: int) -> list[QuotaCrossing]:
+    found = []
+    for period, limit, used in (
+        ("day", limits.messages_per_day, counts[0]),
+        ("month", limits.messages_per_month, counts[1]),
+    ):
+        for percent in QUOTA_THRESHOLDS if limit else ():
+            mark = math.ceil(limit * percent / 100)
+            if used - n < mark <= used:
+                found.append(QuotaCrossing(period, percent, limit, used, period_end(period, day)))
+    return found
+
+
+def period_end(period: str, day: date) -> datetime:
+    """When the UTC `period` ("day" or "month") holding `day` ends."""
+    if period == "day":
+        return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return datetime.combine(next_month, time(), tzinfo=UTC)
+
+
+def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> list[QuotaCrossing]:
     """Count `count` accepted sends against the user's quotas of the UTC day and month.
 
     Call it inside the transaction that records the sends, as its last statement: the row stays
@@ -70,9 +108,12 @@ def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> None:
     and then counts nothing. A user with neither quota (ENTERPRISE) is not counted at all (no
     query, no row lock shared by the user's concurrent sends); when such a user gets a quota,
     `quota_recount` brings the row up to date (the admin does so on a plan or override change).
+
+    Returns the thresholds (QUOTA_THRESHOLDS, % of a quota) these sends crossed, each once per
+    period: the same UPDATE returns the new counts, so telling costs no query.
     """
     if limits.messages_per_day is None and limits.messages_per_month is None:
-        return
+        return []
     now = timezone.now()
     day = now.date()
     params = {
@@ -88,33 +129,31 @@ def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> None:
     sql = _COUNT_SQL.format(table=connection.ops.quote_name(QuotaCounter._meta.db_table))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if cursor.rowcount:
-            return
-        if not QuotaCounter.objects.filter(user_id=user_id).exists():
+        counts = cursor.fetchone()
+        if counts is None and not QuotaCounter.objects.filter(user_id=user_id).exists():
             try:
                 with transaction.atomic():
                     QuotaCounter.objects.create(user_id=user_id, day=day, month=day.replace(day=1))
             except IntegrityError:
                 pass  # another send created it first
             cursor.execute(sql, params)
-            if cursor.rowcount:
-                return
+            counts = cursor.fetchone()
+    if counts is not None:
+        return _crossings(limits, day, counts, count)
     raise _quota_exceeded(user_id=user_id, limits=limits, count=count, day=day)
 
 
 def _quota_exceeded(*, user_id: int, limits: Limits, count: int, day: date) -> QuotaExceeded:
     row = QuotaCounter.objects.get(user_id=user_id)
     used_today = row.day_count if row.day == day else 0
-    midnight = datetime.combine(day, time(), tzinfo=UTC)
     if limits.messages_per_day is not None and used_today + count > limits.messages_per_day:
         return QuotaExceeded(
-            period="day", limit=limits.messages_per_day, resets_at=midnight + timedelta(days=1)
+            period="day", limit=limits.messages_per_day, resets_at=period_end("day", day)
         )
-    next_month = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
     return QuotaExceeded(
         period="month",
         limit=limits.messages_per_month or 0,
-        resets_at=datetime.combine(next_month, time(), tzinfo=UTC),
+        resets_at=period_end("month", day),
     )
 
 

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing.overview import overview
 from gateway.converters import PublicIdConverter
 from gateway.health import health
 from sessions_app.messages.api.views import MessageSendApi
@@ -15,8 +16,10 @@ handler500 = "gateway.errors.handler500"
 
 urlpatterns = [
     path("health", health, name="health"),
+    path("admin/overview", admin.site.admin_view(overview), name="admin-overview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sessions_app.api_urls")),
+    path("api/v1/", include("billing.api.public_urls")),
     path("api/send", MessageSendApi.as_view(), name="send-alias"),
     path("api/admin/", include("workers_app.api.urls")),
     path("api/", include(("sessions_app.reports.api.urls", "node_reports"))),
@@ -24,4 +27,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("accounts.urls")),
     path("", include("sessions_app.dashboard.urls")),
+    path("", include("billing.urls")),
 ]

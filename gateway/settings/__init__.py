@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "billing.context_processors.quota_banner",
             ],
         },
     },
@@ -191,6 +192,7 @@ CELERY_TASK_ROUTES = {
     "sessions_app.webhooks.tasks.prune_webhook_events": {"queue": "default"},
     "sessions_app.messages.tasks.republish_messages": {"queue": "default"},
     "sessions_app.sessions.tasks.fail_stalled_sessions": {"queue": "default"},
+    "billing.tasks.close_statements": {"queue": "default"},
 }
 # node_agent tasks have no static route: each goes to its session's node, node.<workerId>.
 
@@ -226,6 +228,11 @@ SESSION_SWEEP_INTERVAL_S = env.float("SESSION_SWEEP_INTERVAL_S", default=15.0)
 CELERY_BEAT_SCHEDULE["republish-messages"] = {
     "task": "sessions_app.messages.tasks.republish_messages",
     "schedule": MESSAGE_SWEEP_INTERVAL_S,
+}
+# Last month's statements are made the first time this runs in a month (billing.statements).
+CELERY_BEAT_SCHEDULE["close-statements"] = {
+    "task": "billing.tasks.close_statements",
+    "schedule": env.float("STATEMENTS_CLOSE_INTERVAL_S", default=3600.0),
 }
 CELERY_BEAT_SCHEDULE["fail-stalled-sessions"] = {
     "task": "sessions_app.sessions.tasks.fail_stalled_sessions",
@@ -335,6 +342,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "messages", "description": "Send every message type; statuses, history, files."},
         {"name": "webhooks", "description": "Signed events to your URLs, with a delivery log."},
         {"name": "sandbox", "description": "The simulated phone of sandbox sessions."},
+        {"name": "usage", "description": "Messages, number checks and quotas, per period."},
         {"name": "nodes", "description": "Operators (staff): the node registry and its actions."},
         {
             "name": "node reports",

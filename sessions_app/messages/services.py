@@ -21,7 +21,7 @@ from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.messages.statuses import message_status_apply
 from sessions_app.recipients import Recipient
 from sessions_app.sessions.models import Session
-from sessions_app.webhooks.events import message_received_emit
+from sessions_app.webhooks.events import message_received_emit, usage_threshold_emit
 from workers_app.node_client import node_publish_on_commit
 
 S = Session.Status
@@ -106,7 +106,8 @@ def message_send(
                 request_hash=request_hash,
             )
             # Last statement: the quota row stays locked until commit, so keep that short.
-            quota_consume(user_id=owner.id, limits=limits)
+            for crossing in quota_consume(user_id=owner.id, limits=limits):
+                usage_threshold_emit(owner_id=owner.id, tier=limits.tier, crossing=crossing)
             node_publish_on_commit(
                 worker_id=session.worker_id,
                 task=_send_task(message.id, session.id, body, limits),

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from billing.services import QuotaCrossing
 from sessions_app.errors import DeliveryInProgress, ReplayWindowPassed, WebhookDisabled
 from sessions_app.ids import new_event_id
 from sessions_app.media.links import media_link
@@ -110,15 +111,15 @@ def emit_batch() -> Iterator[None]:
 
 
 def _candidates(owner_id: int, session_id: str) -> list[WebhookEndpoint]:
-    """The owner's enabled endpoints for this session (or all), oldest first."""
+    """The owner's enabled endpoints for this session (or all sessions), oldest first; for an
+    account's event (`session_id` ""), every enabled endpoint of the owner."""
     memo = getattr(_batch, "endpoints", None)
     if memo is not None and (owner_id, session_id) in memo:
         return memo[(owner_id, session_id)]
-    found = list(
-        WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True)
-        .filter(Q(session__isnull=True) | Q(session_id=session_id))
-        .order_by("created_at", "id")
-    )
+    endpoints = WebhookEndpoint.objects.filter(owner_id=owner_id, enabled=True)
+    if session_id:  # else an event of the whole account: every endpoint's
+        endpoints = endpoints.filter(Q(session__isnull=True) | Q(session_id=session_id))
+    found = list(endpoints.order_by("created_at", "id"))
     if memo is not None:
         memo[(owner_id, session_id)] = found
     return found
@@ -237,13 +238,33 @@ def _media_reference(session: Session, media: dict[str, Any]) -> dict[str, Any]:
     return reference
 
 
+def usage_threshold_emit(*, owner_id: int, tier: str, crossing: QuotaCrossing) -> None:
+    """Tell every endpoint of the owner that a send took a quota to 80% or 100%: `usage.threshold`
+    with data {period: day|month, percent, limit, used, resetsAt, tier}; once per period and
+    threshold (its dedupe key), however many sends race at the mark. `sessionId` is null."""
+    event_emit(
+        owner_id=owner_id,
+        session_id="",
+        type_="usage.threshold",
+        data={
+            "period": crossing.period,
+            "percent": crossing.percent,
+            "limit": crossing.limit,
+            "used": crossing.used,
+            "resetsAt": _iso(crossing.resets_at),
+            "tier": tier,
+        },
+        dedupe_key=f"{crossing.period}:{crossing.resets_at:%Y-%m-%d}:{crossing.percent}",
+    )
+
+
 def _envelope(type_: str, session_id: str | None, data: dict[str, Any], now: datetime) -> dict:
     """An event as receivers get it: {id (a new evt_ id), type, timestamp, sessionId, data}."""
     return {
         "id": new_event_id(),
         "type": type_,
         "timestamp": _iso(now),
-        "sessionId": session_id,
+        "sessionId": session_id or None,
         "data": data,
     }
 

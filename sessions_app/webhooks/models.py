@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from sessions_app.ids import new_delivery_id, new_endpoint_id, new_event_id
 
-EVENT_TYPES = ("message.received", "message.status", "session.status", "session.qr")
+EVENT_TYPES = (
+    "message.received",
+    "message.status",
+    "session.status",
+    "session.qr",
+    "usage.threshold",
+)
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every
 # 20 s while a phone links is noise to most receivers; one that shows the QR itself asks for it.
@@ -86,6 +92,7 @@ class WebhookEvent(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_events"
     )
+    # "" for an event of the whole account (usage.threshold), which every endpoint may get.
     session_id = models.CharField(max_length=32, db_index=True)
     type = models.CharField(max_length=32)
     # What makes a node's repeated report the same event (e.g. `<messageId>:<status>`).

@@ -10,6 +10,7 @@ from accounts.services import api_key_create
 from billing.models import PlanOverride
 from billing.selectors import limits_for
 from billing.services import quota_consume, usage_record_add
+from billing.statements import statement_close
 from gateway.models import system_log
 from sessions_app.messages.services import message_received_apply
 from sessions_app.messages.statuses import message_status_apply
@@ -30,6 +31,7 @@ WRITTEN_BY_THE_GATEWAY = {
     "accounts.apikey",
     "billing.usagerecord",
     "billing.quotacounter",
+    "billing.monthlystatement",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",
@@ -71,6 +73,7 @@ def one_of_each(user, settings):
     system_log(event="test", message="a line")
     PlanOverride.objects.create(user=user, messages_per_day=5, note="trial")
     quota_consume(user_id=user.id, limits=limits_for(user))
+    statement_close(user=user, month=timezone.now().date().replace(day=1))
     login = Client()  # django-axes' rows: a failed log-in, then a good one
     login.post("/login", {"email": "nobody@example.com", "password": "wrong"})
     login.post("/login", {"email": user.email, "password": PASSWORD})

@@ -33,7 +33,7 @@ def test_every_backend_task_has_a_route_and_beat_entries_exist():
         for name in app.tasks
         if name.split(".")[0] in ("sessions_app", "workers_app", "billing", "accounts")
     ]
-    assert len(ours) == 7, ours
+    assert len(ours) == 8, ours
     for name in ours:
         assert name in django_settings.CELERY_TASK_ROUTES, name
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}

@@ -1,0 +1,1 @@
+"""The billing API: usage for tenants, the usage report for nodes."""
