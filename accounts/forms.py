@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.http import HttpRequest
 
@@ -30,7 +31,8 @@ class SignupForm(DashboardForm):
     def clean_email(self) -> str:
         # The manager stores emails lower-cased, so uniqueness is checked the same way.
         email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email=email).exists():
+        # With verification, a taken address is told by e-mail only (accounts.signup).
+        if not settings.SIGNUP_EMAIL_VERIFICATION and User.objects.filter(email=email).exists():
             raise forms.ValidationError("An account with this email already exists.")
         return email
 

@@ -18,6 +18,9 @@ class UserManager(BaseUserManager["User"]):
             raise ValueError("email is required")
         if "tier" in extra:  # the plan by its tier code, as callers named it before plans
             extra["plan_id"] = extra.pop("tier")
+        # A user made by an operator or a script is taken as verified; a sign-up that waits for
+        # its e-mail link passes None (accounts.signup).
+        extra.setdefault("email_verified_at", timezone.now())
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         if password:
             user.set_password(password)
@@ -58,6 +61,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     suspended_at = models.DateTimeField(
         null=True, blank=True, help_text="Set: the user's keys answer 401 account_suspended."
+    )
+    email_verified_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Empty while a sign-up waits for its e-mail link (the user is inactive then).",
     )
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)

@@ -40,6 +40,7 @@ password_urls = [
 
 urlpatterns = [
     path("signup", views.signup, name="signup"),
+    path("signup/verify/<str:token>", views.signup_verify_view, name="signup_verify"),
     path("login", views.login_view, name="login"),
     path("logout", views.logout_view, name="logout"),
     path("account", views.account, name="account"),

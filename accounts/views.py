@@ -25,6 +25,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts.forms import ApiKeyCreateForm, LoginForm, SignupForm
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create, api_key_revoke, user_create
+from accounts.signup import signup_request, signup_verify
 from billing.ratelimits import rate_hit
 from gateway.once import show_once, take_once
 
@@ -76,19 +77,31 @@ def signup(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         address = get_client_ip_address(request) or "unknown"
         state = rate_hit("signup", limit=settings.SIGNUPS_PER_HOUR, identity=address, window_s=3600)
-        if not state.allowed:
+        if state is not None and not state.allowed:  # None: counters out of reach
             form.add_error(
                 None,
                 f"Too many sign-ups from this address; try again in {state.reset_s // 60 + 1} min.",
             )
             return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
-        user = user_create(
-            email=form.cleaned_data["email"], password=form.cleaned_data["password1"]
-        )
+        email, password = form.cleaned_data["email"], form.cleaned_data["password1"]
+        if settings.SIGNUP_EMAIL_VERIFICATION:
+            signup_request(request=request, email=email, password=password)
+            return render(request, "accounts/signup_sent.html", {"email": email})
+        user = user_create(email=email, password=password)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect(settings.LOGIN_REDIRECT_URL)
     return render(request, "accounts/signup.html", {"form": form})
+
+
+@require_GET
+def signup_verify_view(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """The link of a sign-up's e-mail: activates the account and logs it in."""
+    user = signup_verify(token)
+    if user is None:
+        return render(request, "accounts/signup_link_invalid.html", status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(settings.LOGIN_REDIRECT_URL)
 
 
 @require_http_methods(["GET", "POST"])

@@ -31,6 +31,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     password = factory.LazyFunction(password_hash)
+    email_verified_at = factory.LazyFunction(timezone.now)
 
 
 class WorkerFactory(factory.django.DjangoModelFactory):

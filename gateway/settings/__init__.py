@@ -121,6 +121,11 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="WhatsApp Gateway <gateway@localhost>")
+# A sign-up is finished by a link mailed to its address, so the sign-up form never tells whether
+# an address is registered (accounts.signup). On by default wherever mail goes out (EMAIL_URL);
+# the embedded default, with no mail server, logs a new user in at once.
+SIGNUP_EMAIL_VERIFICATION = env.bool("SIGNUP_EMAIL_VERIFICATION", default=bool(EMAIL_URL))
+SIGNUP_LINK_MAX_AGE_S = env.int("SIGNUP_LINK_MAX_AGE_S", default=3 * 24 * 3600)
 
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "sessions:list"
