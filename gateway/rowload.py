@@ -12,6 +12,7 @@ the ORM's. Fields added to a model later are picked up without touching the SQL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +28,21 @@ class RowLoader:
     def __init__(self, parts: Sequence[tuple[type[Model], str]], tail: str) -> None:
         self.parts = list(parts)
         self.tail = tail
-        self._sql: str | None = None
-        self._columns: list[list[tuple[Field, Any, list[Any]]]] = []
+        self._compiled: tuple[str, list[list[tuple[Field, Any, list[Any]]]]] | None = None
+        self._lock = threading.Lock()
 
-    def _compile(self) -> str:
+    def _compile(self) -> tuple[str, list[list[tuple[Field, Any, list[Any]]]]]:
+        """Return (sql, columns) once per loader: built under a lock, published whole (the
+        threads of a web worker share it; a half-built column list answered 500s)."""
+        with self._lock:
+            if self._compiled is None:
+                self._compiled = self._build()
+            return self._compiled
+
+    def _build(self) -> tuple[str, list[list[tuple[Field, Any, list[Any]]]]]:
         quote = connection.ops.quote_name
         select: list[str] = []
-        self._columns = []
+        all_columns = []
         for model, alias in self.parts:
             columns = []
             for field in model._meta.concrete_fields:
@@ -43,21 +52,20 @@ class RowLoader:
                     expression
                 ) + expression.get_db_converters(connection)
                 columns.append((field, expression, converters))
-            self._columns.append(columns)
-        return f"SELECT {', '.join(select)} {self.tail}"
+            all_columns.append(columns)
+        return f"SELECT {', '.join(select)} {self.tail}", all_columns
 
     def first(self, params: Sequence[Any]) -> list[Model | None] | None:
         """Run the query; return the first row's instances (None when no row matches)."""
-        if self._sql is None:
-            self._sql = self._compile()
+        sql, all_columns = self._compiled or self._compile()
         with connection.cursor() as cursor:
-            cursor.execute(self._sql, list(params))
+            cursor.execute(sql, list(params))
             row = cursor.fetchone()
         if row is None:
             return None
         instances: list[Model | None] = []
         at = 0
-        for (model, _alias), columns in zip(self.parts, self._columns, strict=True):
+        for (model, _alias), columns in zip(self.parts, all_columns, strict=True):
             values = []
             for _field, expression, converters in columns:
                 value = row[at]

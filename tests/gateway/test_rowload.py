@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from django.forms.models import model_to_dict
 
@@ -74,3 +76,44 @@ def test_session_get_is_scoped_to_owner_and_bound_key(user, other_user):
     assert session_get(owner=user, session_id=mine.id, api_key=bound).id == mine.id
     with pytest.raises(SessionNotFound):
         session_get(owner=user, session_id=second.id, api_key=bound)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fresh_loader_shared_by_many_threads_answers_each_of_them(user):
+    session = ConnectedSessionFactory(owner=user)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads change hands often, as under a loaded web worker
+    try:
+        _race_fresh_loaders(session)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _race_fresh_loaders(session):
+    import threading
+
+    from django.db import connection
+
+    from gateway.rowload import RowLoader
+    from sessions_app.sessions.models import Session
+
+    for _ in range(10):  # each round a fresh loader, so its first use is raced
+        loader = RowLoader([(Session, "s")], "FROM sessions_app_session s WHERE s.id = %s")
+        start, found, failed = threading.Barrier(12), [], []
+
+        def load(loader=loader, start=start, found=found, failed=failed):
+            start.wait()
+            try:
+                found.append(loader.first([session.id])[0].id)
+            except Exception as exc:  # noqa: BLE001 (the test counts them)
+                failed.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=load) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failed
+        assert found == [session.id] * 12
