@@ -136,8 +136,19 @@ def _link_sandbox_session_and_send(page, base_url):
 
 
 def test_log_in_link_a_sandbox_session_and_send(gateway_stack):
+    from playwright.sync_api import expect
+
     with logged_in_page(gateway_stack, "dashboard-browser") as page:
         _link_sandbox_session_and_send(page, gateway_stack.base_url)
+        # The Usage page counts the message and draws its 30-day chart with the vendored uPlot.
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        page.get_by_role("link", name="Usage").click()
+        expect(page.locator("#usage-chart")).to_have_attribute("data-drawn", "30")
+        expect(page.locator("#usage-chart canvas")).to_have_count(1)
+        expect(page.locator("#usage-sessions tbody tr")).to_contain_text("Browser session")
+        assert not errors
+        _screenshot(page, "dashboard-usage")
 
 
 @pytest.fixture
