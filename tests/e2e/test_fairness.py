@@ -81,3 +81,8 @@ def test_a_flood_neither_delays_another_tenant_nor_passes_its_pace_quota_or_orde
     for chat_ids in accepted:
         in_chat = [m for m in sent if m in set(chat_ids)]
         assert in_chat == chat_ids[: len(in_chat)]  # each chat in its accepted order
+
+    # An operator's plan change applies to the next request: no restart, no cache to wait out.
+    PlanOverride.objects.filter(user__email="flood@example.com").update(messages_per_day=FLOOD + 1)
+    status, answer = send(0, FLOOD + 1)
+    assert status == 202, answer
