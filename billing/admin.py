@@ -7,7 +7,14 @@ cached. Overrides are edited on the user's page (accounts.admin puts the inline 
 from django.contrib import admin
 from django.http import HttpResponse
 
-from billing.models import MonthlyStatement, Plan, PlanOverride, QuotaCounter, UsageRecord
+from billing.models import (
+    MonthlyStatement,
+    NodeUsageReport,
+    Plan,
+    PlanOverride,
+    QuotaCounter,
+    UsageRecord,
+)
 from billing.services import quota_recount
 from billing.statements import statements_csv
 from gateway.admin import ReadOnlyAdmin
@@ -102,3 +109,23 @@ class MonthlyStatementAdmin(ReadOnlyAdmin):
         response["Content-Disposition"] = 'attachment; filename="statements.csv"'
         statements_csv(queryset.select_related("user").order_by("month", "user__email"), response)
         return response
+
+
+@admin.register(NodeUsageReport)
+class NodeUsageReportAdmin(ReadOnlyAdmin):
+    """The nodes' hourly usage reports and the ledger's count beside them (billing.reconcile);
+    a mismatch is also in the System log (`usage.mismatch`)."""
+
+    list_display = (
+        "period_start",
+        "worker_id",
+        "session_id",
+        "user",
+        "sent",
+        "reconciled_sent",
+        "received",
+    )
+    list_filter = ("period_start", "worker_id")
+    search_fields = ("session_id", "worker_id", "user__email")
+    date_hierarchy = "period_start"
+    readonly_fields = [f.name for f in NodeUsageReport._meta.fields]

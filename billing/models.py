@@ -176,3 +176,48 @@ class MonthlyStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.month:%Y-%m}"
+
+
+class NodeUsageReport(models.Model):
+    """What one node counted for one session in one UTC hour [period_start, period_end), from
+    its hourly usage report, next to the backend's own count (billing/reconcile.py).
+
+    `sent` and `received` are the node's figures; a repeat of the report replaces them. The
+    backend keeps no per-hour ledger of incoming messages, so `received` is the node's word
+    alone. `reconciled_sent` is the ledger's count of the session's messages sent in the hour
+    (OutboundMessage.sent_at), None when the session is unknown here. `session_id` is kept
+    without a constraint and `user` may be empty (a session unknown or deleted): usage outlives
+    sessions, as UsageRecord's does.
+    """
+
+    worker_id = models.CharField(max_length=64)
+    session_id = models.CharField(max_length=32)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="node_usage_reports",
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    sent = models.PositiveIntegerField(default=0)
+    received = models.PositiveIntegerField(default=0)
+    reconciled_sent = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The ledger's count. Empty: session unknown."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-period_start", "session_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["worker_id", "session_id", "period_start"],
+                name="node_usage_one_per_node_session_hour",
+            )
+        ]
+        indexes = [models.Index(fields=["session_id", "period_start"])]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} {self.session_id} {self.period_start:%Y-%m-%d %H:00}"

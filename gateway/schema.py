@@ -60,7 +60,9 @@ def document_limits(result: dict[str, Any], generator: Any, request: Any, public
                     "description": "`rate_limited` (the plan's API requests per minute per key, "
                     "number checks per minute per session, or wrong keys from this address) or "
                     "`quota_exceeded` (messages per day or month; `fields.period`, "
-                    "`fields.resetsAt`). Nothing was written.",
+                    "`fields.resetsAt`) or `new_number_daily_cap` (a freshly linked number's "
+                    "daily cap of the session's pacing; `fields.limit`, `fields.resetsAt`). "
+                    "Nothing was written.",
                     "headers": {"Retry-After": {**_STRING, "description": "Seconds to wait."}},
                     "content": _ERROR,
                 },

@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/send", MessageSendApi.as_view(), name="send-alias"),
     path("api/admin/", include("workers_app.api.urls")),
     path("api/", include(("sessions_app.reports.api.urls", "node_reports"))),
+    path("api/", include("billing.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("accounts.urls")),

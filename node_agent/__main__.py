@@ -1,9 +1,9 @@
 """Run one node: `python -m node_agent` (configuration from environment variables).
 
 Order: config, runtime (SQLite, engines, outbox sender), health server, registration, restore
-sessions (see start_sessions), heartbeat thread, then the Celery worker in this thread. SIGTERM
-or SIGINT makes Celery finish its running tasks; then engines stop and the outbox gets a short
-flush.
+sessions (see start_sessions), heartbeat thread, the hourly usage report (usage.py), then the
+Celery worker in this thread. SIGTERM or SIGINT makes Celery finish its running tasks; then
+engines stop and the outbox gets a short flush.
 
 Exit code 2 when the node cannot run: a bad configuration, a health port in use, or another
 running process with the same WORKER_ID (the backend refuses the registration with 409
@@ -31,6 +31,7 @@ from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat, WorkerIdInUse
 from node_agent.runtime import NodeRuntime
 from node_agent.tasks import bind_runtime
+from node_agent.usage import UsageReporter
 
 log = logging.getLogger("node_agent")
 
@@ -109,6 +110,9 @@ def main() -> int:
         stop_fn=_terminate,
         errors=errors,
     )
+    usage = UsageReporter(
+        runtime.db, runtime.outbox.wake, config.worker_id, config.usage_report_interval_s
+    )
     app = create_celery_app(config)
     bind_runtime(runtime)
     health.start()
@@ -116,6 +120,7 @@ def main() -> int:
     refused_at_start = False
     try:
         start_sessions(runtime, heartbeat)
+        usage.start()
         app.worker_main(worker_argv(config))
     except WorkerIdInUse as exc:
         refused_at_start = True
@@ -130,6 +135,7 @@ def main() -> int:
     finally:
         log.info("node %s stopping", config.worker_id)
         heartbeat.stop()
+        usage.stop()  # before the runtime closes the database
         if refused_at_start:  # nothing started, and its sessions may be the other process's
             runtime.shutdown(flush_timeout_s=0, report=False)
         else:

@@ -60,6 +60,8 @@ class NodeConfig:
     # A send that cannot go yet (session not connected) waits this long, doubling up to the max.
     send_retry_min_s: float = _var("WORKER_SEND_RETRY_MIN_S", 2.0)
     send_retry_max_s: float = _var("WORKER_SEND_RETRY_MAX_S", 60.0)
+    # How often the node's traffic per completed UTC hour is counted and reported (usage.py).
+    usage_report_interval_s: float = _var("WORKER_USAGE_REPORT_INTERVAL_S", 3600.0)
     sandbox_network_path: str = _var("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3")
     sandbox_qr_first_ttl_s: float = _var("SANDBOX_QR_FIRST_TTL_S", 60.0)
     sandbox_qr_ttl_s: float = _var("SANDBOX_QR_TTL_S", 20.0)
@@ -198,6 +200,7 @@ POSITIVE = frozenset(
         "WORKER_SEND_THREADS",
         "WORKER_SEND_RETRY_MIN_S",
         "WORKER_SEND_RETRY_MAX_S",
+        "WORKER_USAGE_REPORT_INTERVAL_S",
         "SANDBOX_QR_FIRST_TTL_S",
         "SANDBOX_QR_TTL_S",
         "SANDBOX_QR_COUNT",

@@ -298,3 +298,49 @@ class NodeDatabase:
         """Return how many reports wait for the backend."""
         row = self._one("SELECT COUNT(*) AS n FROM outbox")
         return int(row["n"]) if row else 0
+
+    # Node state and usage counts
+
+    def state_get(self, key: str) -> str | None:
+        """Return the value of `key` in the node's state (schema.STATE_* keys), or None."""
+        row = self._one("SELECT value FROM node_state WHERE key = ?", (key,))
+        return row["value"] if row else None
+
+    def state_set(
+        self, key: str, value: str, *, report: tuple[str, dict[str, Any]] | None = None
+    ) -> None:
+        """Set `key` to `value`; with `report` (path, body), append it to the outbox in the same
+        transaction, so a crash leaves both or neither."""
+        now = utc_now_iso()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if report is not None:
+                    self._conn.execute(
+                        "INSERT INTO outbox (path, body, created_at) VALUES (?, ?, ?)",
+                        (report[0], json.dumps(report[1]), now),
+                    )
+                self._conn.execute(
+                    "INSERT INTO node_state (key, value, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                    " updated_at = excluded.updated_at",
+                    (key, value, now),
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def usage_counts(self, start: str, end: str) -> list[dict[str, Any]]:
+        """Return `{session_id, sent, received}` of each session with traffic in [start, end)
+        (node timestamps), by session id: `sent` its outbound messages in state sent whose
+        `sent_at` is in the range, `received` its incoming ones stored (received) in it."""
+        return self._all(
+            "SELECT session_id, SUM(direction = 'out') AS sent, SUM(direction = 'in') AS received"
+            " FROM (SELECT session_id, direction FROM messages WHERE direction = 'out'"
+            " AND state = 'sent' AND sent_at >= ? AND sent_at < ?"
+            " UNION ALL SELECT session_id, direction FROM messages WHERE direction = 'in'"
+            " AND created_at >= ? AND created_at < ?)"
+            " GROUP BY session_id ORDER BY session_id",
+            (start, end, start, end),
+        )

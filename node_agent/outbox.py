@@ -3,11 +3,13 @@
 Reports leave strictly in id order (the backend ignores a session status older than the last one it
 applied, so overtaking would lose reports): up to REPORT_BATCH_MAX of them at the head of the outbox
 go in one request (`protocol.ReportBatch`), which the backend applies in order.
-One request per report bounded a node to ~65 reports/s, about three per message. A batch is
-retried with exponential back-off and jitter on no answer, 5xx, 408 and 429; a report the backend
-refused (4xx, in the batch's results or for a lone report) is refused for good, so it is logged and
-dropped. A report is deleted only after that verdict, so a crash or restart resends it (the backend
-applies reports idempotently). A backend without the batch route (404) gets one report a request.
+One request per report bounded a node to ~65 reports/s, about three per message. A report a batch
+may not carry (not in BATCHED_PATHS: the hourly usage report) goes alone to its own path, in its
+turn. A batch is retried with exponential back-off and jitter on no answer, 5xx, 408 and 429; a
+report the backend refused (4xx, in the batch's results or for a lone report) is refused for good,
+so it is logged and dropped. A report is deleted only after that verdict, so a crash or restart
+resends it (the backend applies reports idempotently). A backend without the batch route (404) gets
+one report a request.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ class OutboxSender:
         attempt = 0
         while not self._stop.is_set():
             self._wake.clear()
-            reports = self._db.outbox_batch(protocol.REPORT_BATCH_MAX if self._batches else 1)
+            reports = one_request(
+                self._db.outbox_batch(protocol.REPORT_BATCH_MAX if self._batches else 1)
+            )
             if not reports:
                 self._wake.wait(IDLE_WAIT_S)
                 continue
@@ -102,7 +106,7 @@ class OutboxSender:
         The verdicts are (status, reason) of the reports the backend decided on, in order; None
         when it decided on none (no answer, or a failure worth a retry).
         """
-        if len(reports) == 1 and not self._batches:
+        if len(reports) == 1 and (not self._batches or not batched(reports[0])):
             return self._send_one(reports[0])
         batch = protocol.ReportBatch(
             reports=[{"path": r["path"], "body": r["body"]} for r in reports],
@@ -127,3 +131,17 @@ class OutboxSender:
         if answer.retryable:
             return answer, None
         return answer, [(answer.status or 0, answer.error)]
+
+
+def batched(report: dict[str, Any]) -> bool:
+    """Return True when a batch may carry `report` (an outbox row: its path is batched)."""
+    return report["path"] in protocol.BATCHED_PATHS
+
+
+def one_request(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the head of `reports` (outbox rows, oldest first) that goes in one request: the
+    ones before the first a batch may not carry, or that one alone when it is the head."""
+    for index, report in enumerate(reports):
+        if not batched(report):
+            return reports[:index] or reports[:1]
+    return reports

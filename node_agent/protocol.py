@@ -8,9 +8,8 @@ library only. JSON on the wire is camelCase; here fields are snake_case and
 - Tasks, backend → node: Celery tasks named `node_agent.tasks.<name>` on the node's queue
   `node.<workerId>`, with keyword arguments only (`NodeTask` subclasses below). Every task is
   idempotent: tasks are acknowledged late, so any may run twice.
-- Reports, node → backend: HTTP POSTs with `Authorization: Bearer <node token>` to the paths
-  below, each report body a `NodeReport` subclass; plus registration, heartbeat
-  and the media routes.
+- Reports, node → backend: HTTP POSTs with `Authorization: Bearer <node token>` to the paths below,
+  each report body a `NodeReport` subclass; plus registration, heartbeat and the media routes.
 """
 
 from __future__ import annotations
@@ -95,8 +94,7 @@ class Wire:
     """A message of the protocol; fields are snake_case, the wire form is camelCase JSON.
 
     `DROP_NONE`: fields whose value is None are left out of the wire form (reports) rather
-    than sent as null (task arguments).
-    """
+    than sent as null (task arguments)."""
 
     DROP_NONE: ClassVar[bool] = False
 
@@ -109,8 +107,7 @@ class Wire:
     def from_wire(cls: type[W], body: Mapping[str, Any]) -> W:
         """Read the wire form; unknown keys are ignored (a newer peer), missing ones defaulted.
 
-        Raises TypeError when a required field is missing.
-        """
+        Raises TypeError when a required field is missing."""
         names = {camel(item.name): item.name for item in dataclasses.fields(cls)}
         return cls(**{names[key]: value for key, value in body.items() if key in names})
 
@@ -178,16 +175,13 @@ class SessionDelete(NodeTask):
 
 @dataclasses.dataclass(frozen=True)
 class MessageSend(NodeTask):
-    """Send one message exactly once.
-
-    `payload`: `to` (E.164 digits or a JID's user part), `chatId` (JID), `type` (MESSAGE_TYPES),
-    and by type `text`, `media` (MEDIA_DESCRIPTOR_KEYS; the node fetches the bytes from the
-    backend), `location`, `contact` {name, vcard}, `reaction` {messageId, emoji}; on any type
-    `replyTo` (a WhatsApp message id) and `mentions` (E.164 digits).
-
-    `rate_per_s` and `burst` pace the session's lane on the node (the plan's send rate in
-    messages per second, 0 for none; None keeps the lane's). A node older than them ignores them.
-    """
+    """Send one message exactly once. `payload`: `to` (E.164 digits or a JID's user part),
+    `chatId` (JID), `type` (MESSAGE_TYPES), and by type `text`, `media` (MEDIA_DESCRIPTOR_KEYS;
+    the node fetches the bytes from the backend), `location`, `contact` {name, vcard},
+    `reaction` {messageId, emoji}; on any type `replyTo` (a WhatsApp message id) and `mentions`
+    (E.164 digits). `rate_per_s` and `burst` pace the session's lane (the plan's messages per
+    second, 0: none; None keeps the lane's); `pacing` {minDelayMs, maxDelayMs, typing} is the
+    session's human-like pacing (pacing.py; None: none). A node older than a field ignores it."""
 
     name: ClassVar[str] = TASK_PREFIX + "message_send"
     message_id: str
@@ -195,6 +189,7 @@ class MessageSend(NodeTask):
     payload: dict[str, Any]
     rate_per_s: float | None = None
     burst: int = 1
+    pacing: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,13 +219,15 @@ HISTORY_ITEM_KEYS += ("error", "content", "createdAt", "cursor")
 
 @dataclasses.dataclass(frozen=True)
 class CheckNumber(NodeTask):
-    """RPC: is `phone` (E.164 digits) on WhatsApp? Answers `{"jid": <jid or null>}`, or
-    `{"error": "session_not_connected"}` (NOT_CONNECTED) when the session cannot ask."""
+    """RPC: is `phone` (E.164 digits) on WhatsApp? `{"jid": <jid|null>}`, `{"error": NOT_CONNECTED}`
+    or `{"error": RATE_LIMITED, "retryAfterS": n}` (spaced at `rate_per_minute`; 0: not)."""
 
+    RATE_LIMITED: ClassVar[str] = "rate_limited"
     name: ClassVar[str] = TASK_PREFIX + "check_number"
     rpc: ClassVar[bool] = True
     session_id: str
     phone: str
+    rate_per_minute: int = 0  # the plan's number checks a minute (node_agent/checks.py)
 
 
 NOT_CONNECTED = "session_not_connected"
@@ -258,6 +255,7 @@ MESSAGE_RECEIVED_PATH = "/api/webhooks/message-received"
 MEDIA_UPLOAD_PATH = "/api/webhooks/media"
 REPORTS_PATH = "/api/webhooks/reports"
 REGISTER_PATH = "/api/admin/workers/register"
+USAGE_REPORT_PATH = "/api/webhooks/usage-report"
 
 
 def heartbeat_path(worker_id: str) -> str:
@@ -326,6 +324,18 @@ class MessageReceivedReport(NodeReport):
     session_id: str
     message: dict[str, Any]
     worker_id: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageReport(NodeReport):
+    """A node's traffic in one UTC hour [`period_start`, `period_end`) (ISO 8601, see usage.py):
+    `sessions` [{sessionId, sent, received}]. A repeat replaces, never adds; it goes unbatched."""
+
+    PATH: ClassVar[str] = USAGE_REPORT_PATH
+    worker_id: str
+    period_start: str
+    period_end: str
+    sessions: list[dict[str, Any]]
 
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).

@@ -24,10 +24,11 @@ from typing import Any
 import psycopg
 
 from node_agent import INSTANCE_ID, protocol
+from node_agent.checks import NumberChecks
 from node_agent.config import NodeConfig
 from node_agent.database import NodeDatabase
 from node_agent.engine_events import EngineEvents
-from node_agent.engines.base import Engine, TransientSendError, holding_engine
+from node_agent.engines.base import Engine, holding_engine
 from node_agent.engines.sandbox import SandboxEngine
 from node_agent.engines.whatsapp import WhatsAppEngine, neonize_installed
 from node_agent.messages import Messages
@@ -68,6 +69,7 @@ class NodeRuntime:
         self._session_locks: dict[str, threading.Lock] = {}
         self.messages = Messages(self.db, self.reporter, self.engines, self.shared)
         self.send_queue = SendQueue(self.messages, self.message_send, config)
+        self.checks = NumberChecks(self.db, self.engines)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
@@ -352,15 +354,9 @@ class NodeRuntime:
         protocol.HISTORY_ITEM_KEYS (see messages.history_item)."""
         return self.messages.history(ask)
 
-    def check_number(self, session_id: str, phone: str) -> dict[str, Any]:
-        """Return `{"jid": <jid or None>}`, or `{"error": "session_not_connected"}`."""
-        engine = holding_engine(self.engines, self.db.session_get(session_id))
-        if engine is None:
-            return {"error": protocol.NOT_CONNECTED}
-        try:
-            return {"jid": engine.check_number(session_id, protocol.digits(phone))}
-        except TransientSendError:
-            return {"error": protocol.NOT_CONNECTED}
+    def check_number(self, ask: protocol.CheckNumber) -> dict[str, Any]:
+        """Answer a number check, spaced per session; see NumberChecks.check."""
+        return self.checks.check(ask)
 
     # Health
 

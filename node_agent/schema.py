@@ -63,7 +63,22 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL
 );
 """
-SCHEMA = SESSIONS_TABLE.format(name="sessions") + OTHER_TABLES
+# Added later: on an older file, the statements create them at the next open (IF NOT EXISTS).
+# `node_state`: small facts of the node that must survive restarts (STATE_* keys). The partial
+# indexes serve the usage counts of one hour (NodeDatabase.usage_counts): sends by `sent_at`,
+# incoming messages by `created_at` (when the node received them).
+LATER_TABLES = """
+CREATE TABLE IF NOT EXISTS node_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_sent_at ON messages (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_in_at ON messages (created_at) WHERE direction = 'in';
+"""
+SCHEMA = SESSIONS_TABLE.format(name="sessions") + OTHER_TABLES + LATER_TABLES
+# The end of the last UTC hour whose usage is reported (or was empty), a node timestamp.
+STATE_USAGE_REPORTED_UNTIL = "usage_reported_until"
 
 SESSION_FIELDS = frozenset(
     {

@@ -12,8 +12,10 @@ from collections.abc import Callable
 
 from node_agent import protocol
 from node_agent.config import NodeConfig
+from node_agent.engines.base import holding_engine
 from node_agent.lanes import LaneItem, SendLanes
 from node_agent.messages import Messages
+from node_agent.pacing import Pacing
 
 # Tries while a session is not connected (or the shared store is out of reach), then the last
 # one reports the failure; with the default waits (2 s doubling to a minute) about three minutes.
@@ -42,11 +44,13 @@ class SendQueue:
             threads=config.send_threads,
             max_attempts=SEND_MAX_ATTEMPTS,
             backoff_s=backoff(config.send_retry_min_s, config.send_retry_max_s),
+            typing=self._typing,
         )
 
     def start(self) -> None:
         """Start the sender threads and queue what a stopped node left `recorded`, oldest first
-        (unpaced until the backend's next send names the plan's rate)."""
+        (unpaced until the backend's next send, or its republish, names the plan's rate and
+        the session's pacing)."""
         self.lanes.start()
         for message in self.messages.db.message_list_in_state("recorded"):
             item = LaneItem(
@@ -61,7 +65,8 @@ class SendQueue:
         self.lanes.stop()
 
     def enqueue(self, task: protocol.MessageSend) -> str:
-        """Record `task`'s message and queue it in its session's lane; return "queued".
+        """Record `task`'s message and queue it in its session's lane, paced as the task says
+        (plan's rate, session's pacing); return "queued".
 
         A message known here already and past `recorded` is answered like a repeat of
         `message_send` (its last report again, never a second send): its state is returned.
@@ -70,10 +75,24 @@ class SendQueue:
         if not created and message["state"] != "recorded":
             return self._send(task.message_id, task.session_id, task.payload)
         item = LaneItem(task.message_id, task.session_id, message["chat_jid"], task.payload)
-        self.lanes.submit(item, rate_per_s=task.rate_per_s, burst=task.burst)
+        self.lanes.submit(
+            item,
+            rate_per_s=task.rate_per_s,
+            burst=task.burst,
+            pacing=Pacing.from_wire(task.pacing),
+        )
         return "queued"
 
     def _send_item(self, item: LaneItem, final_attempt: bool) -> str:
         return self._send(
             item.message_id, item.session_id, item.payload, final_attempt=final_attempt
         )
+
+    def _typing(self, item: LaneItem, composing: bool) -> None:
+        """Show (`composing`) or clear "typing…" in the item's chat through the engine that
+        holds its session; nothing when none does. Raises what the engine raises."""
+        engine = holding_engine(
+            self.messages.engines, self.messages.db.session_get(item.session_id)
+        )
+        if engine is not None:
+            engine.typing(item.session_id, item.payload, composing)

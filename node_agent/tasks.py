@@ -91,9 +91,9 @@ def messages_list(**kwargs: Any) -> list[dict[str, Any]]:
 
 @shared_task(**task_options(protocol.CheckNumber))
 def check_number(**kwargs: Any) -> dict[str, Any]:
-    """Return `{jid}` (None when not on WhatsApp) or `{error: "session_not_connected"}`."""
-    task = protocol.CheckNumber.from_wire(kwargs)
-    return get_runtime().check_number(task.session_id, task.phone)
+    """Return `{jid}` (None when not on WhatsApp), `{error: "session_not_connected"}`, or
+    `{error: "rate_limited", retryAfterS}` past the session's spacing of checks."""
+    return get_runtime().check_number(protocol.CheckNumber.from_wire(kwargs))
 
 
 @shared_task(**task_options(protocol.SandboxAction))

@@ -4,6 +4,11 @@ Rendered by `gateway.errors.exception_handler` as the failure envelope. Node err
 history and number-check RPCs (`node_timeout`, `node_error`) are `workers_app.errors`'.
 """
 
+import math
+from datetime import datetime
+
+from django.utils import timezone
+
 from gateway.errors import Conflict, GatewayError, NotFound
 
 # --- Sessions ----------------------------------------------------------------------------------
@@ -74,6 +79,27 @@ class InvalidIdempotencyKey(GatewayError):
     code = "invalid_idempotency_key"
     message = "Idempotency-Key must be 1 to 100 printable ASCII characters."
     http_status = 400
+
+
+class NewNumberDailyCap(GatewayError):
+    """429: the session's number was linked recently and its own daily cap of sends (the
+    session's pacing settings) is used up until `resets_at`; nothing was written."""
+
+    code = "new_number_daily_cap"
+    http_status = 429
+
+    def __init__(self, *, limit: int, resets_at: datetime, linked_at: datetime) -> None:
+        retry_after_s = max(1, math.ceil((resets_at - timezone.now()).total_seconds()))
+        super().__init__(
+            f"This session's number was linked at {_iso(linked_at)}, and a new number sends at "
+            f"most {limit} messages a UTC day (its pacing settings); retry at {_iso(resets_at)}.",
+            fields={"limit": limit, "resetsAt": _iso(resets_at), "linkedAt": _iso(linked_at)},
+        )
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 # --- Media -------------------------------------------------------------------------------------

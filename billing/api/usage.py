@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 
@@ -57,6 +58,7 @@ class UsageApi(OwnerApiView):
     @extend_schema(
         tags=TAG_USAGE,
         parameters=[UsageQuery],
+        responses={200: OpenApiTypes.OBJECT},
         summary="Usage per day or month, session and key",
         description=(
             "Messages out by status (from the message ledger, by the UTC day each was "

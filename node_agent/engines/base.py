@@ -98,6 +98,12 @@ class Engine(abc.ABC):
     def check_number(self, session_id: str, phone: str) -> str | None:
         """Return the JID of `phone` (E.164 digits) if it is on WhatsApp, else None."""
 
+    def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
+        """Show (`composing`) or clear "typing…" in the chat of a message about to be sent
+        (`payload` as for `send`). Best effort: the caller sends the message whatever this
+        raises. This default shows nothing (an engine that cannot)."""
+        return None
+
     def reachable(self) -> bool:
         """Tell whether this engine's network answers, as last seen; never blocks."""
         return True

@@ -11,6 +11,8 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
   session is connected as the given phone, else as `1555` + 7 digits derived from the session id.
 - Magic recipient: a number whose digits end in `99` is not on WhatsApp
   (`recipient_not_on_whatsapp`; `check_number` returns None).
+- Typing: "typing…" switched on and off before a paced text is recorded in `chat_states`, as
+  the recipient's phone would see it (composing, then paused, then the message).
 - Receipts: `delivered` after `SANDBOX_DELIVERY_DELAY_S` (1 s) and `read` after
   `SANDBOX_READ_DELAY_S` (2 s), both counted from the send.
 - `disconnect` action: `reconnecting` (`connection_lost`), then connected again after
@@ -30,6 +32,7 @@ import hashlib
 import logging
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
 SUPPORTED_TYPES = protocol.MESSAGE_TYPES
+CHAT_STATES_KEPT = 1000  # the newest typing records a sandbox engine keeps (tests read them)
 
 
 def sandbox_phone(session_id: str) -> str:
@@ -93,6 +97,7 @@ class SandboxEngine(Engine):
         self._lock = threading.RLock()
         self._sessions: dict[str, _Session] = {}
         self._gen = 0
+        self._chat_states: deque[dict[str, str]] = deque(maxlen=CHAT_STATES_KEPT)
 
     @property
     def network(self) -> SandboxNetwork:
@@ -256,6 +261,29 @@ class SandboxEngine(Engine):
             ):
                 self._later(delay_s, session, self._receipt, wa_message_id, status)
             return wa_message_id
+
+    def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
+        """Record "typing…" switched on (`composing`) or off in the message's chat (see
+        `chat_states`). Raises TransientSendError `session_not_connected`."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.state != "connected":
+                raise TransientSendError("session_not_connected", "Session is not connected.")
+            to = str(payload.get("to") or "")
+            self._chat_states.append(
+                {
+                    "sessionId": session_id,
+                    "chatId": payload.get("chatId") or protocol.user_jid(to),
+                    "state": "composing" if composing else "paused",
+                    "at": utc_now_iso(),
+                }
+            )
+
+    def chat_states(self, session_id: str) -> list[dict[str, str]]:
+        """Return the session's typing records, oldest first: `sessionId`, `chatId`, `state`
+        (composing | paused) and `at` (a node timestamp, comparable with the ledger's)."""
+        with self._lock:
+            return [dict(e) for e in self._chat_states if e["sessionId"] == session_id]
 
     def _receipt(self, session: _Session, wa_message_id: str, status: str) -> None:
         self.emit(session.session_id, "receipt", wa_message_id=wa_message_id, status=status)

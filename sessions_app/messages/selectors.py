@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import ApiKey, User
+from billing.errors import RateLimited
+from billing.selectors import limits_for
 from node_agent.protocol import NOT_CONNECTED, CheckNumber, MessagesList
 from sessions_app.errors import (
     MessageNotFound,
@@ -67,8 +69,10 @@ def message_history(
 def contact_check(*, owner: User, session: Session, phone: str) -> dict[str, Any]:
     """Ask the session's node whether `phone` (E.164 digits) is on WhatsApp.
 
-    Returns `{phone, onWhatsApp, jid}`. Raises SessionNotFound, SessionNotConnected,
-    NodeTimeout (504) or NodeRequestFailed (502).
+    Returns `{phone, onWhatsApp, jid}`. The node spaces the session's checks at the plan's
+    number checks per minute (node_agent/checks.py). Raises SessionNotFound,
+    SessionNotConnected, RateLimited (429 `rate_limited`, `limit` "checks": the node had no
+    check to spare soon enough), NodeTimeout (504) or NodeRequestFailed (502).
     """
     if session.owner_id != owner.pk:
         raise SessionNotFound()
@@ -76,10 +80,21 @@ def contact_check(*, owner: User, session: Session, phone: str) -> dict[str, Any
         raise SessionNotConnected()
     answer = node_call(
         worker_id=session.worker_id,
-        task=CheckNumber(session_id=session.id, phone=phone),
+        task=CheckNumber(
+            session_id=session.id,
+            phone=phone,
+            rate_per_minute=limits_for(owner).number_checks_per_minute or 0,
+        ),
         timeout_s=settings.NODE_RPC_TIMEOUT_S,
     )
     if answer.get("error") == NOT_CONNECTED:
         raise SessionNotConnected()
+    if answer.get("error") == CheckNumber.RATE_LIMITED:
+        retry_after_s = max(1, int(answer.get("retryAfterS") or 1))
+        raise RateLimited(
+            f"Number checks of this session are spaced on its node; retry in {retry_after_s} s.",
+            retry_after_s=retry_after_s,
+            limit="checks",
+        )
     jid = answer.get("jid")
     return {"phone": phone, "onWhatsApp": bool(jid), "jid": jid}

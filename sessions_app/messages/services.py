@@ -21,6 +21,7 @@ from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.messages.statuses import message_status_apply
 from sessions_app.recipients import Recipient
 from sessions_app.sessions.models import Session
+from sessions_app.sessions.pacing import new_number_cap_check, send_pacing
 from sessions_app.webhooks.events import message_received_emit, usage_threshold_emit
 from workers_app.node_client import node_publish_on_commit
 
@@ -43,7 +44,8 @@ def message_submit(
     `values["to"]` is a Recipient. A repeat of an earlier `idempotency_key` is answered first,
     from the request's fingerprint, before any media is read or downloaded: the same request
     returns the first message (`created` False), another one raises IdempotencyKeyMismatch.
-    Raises SessionNotConnected and the media errors of the payload builder.
+    Raises SessionNotConnected, NewNumberDailyCap (before any media is read) and the media
+    errors of the payload builder.
     """
     fingerprint = request_fingerprint(session=session, values=values, upload=upload)
     if idempotency_key:
@@ -52,6 +54,7 @@ def message_submit(
         ).first()
         if existing is not None:
             return _idempotent_repeat(existing, session, fingerprint), False
+    new_number_cap_check(session=session, lock=False)  # refused before any media is kept
     recipient: Recipient = values["to"]
     payload = build_payload(owner=owner, session=session, values=values, upload=upload)
     return message_send(
@@ -83,9 +86,11 @@ def message_send(
     `to`/`chatId`, `request_hash` the request's fingerprint (`message_submit`; "" for none:
     then a repeat is told by its payload). A repeated `idempotency_key` of the same request
     returns the first message and sends nothing (`created` is False); of another one raises
-    IdempotencyKeyMismatch. Raises SessionNotConnected, and QuotaExceeded past the plan's
-    messages per day or month (then nothing is written or published). One short transaction:
-    one insert (the unique key catches a repeat) and the quota's one UPDATE, no query per item.
+    IdempotencyKeyMismatch. Raises SessionNotConnected, QuotaExceeded past the plan's
+    messages per day or month, and NewNumberDailyCap past a new number's own daily cap (the
+    session's pacing); then nothing is written or published. One short transaction: one insert
+    (the unique key catches a repeat) and the quota's one UPDATE, no query per item (and, only
+    while a new-number cap applies, the session's lock and its count of the day).
     """
     body = {"to": to, "chatId": chat_jid, **payload}
     asked = request_hash or body
@@ -94,6 +99,7 @@ def message_send(
     limits = limits_for(owner)
     try:
         with transaction.atomic():
+            new_number_cap_check(session=session)
             message = OutboundMessage.objects.create(
                 owner=owner,
                 session=session,
@@ -110,7 +116,7 @@ def message_send(
                 usage_threshold_emit(owner_id=owner.id, tier=limits.tier, crossing=crossing)
             node_publish_on_commit(
                 worker_id=session.worker_id,
-                task=_send_task(message.id, session.id, body, limits),
+                task=_send_task(message.id, session, body, limits),
             )
     except IntegrityError:
         # The key was used before (`message_submit` looks first; a direct caller does not), or
@@ -123,15 +129,17 @@ def message_send(
 
 
 def _send_task(
-    message_id: str, session_id: str, body: dict[str, Any], limits: Limits
+    message_id: str, session: Session, body: dict[str, Any], limits: Limits
 ) -> MessageSend:
-    """The node task of one send, with the plan's pace for the session's lane (0: unpaced)."""
+    """The node task of one send, with the plan's pace for the session's lane (0: unpaced)
+    and the session's human-like pacing (None: none)."""
     return MessageSend(
         message_id=message_id,
-        session_id=session_id,
+        session_id=session.id,
         payload=body,
         rate_per_s=limits.send_rate_per_s or 0,
         burst=limits.send_burst,
+        pacing=send_pacing(session),
     )
 
 
@@ -210,7 +218,7 @@ def messages_republish() -> int:
             node_publish_on_commit(
                 worker_id=message.session.worker_id,
                 task=_send_task(
-                    message.id, message.session_id, message.payload, limits_for(message.owner)
+                    message.id, message.session, message.payload, limits_for(message.owner)
                 ),
             )
             published += 1

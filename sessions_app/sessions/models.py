@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
 from sessions_app.ids import new_session_id
+
+# Bounds of a session's human-like pacing (README "Human-like pacing"; sessions/pacing.py).
+PACING_DELAY_MAX_MS = 60_000  # the longest random delay before a send: one minute
+NEW_NUMBER_DAYS_MAX = 365
+NEW_NUMBER_DAILY_CAP_MAX = 100_000
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
@@ -67,6 +73,35 @@ class Session(models.Model):
         "if that node dies before it hands over, the target starts the session by itself.",
     )
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    linked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the session first connected with its current phone number (a new "
+        "number's daily cap counts from it).",
+    )
+    pacing_min_delay_ms = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(PACING_DELAY_MAX_MS)],
+        help_text="Human-like pacing: the shortest random delay before each send (ms).",
+    )
+    pacing_max_delay_ms = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(PACING_DELAY_MAX_MS)],
+        help_text="The longest random delay before each send (ms); 0 = no delay.",
+    )
+    pacing_typing = models.BooleanField(
+        default=False, help_text='Show "typing…" in the chat before each text.'
+    )
+    new_number_days = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(NEW_NUMBER_DAYS_MAX)],
+        help_text="For this many days after linking a number, cap its sends a UTC day; 0 = off.",
+    )
+    new_number_daily_cap = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(NEW_NUMBER_DAILY_CAP_MAX)],
+        help_text="Messages a UTC day accepted while the number is new (1 or more when on).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +110,17 @@ class Session(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pacing_min_delay_ms__lte=models.F("pacing_max_delay_ms"))
+                & models.Q(pacing_max_delay_ms__lte=PACING_DELAY_MAX_MS),
+                name="session_pacing_delay_bounds",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(new_number_days=0) | models.Q(new_number_daily_cap__gte=1),
+                name="session_new_number_cap_set",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"

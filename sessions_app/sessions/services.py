@@ -259,7 +259,8 @@ def session_status_apply(
 
     Idempotent and ordered: a report older than the last one applied is ignored, and a repeat
     of the last one changes nothing. A QR report stores the QR, its PNG and its expiry; a
-    CONNECTED report records the node's `session_store` as the session's. A report from node
+    CONNECTED report records the node's `session_store` as the session's, and `linked_at` when
+    its phone number is new to the session (the new-number cap counts from it). A report from node
     `worker_id` (when given) that is not the session's node is ignored: the session moved away
     from it. The returned session's `worker_id` then differs from it. Emits `session.status`.
     """
@@ -283,6 +284,8 @@ def session_status_apply(
     if status == S.PAIRING:
         session.pairing_code = pairing_code
     if status == S.CONNECTED:
+        if session.linked_at is None or (phone_number and phone_number != session.phone_number):
+            session.linked_at = timestamp  # a number linked afresh (its cap counts from here)
         session.phone_number = phone_number or session.phone_number
         session.jid = jid or session.jid
         store = Worker.objects.filter(id=session.worker_id).values_list("session_store", flat=True)

@@ -1,5 +1,7 @@
 """Django admin is safe to use: every page answers; what the gateway writes can't be typed in."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.admin.utils import quote
@@ -8,6 +10,7 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from billing.models import PlanOverride
+from billing.reconcile import SessionUsage, node_usage_apply
 from billing.selectors import limits_for
 from billing.services import quota_consume, usage_record_add
 from billing.statements import statement_close
@@ -32,6 +35,7 @@ WRITTEN_BY_THE_GATEWAY = {
     "billing.usagerecord",
     "billing.quotacounter",
     "billing.monthlystatement",
+    "billing.nodeusagereport",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",
@@ -74,6 +78,13 @@ def one_of_each(user, settings):
     PlanOverride.objects.create(user=user, messages_per_day=5, note="trial")
     quota_consume(user_id=user.id, limits=limits_for(user))
     statement_close(user=user, month=timezone.now().date().replace(day=1))
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    node_usage_apply(
+        worker_id="node-1",
+        period_start=hour,
+        period_end=hour + timedelta(hours=1),
+        sessions=[SessionUsage(session_id=message.session_id, sent=1, received=0)],
+    )
     login = Client()  # django-axes' rows: a failed log-in, then a good one
     login.post("/login", {"email": "nobody@example.com", "password": "wrong"})
     login.post("/login", {"email": user.email, "password": PASSWORD})

@@ -186,6 +186,10 @@ class WhatsAppEngine(Engine):
         """
         return self._sender.check_number(session_id, phone)
 
+    def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
+        """Show or clear "typing…" in the message's chat; see sending.Sender.typing."""
+        self._sender.typing(session_id, payload, composing)
+
     def shutdown(self) -> None:
         """Stop every session within WHATSAPP_STOP_TIMEOUT_S, then the engine's threads.
 

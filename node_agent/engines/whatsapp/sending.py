@@ -77,6 +77,23 @@ class Sender:
         digits = protocol.digits(phone)
         return self._lookup(run, digits) if digits else None
 
+    def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
+        """Show (`composing`) or clear "typing…" in the chat `payload` is sent to.
+
+        whatsmeow's SendChatPresence ("updates the user's typing status in a specific chat",
+        presence.go), through neonize's `send_chat_presence`: ChatPresence COMPOSING or PAUSED,
+        media TEXT; composing, a pause, paused, then the message, as Baileys' own example does
+        (Example/example.ts, `sendMessageWTyping`). The chat is resolved as `send` resolves it.
+        Raises TransientSendError `session_not_connected`, PermanentSendError
+        `recipient_not_on_whatsapp`, neonize's SendPresenceError when WhatsApp refuses.
+        """
+        run = self._connected_run(session_id)
+        target = self._target(run, payload)
+        neonize = load_neonize(self._config.neonize_log_level)
+        state, media = chat_presence(neonize, composing)
+        with self._gate.shared():
+            run.client.send_chat_presence(neonize.build_jid(*target), state, media)
+
     def _media_bytes(self, payload: dict[str, Any]) -> bytes:
         media = payload.get("media") or {}
         if not media.get("id"):
@@ -114,3 +131,11 @@ class Sender:
             if answer.IsIn:
                 return mapping.jid_str(answer.JID)
         return None
+
+
+def chat_presence(neonize: Any, composing: bool) -> tuple[Any, Any]:
+    """Return neonize's (ChatPresence, ChatPresenceMedia) of "typing…" on (`composing`) or off,
+    from `neonize` (the `neonize.client` module)."""
+    presence = neonize.ChatPresence
+    state = presence.CHAT_PRESENCE_COMPOSING if composing else presence.CHAT_PRESENCE_PAUSED
+    return state, neonize.ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT

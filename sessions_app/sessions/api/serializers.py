@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gateway.fields import StrictCharField
+from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
 from sessions_app.fields import PhoneNumberField
 from sessions_app.messages.api.serializers import ContactInput, LocationInput, MediaInput
 from sessions_app.messages.text import is_blank_text
-from sessions_app.sessions.models import Session
+from sessions_app.sessions.models import (
+    NEW_NUMBER_DAILY_CAP_MAX,
+    NEW_NUMBER_DAYS_MAX,
+    PACING_DELAY_MAX_MS,
+    Session,
+)
+from sessions_app.sessions.pacing import new_number_until
 from sessions_app.sessions.status import qr_current
 
 
@@ -32,6 +39,64 @@ class SessionConnectInput(serializers.Serializer):
     phoneNumber = PhoneNumberField(required=False, allow_blank=True)
 
 
+class SessionPacingInput(serializers.Serializer):
+    """A session's whole pacing (PUT): a field left out is off (0, false); unknown ones are
+    refused, so a misspelt name does not quietly switch a setting off."""
+
+    minDelayMs = StrictIntegerField(min_value=0, max_value=PACING_DELAY_MAX_MS, default=0)
+    maxDelayMs = StrictIntegerField(min_value=0, max_value=PACING_DELAY_MAX_MS, default=0)
+    typing = StrictBooleanField(default=False)
+    newNumberDays = StrictIntegerField(min_value=0, max_value=NEW_NUMBER_DAYS_MAX, default=0)
+    newNumberDailyCap = StrictIntegerField(
+        min_value=0, max_value=NEW_NUMBER_DAILY_CAP_MAX, default=0
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        errors: dict[str, list[str]] = {}
+        unknown = set(self.initial_data) - set(self.fields)
+        for name in sorted(unknown):
+            errors[name] = ["Unknown field."]
+        if attrs["minDelayMs"] > attrs["maxDelayMs"]:
+            errors["minDelayMs"] = ["Must not be more than maxDelayMs."]
+        if attrs["newNumberDays"] and not attrs["newNumberDailyCap"]:
+            errors["newNumberDailyCap"] = ["Give 1 or more when newNumberDays is set."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The validated body as `session_pacing_set`'s keyword arguments."""
+        data = self.validated_data
+        return {
+            "min_delay_ms": data["minDelayMs"],
+            "max_delay_ms": data["maxDelayMs"],
+            "typing": data["typing"],
+            "new_number_days": data["newNumberDays"],
+            "new_number_daily_cap": data["newNumberDailyCap"],
+        }
+
+
+class SessionPacingOutput(serializers.Serializer):
+    minDelayMs = serializers.IntegerField(source="pacing_min_delay_ms")
+    maxDelayMs = serializers.IntegerField(source="pacing_max_delay_ms")
+    typing = serializers.BooleanField(source="pacing_typing")
+    newNumberDays = serializers.IntegerField(source="new_number_days")
+    newNumberDailyCap = serializers.IntegerField(source="new_number_daily_cap")
+    newNumberUntil = serializers.SerializerMethodField(
+        help_text="When the number stops being new and the cap ends (UTC); null when no cap "
+        "applies (off, or never connected)."
+    )
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_newNumberUntil(self, session: Session) -> str | None:
+        until = new_number_until(session)
+        return serializers.DateTimeField().to_representation(until) if until else None
+
+
+class SessionPacingAnswer(SessionPacingOutput):
+    sessionId = serializers.CharField(source="id")
+
+
 class SessionOutput(serializers.ModelSerializer):
     sessionId = serializers.CharField(source="id")
     phoneNumber = serializers.CharField(source="phone_number")
@@ -40,6 +105,11 @@ class SessionOutput(serializers.ModelSerializer):
     qrAvailable = serializers.SerializerMethodField()
     pairingCode = serializers.CharField(source="pairing_code")
     lastSeenAt = serializers.DateTimeField(source="last_seen_at")
+    linkedAt = serializers.DateTimeField(
+        source="linked_at",
+        help_text="When the session first connected with its current phone number.",
+    )
+    pacing = SessionPacingOutput(source="*", help_text="Human-like pacing (PUT …/pacing).")
     createdAt = serializers.DateTimeField(source="created_at")
 
     class Meta:
@@ -56,6 +126,8 @@ class SessionOutput(serializers.ModelSerializer):
             "qrAvailable",
             "pairingCode",
             "lastSeenAt",
+            "linkedAt",
+            "pacing",
             "createdAt",
         ]
 

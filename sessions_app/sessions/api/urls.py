@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{SESSION}/connect", views.SessionConnectApi.as_view(), name="connect"),
     path(f"{SESSION}/disconnect", views.SessionDisconnectApi.as_view(), name="disconnect"),
     path(f"{SESSION}/logout", views.SessionLogoutApi.as_view(), name="logout"),
+    path(f"{SESSION}/pacing", views.SessionPacingApi.as_view(), name="pacing"),
     path(f"{SESSION}/qr", views.SessionQrApi.as_view(), name="qr"),
     path(f"{SESSION}/status", views.SessionStatusApi.as_view(), name="status"),
     path(f"{SESSION}/sandbox/scan", views.SandboxScanApi.as_view(), name="sandbox-scan"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
 from sessions_app.errors import KeyBoundToSession
-from sessions_app.sessions import sandbox, services
+from sessions_app.sessions import pacing, sandbox, services
 from sessions_app.sessions.api.serializers import (
     QrOutput,
     SandboxIncomingInput,
@@ -18,9 +18,11 @@ from sessions_app.sessions.api.serializers import (
     SessionConnectInput,
     SessionCreateInput,
     SessionOutput,
+    SessionPacingAnswer,
+    SessionPacingInput,
     SessionStatusOutput,
 )
-from sessions_app.sessions.models import Session
+from sessions_app.sessions.models import PACING_DELAY_MAX_MS, Session
 from sessions_app.sessions.selectors import session_get, session_list
 
 TAG_SESSIONS = ["sessions"]
@@ -108,6 +110,69 @@ class SessionLogoutApi(SessionApiView):
     def post(self, request: Any, session_id: str) -> Any:
         session = services.session_logout(owner=self.owner, session=self.get_session(session_id))
         return envelope(SessionOutput(session).data)
+
+
+PACING_DESCRIPTION = f"""Human-like pacing of the session, off by default (README "Human-like
+pacing"). Before each message its node waits a random `minDelayMs`..`maxDelayMs` (uniform,
+0 to {PACING_DELAY_MAX_MS} ms) and, with `typing`, shows "typing…" in the chat before a text,
+longer for longer texts (1 to 8 s). This is the session's own time: other sessions are not held
+up. While the number was linked less than `newNumberDays` days ago (0: off), at most
+`newNumberDailyCap` messages a UTC day are accepted; past that `POST /api/v1/messages` answers
+429 `new_number_daily_cap` with `Retry-After` (the next UTC midnight, or the end of the new days
+if sooner) and writes nothing.
+
+The body replaces the whole pacing: a field left out is off. 400 `validation_error` names the
+field: out of bounds, `minDelayMs` above `maxDelayMs`, `newNumberDays` without a cap, unknown."""
+
+PACING_EXAMPLE = {
+    "minDelayMs": 2000,
+    "maxDelayMs": 6000,
+    "typing": True,
+    "newNumberDays": 7,
+    "newNumberDailyCap": 50,
+}
+
+
+class SessionPacingApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SESSIONS, responses=SessionPacingAnswer, summary="Get the session's pacing"
+    )
+    def get(self, request: Any, session_id: str) -> Any:
+        return envelope(SessionPacingAnswer(self.get_session(session_id)).data)
+
+    @extend_schema(
+        tags=TAG_SESSIONS,
+        request=SessionPacingInput,
+        responses={
+            200: SessionPacingAnswer,
+            400: OpenApiResponse(description="`validation_error`; `fields` names each field."),
+        },
+        summary="Set the session's human-like pacing",
+        description=PACING_DESCRIPTION,
+        examples=[
+            OpenApiExample("A freshly linked number", value=PACING_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Saved",
+                value={
+                    "success": True,
+                    "data": {
+                        **PACING_EXAMPLE,
+                        "newNumberUntil": "2026-12-10T09:30:00Z",
+                        "sessionId": "ses_3f9a1c2b7d4e5f60",
+                    },
+                },
+                response_only=True,
+            ),
+        ],
+    )
+    def put(self, request: Any, session_id: str) -> Any:
+        session = self.get_session(session_id)
+        data = SessionPacingInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = pacing.session_pacing_set(
+            owner=self.owner, session=session, **data.service_kwargs()
+        )
+        return envelope(SessionPacingAnswer(session).data)
 
 
 class SessionQrApi(SessionApiView):

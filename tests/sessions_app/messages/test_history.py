@@ -94,3 +94,21 @@ def test_contact_check_bad_phone_is_400(api, user):
     response = api.get(f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "12"})
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_recipient")
     assert api.get(f"/api/v1/sessions/{session.id}/contacts/check").status_code == 400
+
+
+def test_contact_check_names_the_plans_pace_and_a_spent_node_bucket_is_429(api, user):
+    session = ConnectedSessionFactory(owner=user)
+    answer = {"error": "rate_limited", "retryAfterS": 4}
+    with mock.patch("sessions_app.messages.selectors.node_call", return_value=answer) as call:
+        response = api.get(
+            f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "+62 812-0000-0001"}
+        )
+    assert call.call_args.kwargs["task"].to_wire() == {
+        "sessionId": session.id,
+        "phone": "6281200000001",
+        "ratePerMinute": 10,  # the BASIC plan's number checks per minute: the node spaces them
+    }
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert (error["code"], error["fields"]["limit"]) == ("rate_limited", "checks")
+    assert response["Retry-After"] == "4"

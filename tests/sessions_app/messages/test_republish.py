@@ -27,7 +27,9 @@ def _published(broker, worker):
 def test_republish_sends_old_queued_message_to_its_node_once_per_interval(
     user, broker, worker, django_capture_on_commit_callbacks
 ):
-    session = ConnectedSessionFactory(owner=user, worker=worker)
+    session = ConnectedSessionFactory(
+        owner=user, worker=worker, pacing_max_delay_ms=3000, pacing_typing=True
+    )
     message = OutboundMessageFactory(session=session)
     _age(message, 61)
     with django_capture_on_commit_callbacks(execute=True):
@@ -41,6 +43,8 @@ def test_republish_sends_old_queued_message_to_its_node_once_per_interval(
                 "payload": message.payload,
                 "ratePerS": 1.0,  # the owner's BASIC plan paces the session's lane
                 "burst": 5,
+                # and the session's own pacing, so a restarted node gets it back
+                "pacing": {"minDelayMs": 0, "maxDelayMs": 3000, "typing": True},
             },
         }
     ]

@@ -57,6 +57,7 @@ def test_send_records_then_publishes_to_the_sessions_node(
         },
         "ratePerS": 1.0,  # the BASIC plan's pace for the session's lane on the node
         "burst": 5,
+        "pacing": None,  # the session's human-like pacing: off
     }
 
 
