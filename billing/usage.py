@@ -27,6 +27,20 @@ from sessions_app.messages.models import OutboundMessage
 OUT_STATUSES = [s.value for s in OutboundMessage.Status]
 GRANULARITIES = ("day", "month")
 MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+
+
+def usage_range(start: date | None, end: date | None) -> tuple[date, date]:
+    """Return the UTC days (both included) a usage read covers: `end` default today, `start`
+    default DEFAULT_RANGE_DAYS days up to `end`. Raises ValueError (its message for the user)
+    when `start` is after `end` or the range is longer than MAX_RANGE_DAYS."""
+    end = end or timezone.now().date()
+    start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if start > end:
+        raise ValueError("`from` is after `to`.")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ValueError(f"At most {MAX_RANGE_DAYS} days in one request.")
+    return start, end
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.views import HtmxHttpRequest, dashboard_login_required
 from billing.selectors import limits_for
-from billing.usage import MAX_RANGE_DAYS, daily_series, quota_standing, usage_by, usage_rows
+from billing.usage import daily_series, quota_standing, usage_by, usage_range, usage_rows
 from sessions_app.sessions.models import Session
 
-CHART_DAYS = 30
 CSV_COLUMNS = [
     "period",
     "session_id",
@@ -35,18 +33,14 @@ CSV_COLUMNS = [
 
 
 def _range(request: HtmxHttpRequest) -> tuple[date, date]:
-    """`from`/`to` of the query (YYYY-MM-DD; bad or missing: the last 30 days), at most
-    MAX_RANGE_DAYS long."""
-    today = timezone.now().date()
+    """`from`/`to` of the query (YYYY-MM-DD), as billing.usage.usage_range reads them; a bad
+    or too long range shows the default one (a page has no error answer to give)."""
     try:
-        end = date.fromisoformat(request.GET.get("to", "")) if request.GET.get("to") else today
         start = date.fromisoformat(request.GET["from"]) if request.GET.get("from") else None
+        end = date.fromisoformat(request.GET["to"]) if request.GET.get("to") else None
+        return usage_range(start, end)
     except ValueError:
-        end, start = today, None
-    start = start or end - timedelta(days=CHART_DAYS - 1)
-    if start > end or (end - start).days >= MAX_RANGE_DAYS:
-        start = end - timedelta(days=CHART_DAYS - 1)
-    return start, end
+        return usage_range(None, None)
 
 
 def _names(owner: Any) -> dict[str, str]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 
-from billing.usage import GRANULARITIES, MAX_RANGE_DAYS, quota_standing, usage_rows, usage_totals
+from billing.usage import GRANULARITIES, quota_standing, usage_range, usage_rows, usage_totals
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
 from sessions_app.errors import SessionNotFound
@@ -31,14 +29,10 @@ class UsageQuery(serializers.Serializer):
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        end = attrs.get("to") or timezone.now().date()
-        start = attrs.get("from") or end - timedelta(days=29)
-        if start > end:
-            raise serializers.ValidationError({"from": ["`from` is after `to`."]})
-        if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise serializers.ValidationError(
-                {"from": [f"At most {MAX_RANGE_DAYS} days in one request."]}
-            )
+        try:
+            start, end = usage_range(attrs.get("from"), attrs.get("to"))
+        except ValueError as exc:
+            raise serializers.ValidationError({"from": [str(exc)]}) from exc
         return {**attrs, "from": start, "to": end}
 
 
