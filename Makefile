@@ -42,9 +42,17 @@ run: migrate
 
 up: run
 
+# `make test` runs the suite outside tests/e2e/ on PYTEST_WORKERS processes (pytest-xdist; each
+# has its own database), then the end-to-end tests one at a time; PYTEST_ARGS runs just those.
+PYTEST_WORKERS ?= 3
+TEST_ENV = ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATA_DIR=$(CURDIR)/data/test
 test: install-dev
-	ENV_FILE= DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DATA_DIR=$(CURDIR)/data/test \
-		$(BIN)/pytest $(PYTEST_ARGS)
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(TEST_ENV) $(BIN)/pytest -m "not e2e" -n $(PYTEST_WORKERS)
+	$(TEST_ENV) $(BIN)/pytest -m e2e
+else
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+endif
 
 lint: install-dev
 	$(BIN)/ruff check .

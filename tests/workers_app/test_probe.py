@@ -58,8 +58,9 @@ def test_with_an_instance_id_only_that_process_is_an_answer(health_server):
         )
 
 
-@pytest.mark.parametrize("url", ["", "file:///etc/passwd", f"http://127.0.0.1:{free_port()}/h"])
+@pytest.mark.parametrize("url", ["", "file:///etc/passwd", "http://127.0.0.1:{port}/h"])
 def test_no_url_or_nobody_listening_is_not_an_answer(url):
+    url = url.format(port=free_port())
     assert not node_answers_health(worker_id="node-a", health_url=url, timeout_s=2)
 
 
