@@ -1,7 +1,7 @@
 """Reads for messages, always scoped to their owner (another's is not found).
 
-The history and number checks are asked of the session's node (an RPC over Celery): the
-backend keeps only the delivery ledger, the node the messages themselves.
+The history is asked of the session's node (an RPC over Celery): the backend keeps only the
+delivery ledger, the node the messages themselves.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ from typing import Any
 from django.conf import settings
 
 from accounts.models import ApiKey, User
-from billing.errors import RateLimited
-from billing.selectors import limits_for
-from node_agent.protocol import NOT_CONNECTED, CheckNumber, MessagesList
+from node_agent.protocol import MessagesList
 from sessions_app.errors import (
     MessageNotFound,
     SessionHasNoNode,
-    SessionNotConnected,
     SessionNotFound,
 )
 from sessions_app.messages.models import OutboundMessage
@@ -64,37 +61,3 @@ def message_history(
         task=MessagesList(session_id=session.id, since=since, limit=limit, **page),
         timeout_s=settings.NODE_RPC_TIMEOUT_S,
     )
-
-
-def contact_check(*, owner: User, session: Session, phone: str) -> dict[str, Any]:
-    """Ask the session's node whether `phone` (E.164 digits) is on WhatsApp.
-
-    Returns `{phone, onWhatsApp, jid}`. The node spaces the session's checks at the plan's
-    number checks per minute (node_agent/checks.py). Raises SessionNotFound,
-    SessionNotConnected, RateLimited (429 `rate_limited`, `limit` "checks": the node had no
-    check to spare soon enough), NodeTimeout (504) or NodeRequestFailed (502).
-    """
-    if session.owner_id != owner.pk:
-        raise SessionNotFound()
-    if session.status != Session.Status.CONNECTED or not session.worker_id:
-        raise SessionNotConnected()
-    answer = node_call(
-        worker_id=session.worker_id,
-        task=CheckNumber(
-            session_id=session.id,
-            phone=phone,
-            rate_per_minute=limits_for(owner).number_checks_per_minute or 0,
-        ),
-        timeout_s=settings.NODE_RPC_TIMEOUT_S,
-    )
-    if answer.get("error") == NOT_CONNECTED:
-        raise SessionNotConnected()
-    if answer.get("error") == CheckNumber.RATE_LIMITED:
-        retry_after_s = max(1, int(answer.get("retryAfterS") or 1))
-        raise RateLimited(
-            f"Number checks of this session are spaced on its node; retry in {retry_after_s} s.",
-            retry_after_s=retry_after_s,
-            limit="checks",
-        )
-    jid = answer.get("jid")
-    return {"phone": phone, "onWhatsApp": bool(jid), "jid": jid}

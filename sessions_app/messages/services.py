@@ -1,5 +1,6 @@
-"""Writes for messages: accepting a send, incoming messages, and republishing sends that got
-lost on the way to their node (the statuses nodes report: statuses.py)."""
+"""Writes for messages: accepting a send, number checks (metered), incoming messages, and
+republishing sends that got lost on the way to their node (the statuses nodes report:
+statuses.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
+from billing.errors import RateLimited
 from billing.models import UsageRecord
 from billing.selectors import Limits, limits_for
 from billing.services import quota_consume, usage_record_add
-from node_agent.protocol import MessageSend
+from node_agent.protocol import NOT_CONNECTED, CheckNumber, MessageSend
 from sessions_app.errors import IdempotencyKeyMismatch, SessionNotConnected, SessionNotFound
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.payloads import build_payload, request_fingerprint
@@ -23,7 +25,7 @@ from sessions_app.recipients import Recipient
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.pacing import new_number_cap_check, send_pacing
 from sessions_app.webhooks.events import message_received_emit, usage_threshold_emit
-from workers_app.node_client import node_publish_on_commit
+from workers_app.node_client import node_call, node_publish_on_commit
 
 S = Session.Status
 M = OutboundMessage.Status
@@ -161,6 +163,53 @@ def _idempotent_repeat(
     if not same:
         raise IdempotencyKeyMismatch()
     return existing
+
+
+# --- Number checks -------------------------------------------------------------------------
+
+
+def number_check(
+    *, owner: User, session: Session, api_key: ApiKey | None, phone: str
+) -> dict[str, Any]:
+    """Ask the session's node whether `phone` (E.164 digits) is on WhatsApp.
+
+    Returns `{phone, onWhatsApp, jid}`; each answered check adds one `number_check` to the
+    day's usage (a refused one adds nothing). The node spaces the session's checks at the plan's
+    number checks per minute (node_agent/checks.py). Raises SessionNotFound,
+    SessionNotConnected, RateLimited (429 `rate_limited`, `limit` "checks": the node had no
+    check to spare soon enough), NodeTimeout (504) or NodeRequestFailed (502).
+    """
+    if session.owner_id != owner.pk:
+        raise SessionNotFound()
+    if session.status != Session.Status.CONNECTED or not session.worker_id:
+        raise SessionNotConnected()
+    answer = node_call(
+        worker_id=session.worker_id,
+        task=CheckNumber(
+            session_id=session.id,
+            phone=phone,
+            rate_per_minute=limits_for(owner).number_checks_per_minute or 0,
+        ),
+        timeout_s=settings.NODE_RPC_TIMEOUT_S,
+    )
+    if answer.get("error") == NOT_CONNECTED:
+        raise SessionNotConnected()
+    if answer.get("error") == CheckNumber.RATE_LIMITED:
+        retry_after_s = max(1, int(answer.get("retryAfterS") or 1))
+        raise RateLimited(
+            f"Number checks of this session are spaced on its node; retry in {retry_after_s} s.",
+            retry_after_s=retry_after_s,
+            limit="checks",
+        )
+    usage_record_add(
+        user_id=owner.pk,
+        session_id=session.id,
+        api_key_id=api_key.pk if api_key else None,
+        kind=UsageRecord.Kind.NUMBER_CHECK,
+        billing_date=timezone.now().date(),
+    )
+    jid = answer.get("jid")
+    return {"phone": phone, "onWhatsApp": bool(jid), "jid": jid}
 
 
 # --- Messages nodes report ----------------------------------------------------------------

@@ -247,7 +247,10 @@ class ContactCheckApi(SessionApiView):
             identity=f"session:{session.id}",
             what="Number checks of this session",
         )
-        answer = selectors.contact_check(
-            owner=self.owner, session=session, phone=query.validated_data["phone"]
+        answer = services.number_check(
+            owner=self.owner,
+            session=session,
+            api_key=self.api_key,
+            phone=query.validated_data["phone"],
         )
         return envelope(answer)

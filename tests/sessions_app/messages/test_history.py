@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 
+from billing.models import UsageRecord
 from tests.factories import ConnectedSessionFactory
 from workers_app.errors import NodeTimeout
 
@@ -74,9 +75,9 @@ def test_history_times_out_on_a_silent_node(api, user, settings):
         ({"jid": None}, False),
     ],
 )
-def test_contact_check(api, user, answer, expected):
+def test_contact_check(api, api_key, user, answer, expected):
     session = ConnectedSessionFactory(owner=user)
-    with mock.patch("sessions_app.messages.selectors.node_call", return_value=answer):
+    with mock.patch("sessions_app.messages.services.node_call", return_value=answer):
         response = api.get(
             f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "+62 812-0000-0001"}
         )
@@ -86,6 +87,13 @@ def test_contact_check(api, user, answer, expected):
         "6281200000001",
         expected,
         answer["jid"],
+    )
+    # An answered check is metered: one number_check on the day's usage, on the key that asked.
+    record = UsageRecord.objects.get(user=user, kind=UsageRecord.Kind.NUMBER_CHECK)
+    assert (record.session_id, record.count, record.api_key_id) == (
+        session.id,
+        1,
+        api_key.api_key.pk,
     )
 
 
@@ -99,7 +107,7 @@ def test_contact_check_bad_phone_is_400(api, user):
 def test_contact_check_names_the_plans_pace_and_a_spent_node_bucket_is_429(api, user):
     session = ConnectedSessionFactory(owner=user)
     answer = {"error": "rate_limited", "retryAfterS": 4}
-    with mock.patch("sessions_app.messages.selectors.node_call", return_value=answer) as call:
+    with mock.patch("sessions_app.messages.services.node_call", return_value=answer) as call:
         response = api.get(
             f"/api/v1/sessions/{session.id}/contacts/check", {"phone": "+62 812-0000-0001"}
         )
@@ -112,3 +120,4 @@ def test_contact_check_names_the_plans_pace_and_a_spent_node_bucket_is_429(api, 
     error = response.json()["error"]
     assert (error["code"], error["fields"]["limit"]) == ("rate_limited", "checks")
     assert response["Retry-After"] == "4"
+    assert not UsageRecord.objects.filter(kind=UsageRecord.Kind.NUMBER_CHECK).exists()
