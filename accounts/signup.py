@@ -71,19 +71,21 @@ def signup_request(*, request: Any, email: str, password: str) -> None:
     )
 
 
-def signup_verify(token: str) -> User | None:
-    """Activate the waiting sign-up `token` names and return its user; None for a bad,
+def signup_verify(token: str) -> tuple[User | None, bool]:
+    """Activate the waiting sign-up `token` names: `(user, True)` the first time. A link used
+    before gives `(user, False)`: it logs no one in again (a mailed link that stayed valid for
+    days would be a password that skips the login's throttling). `(None, False)` for a bad,
     expired or voided link, or an account that is not waiting (a deactivated one stays so)."""
     try:
         data = signing.loads(token, salt=_SALT, max_age=settings.SIGNUP_LINK_MAX_AGE_S)
     except signing.BadSignature:
-        return None
+        return None, False
     user = User.objects.filter(pk=data.get("u")).first()
     if user is None or user.password[-12:] != data.get("p"):
-        return None
+        return None, False
     if user.email_verified_at is not None:
-        return user if user.is_active else None  # a second click of the link: logged in again
-    user.is_active = True
-    user.email_verified_at = timezone.now()
-    user.save(update_fields=["is_active", "email_verified_at"])
-    return user
+        return (user, False) if user.is_active else (None, False)
+    activated = User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(
+        is_active=True, email_verified_at=timezone.now()
+    )  # conditional: of two clicks at once, one logs in
+    return user, bool(activated)

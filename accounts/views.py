@@ -96,10 +96,15 @@ def signup(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def signup_verify_view(request: HtmxHttpRequest, token: str) -> HttpResponse:
-    """The link of a sign-up's e-mail: activates the account and logs it in."""
-    user = signup_verify(token)
+    """The link of a sign-up's e-mail: activates the account and logs it in, once; a link
+    used before sends to the login page."""
+    user, activated = signup_verify(token)
     if user is None:
         return render(request, "accounts/signup_link_invalid.html", status=400)
+    if not activated:
+        messages.info(request, "Your address is already confirmed: log in with your password.")
+        return redirect("accounts:login")
+    user.refresh_from_db()
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect(settings.LOGIN_REDIRECT_URL)
 

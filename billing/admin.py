@@ -15,7 +15,7 @@ from billing.models import (
     QuotaCounter,
     UsageRecord,
 )
-from billing.services import quota_recount
+from billing.services import quota_recount, quota_recount_plan
 from billing.statements import statements_csv
 from gateway.admin import ReadOnlyAdmin
 
@@ -42,6 +42,11 @@ class PlanAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Users name their plan by its tier code: renaming it would strand them.
         return ("tier",) if obj is not None else ()
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # a quota that starts to apply counts today's sends of the plan's users
+            quota_recount_plan(tier=obj.tier)
 
 
 class PlanOverrideInline(admin.StackedInline):

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from gateway.errors import GatewayError
+from gateway.timefmt import iso_utc
 
 
 class RateLimited(GatewayError):
@@ -34,8 +35,8 @@ class QuotaExceeded(GatewayError):
         retry_after_s = max(1, int((resets_at - timezone.now()).total_seconds()))
         super().__init__(
             f"The plan's {limit} messages per {period} are used up; the quota resets at "
-            f"{resets_at.isoformat().replace('+00:00', 'Z')}.",
-            fields={"period": period, "limit": limit, "resetsAt": resets_at.isoformat()},
+            f"{iso_utc(resets_at)}.",
+            fields={"period": period, "limit": limit, "resetsAt": iso_utc(resets_at)},
         )
         self.headers = {"Retry-After": str(retry_after_s)}
 

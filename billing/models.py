@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -12,6 +13,20 @@ OVERRIDE_HELP = "Empty: the plan's value."
 
 def _limit(help_text: str, **extra: object) -> models.PositiveIntegerField:
     return models.PositiveIntegerField(null=True, blank=True, help_text=help_text, **extra)
+
+
+def validate_engines(value: object) -> None:
+    """A plan's `engines` is a list of distinct engine names (`whatsapp`, `sandbox`)."""
+    from sessions_app.sessions.models import Session  # the engines' one home; no app cycle
+
+    known = set(Session.Engine.values)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError('A list of engine names, e.g. ["whatsapp"].')
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ValidationError(f"Unknown engine {unknown[0]!r}: one of {', '.join(sorted(known))}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each engine once.")
 
 
 class Plan(models.Model):
@@ -48,7 +63,10 @@ class Plan(models.Model):
     number_checks_per_minute = _limit(UNLIMITED_HELP, validators=[MinValueValidator(1)])
     max_webhooks = _limit(UNLIMITED_HELP)
     engines = models.JSONField(
-        default=list, blank=True, help_text='Engines allowed, e.g. ["whatsapp"]; empty: all.'
+        default=list,
+        blank=True,
+        validators=[validate_engines],
+        help_text='Engines allowed, e.g. ["whatsapp"]; empty: all.',
     )
 
     class Meta:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from billing.models import QuotaCounter, UsageRecord
 from billing.selectors import Limits
 from billing.services import QUOTA_THRESHOLDS, period_end
+from gateway.timefmt import iso_utc
 from sessions_app.messages.models import OutboundMessage
 
 OUT_STATUSES = [s.value for s in OutboundMessage.Status]
@@ -33,8 +34,11 @@ DEFAULT_RANGE_DAYS = 30
 def usage_range(start: date | None, end: date | None) -> tuple[date, date]:
     """Return the UTC days (both included) a usage read covers: `end` default today, `start`
     default DEFAULT_RANGE_DAYS days up to `end`. Raises ValueError (its message for the user)
-    when `start` is after `end` or the range is longer than MAX_RANGE_DAYS."""
+    when `start` is after `end`, the range is longer than MAX_RANGE_DAYS or `end` is the last
+    day a date can name (its next day, where the range stops, does not exist)."""
     end = end or timezone.now().date()
+    if end >= date.max:
+        raise ValueError("`to` is too far in the future.")
     start = start or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if start > end:
         raise ValueError("`from` is after `to`.")
@@ -63,7 +67,7 @@ class QuotaUse:
             "limit": self.limit,
             "percent": self.percent,
             "level": self.level,
-            "resetsAt": self.resets_at.isoformat().replace("+00:00", "Z"),
+            "resetsAt": iso_utc(self.resets_at),
         }
 
 
@@ -80,11 +84,14 @@ def quota_standing(*, user: Any, limits: Limits) -> list[QuotaUse]:
     standing = []
     for period in ("day", "month"):
         cap = caps[period]
-        percent = min(100, used[period] * 100 // cap) if cap else 0
+        if cap is None:
+            percent = 0
+        else:  # a limit of 0 allows nothing: full from the start
+            percent = min(100, used[period] * 100 // cap) if cap else 100
         level = "ok"
-        if cap and used[period] >= cap:
+        if cap is not None and used[period] >= cap:
             level = "full"
-        elif cap and percent >= QUOTA_THRESHOLDS[0]:
+        elif cap is not None and percent >= QUOTA_THRESHOLDS[0]:
             level = "warn"
         standing.append(
             QuotaUse(period, used[period], cap, percent, level, period_end(period, today))

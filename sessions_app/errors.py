@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.timefmt import iso_utc
 
 # --- Sessions ----------------------------------------------------------------------------------
 
@@ -91,15 +92,12 @@ class NewNumberDailyCap(GatewayError):
     def __init__(self, *, limit: int, resets_at: datetime, linked_at: datetime) -> None:
         retry_after_s = max(1, math.ceil((resets_at - timezone.now()).total_seconds()))
         super().__init__(
-            f"This session's number was linked at {_iso(linked_at)}, and a new number sends at "
-            f"most {limit} messages a UTC day (its pacing settings); retry at {_iso(resets_at)}.",
-            fields={"limit": limit, "resetsAt": _iso(resets_at), "linkedAt": _iso(linked_at)},
+            f"This session's number was linked at {iso_utc(linked_at)}, and a new number sends "
+            f"at most {limit} messages a UTC day (its pacing settings); retry at "
+            f"{iso_utc(resets_at)}.",
+            fields={"limit": limit, "resetsAt": iso_utc(resets_at), "linkedAt": iso_utc(linked_at)},
         )
         self.headers = {"Retry-After": str(retry_after_s)}
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 # --- Media -------------------------------------------------------------------------------------

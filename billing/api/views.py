@@ -12,6 +12,8 @@ from rest_framework import serializers
 from billing.reconcile import SessionUsage, node_usage_apply
 from gateway.api import NodeApiView
 from gateway.errors import envelope
+from gateway.metrics import CountedReport
+from gateway.timefmt import iso_utc
 from node_agent import protocol
 
 TAGS = ["node reports"]
@@ -62,7 +64,9 @@ _EXAMPLE = {
 }
 
 
-class UsageReportApi(NodeApiView):
+class UsageReportApi(CountedReport, NodeApiView):
+    report_kind = "usage"
+
     @extend_schema(
         tags=TAGS,
         request=UsageReportInput,
@@ -94,8 +98,8 @@ class UsageReportApi(NodeApiView):
         return envelope(
             {
                 "workerId": values["workerId"],
-                "periodStart": values["periodStart"].isoformat().replace("+00:00", "Z"),
-                "periodEnd": values["periodEnd"].isoformat().replace("+00:00", "Z"),
+                "periodStart": iso_utc(values["periodStart"]),
+                "periodEnd": iso_utc(values["periodEnd"]),
                 "applied": outcome.applied,
                 "mismatched": outcome.mismatched,
                 "unknown": outcome.unknown,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from billing.services import QuotaCrossing
+from gateway.timefmt import iso_utc
 from sessions_app.errors import DeliveryInProgress, ReplayWindowPassed, WebhookDisabled
 from sessions_app.ids import new_event_id
 from sessions_app.media.links import media_link
@@ -148,7 +149,7 @@ def session_status_emit(
                 "phoneNumber": session.phone_number or None,
                 **_qr_fields(session),
                 "pairingCode": session.pairing_code or None,
-                "timestamp": _iso(timestamp),
+                "timestamp": iso_utc(timestamp),
             },
             dedupe_key=f"{session.id}:{session.status}:{timestamp.isoformat()}",
         )
@@ -157,7 +158,7 @@ def session_status_emit(
             owner_id=session.owner_id,
             session_id=session.id,
             type_="session.qr",
-            data={"sessionId": session.id, **_qr_fields(session), "timestamp": _iso(timestamp)},
+            data={"sessionId": session.id, **_qr_fields(session), "timestamp": iso_utc(timestamp)},
             dedupe_key=f"{session.id}:{timestamp.isoformat()}",
         )
 
@@ -166,7 +167,7 @@ def _qr_fields(session: Session) -> dict[str, Any]:
     return {
         "qrString": session.qr_string or None,
         "qrCode": session.qr_code or None,
-        "qrExpiresAt": _iso(session.qr_expires_at) if session.qr_expires_at else None,
+        "qrExpiresAt": iso_utc(session.qr_expires_at) if session.qr_expires_at else None,
     }
 
 
@@ -183,7 +184,7 @@ def message_status_emit(*, message: OutboundMessage, timestamp: datetime) -> Non
         "error": (
             {"code": message.error_code, "message": message.error_message} if failed else None
         ),
-        "timestamp": _iso(timestamp),
+        "timestamp": iso_utc(timestamp),
     }
     event_emit(
         owner_id=message.owner_id,
@@ -233,7 +234,7 @@ def _media_reference(session: Session, media: dict[str, Any]) -> dict[str, Any]:
         sha256=stored.sha256,
         filename=stored.filename or None,
         url=url,
-        urlExpiresAt=_iso(expires_at),
+        urlExpiresAt=iso_utc(expires_at),
     )
     return reference
 
@@ -251,7 +252,7 @@ def usage_threshold_emit(*, owner_id: int, tier: str, crossing: QuotaCrossing) -
             "percent": crossing.percent,
             "limit": crossing.limit,
             "used": crossing.used,
-            "resetsAt": _iso(crossing.resets_at),
+            "resetsAt": iso_utc(crossing.resets_at),
             "tier": tier,
         },
         dedupe_key=f"{crossing.period}:{crossing.resets_at:%Y-%m-%d}:{crossing.percent}",
@@ -263,14 +264,10 @@ def _envelope(type_: str, session_id: str | None, data: dict[str, Any], now: dat
     return {
         "id": new_event_id(),
         "type": type_,
-        "timestamp": _iso(now),
+        "timestamp": iso_utc(now),
         "sessionId": session_id or None,
         "data": data,
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # --- Test events and replay --------------------------------------------------------------------

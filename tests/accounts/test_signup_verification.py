@@ -6,6 +6,8 @@ import re
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.urls import reverse
 
 from accounts.models import User
 from tests.factories import UserFactory
@@ -61,6 +63,11 @@ def test_the_link_activates_and_logs_in_once_and_a_bad_link_is_400(client):
     assert user.email_verified_at is not None
     assert client.session["_auth_user_id"] == str(user.pk)
     assert _logs_in(client, "new@example.com")
+    # Used once: the same link in another browser logs no one in, it sends to the login page.
+    again = Client()
+    answer = again.get(path)
+    assert (answer.status_code, answer["Location"]) == (302, reverse("accounts:login"))
+    assert "_auth_user_id" not in again.session
 
 
 def test_a_later_sign_up_of_a_waiting_address_replaces_the_first_and_voids_its_link(client):

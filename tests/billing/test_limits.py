@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -67,6 +68,39 @@ def test_a_plan_change_applies_to_the_next_request(api, user, published):
     user.plan_id = "PRO"
     user.save()
     assert _send(api, session).status_code == 202
+
+
+def test_an_operator_lowering_a_plans_quota_in_admin_applies_it_to_todays_sends(
+    admin_client, api, user, published
+):
+    user.plan_id = "ENTERPRISE"  # unlimited: its sends are not counted as they go
+    user.save(update_fields=["plan"])
+    session = ConnectedSessionFactory(owner=user)
+    assert [_send(api, session).status_code for _ in range(3)] == [202] * 3
+    plan = Plan.objects.get(tier="ENTERPRISE")
+    form = {
+        "name": plan.name, "engines": "[]", "send_burst": plan.send_burst,
+        "messages_per_day": 3,
+    }  # fmt: skip
+    answer = admin_client.post(f"/admin/billing/plan/{plan.pk}/change/", form)
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    assert QuotaCounter.objects.get(user=user).day_count == 3
+    assert _send(api, session).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("engines", "saved"),
+    [("[]", True), ('["whatsapp"]', True), ('["sandbox", "whatsapp"]', True), ("5", False),
+     ('"sandbox"', False), ('{"a": 1}', False), ("[1, 2]", False), ('["telegram"]', False),
+     ('["sandbox", "sandbox"]', False)],
+)  # fmt: skip
+def test_a_plans_engines_must_be_a_list_of_known_engines(admin_client, engines, saved):
+    plan = Plan.objects.get(tier="PRO")
+    form = {"name": plan.name, "engines": engines, "send_burst": plan.send_burst}
+    answer = admin_client.post(f"/admin/billing/plan/{plan.pk}/change/", form)
+    assert (answer.status_code == 302) == saved
+    plan.refresh_from_db()
+    assert (plan.engines == json.loads(engines)) == saved
 
 
 @pytest.mark.django_db(transaction=True)

@@ -101,7 +101,7 @@ def test_a_session_bound_key_sees_its_session_only(user):
 @pytest.mark.parametrize(
     "query",
     ["from=2026-02-10&to=2026-02-01", "from=2024-01-01&to=2026-01-01", "granularity=week",
-     "from=yesterday"],
+     "from=yesterday", "to=9999-12-31", "from=9999-12-31&to=9999-12-31"],
 )  # fmt: skip
 def test_bad_ranges_are_400_with_a_code(api, query):
     answer = api.get(f"/api/v1/usage?{query}")
@@ -119,6 +119,21 @@ def test_the_quota_standing_warns_at_80_percent_and_is_full_at_100(api, user, pu
         day = api.get("/api/v1/usage").json()["data"]["quotas"][0]
         levels.append((day["used"], day["level"]))
     assert levels == [(1, "ok"), (2, "ok"), (3, "ok"), (4, "warn"), (5, "full")]
+
+
+def test_a_quota_of_zero_is_full_from_the_start_and_the_refusal_says_when_it_resets(
+    api, user, published
+):
+    PlanOverride.objects.create(user=user, messages_per_day=0)
+    session = ConnectedSessionFactory(owner=user)
+    body = {"sessionId": session.id, "to": "+6281200000001", "type": "text", "text": "hi"}
+    refused = api.post("/api/v1/messages", body, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "quota_exceeded")
+    day = api.get("/api/v1/usage").json()["data"]["quotas"][0]
+    assert (day["limit"], day["percent"], day["level"]) == (0, 100, "full")
+    # One way of writing a moment: the refusal's resetsAt is the usage's, in UTC with a Z.
+    assert refused.json()["error"]["fields"]["resetsAt"] == day["resetsAt"]
+    assert day["resetsAt"].endswith("T00:00:00Z")
 
 
 def test_crossing_80_and_100_percent_emits_usage_threshold_once_each(

@@ -79,6 +79,12 @@ def test_the_banner_warns_at_80_percent_and_says_refused_at_100(page, user):
     assert "all 10 messages of today" in full
 
 
+@pytest.mark.parametrize("path", ["/usage", "/usage.csv"])
+def test_a_range_past_the_last_day_falls_back_to_the_default(page, path):
+    assert page.get(f"{path}?to=9999-12-31").status_code == 200
+    assert page.get(f"{path}?from=9999-12-31&to=9999-12-31").status_code == 200
+
+
 def test_the_page_needs_a_login(client):
     assert client.get("/usage").status_code == 302
     assert client.get("/usage.csv").status_code == 302
