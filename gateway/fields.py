@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 from typing import Any
 
 from rest_framework import serializers
@@ -56,3 +58,30 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class PrototypeFields:
+    """Serializer mixin for hot paths: the declared fields are deep-copied once per class, and
+    each serializer gets shallow copies of those unbound prototypes to bind.
+
+    DRF deep-copies every declared field for every serializer instance (each copy runs the
+    field's `__init__` again): 0.4 ms of the 0.7 ms that validating a send body took. Binding
+    sets attributes on the copy only; what copies share (validators, choices, error messages,
+    a ListField's child) is read-only once built. A child of a list field stays bound to the
+    prototype, so its `context` is empty: fields that read `self.context` do not belong here.
+    Put it first among the bases.
+    """
+
+    _field_prototypes: dict[str, serializers.Field]
+    _prototypes_lock = threading.Lock()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        cls = type(self)
+        prototypes = cls.__dict__.get("_field_prototypes")
+        if prototypes is None:
+            with PrototypeFields._prototypes_lock:
+                prototypes = cls.__dict__.get("_field_prototypes")
+                if prototypes is None:
+                    prototypes = super().get_fields()  # type: ignore[misc]  # DRF's deep copy
+                    cls._field_prototypes = prototypes
+        return {name: copy.copy(field) for name, field in prototypes.items()}

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from gateway.fields import StrictCharField, StrictFloatField
+from gateway.fields import PrototypeFields, StrictCharField, StrictFloatField
 from node_agent.protocol import MESSAGE_TYPES
 from sessions_app.fields import RECIPIENT_MAX_CHARS, PhoneNumberField, RecipientField
 from sessions_app.messages.models import OutboundMessage
@@ -21,7 +21,7 @@ CAPTION_MAX_CHARS = 1024
 MENTIONS_MAX = 256
 
 
-class MediaInput(serializers.Serializer):
+class MediaInput(PrototypeFields, serializers.Serializer):
     url = StrictCharField(max_length=2048, required=False, help_text="http(s) URL to fetch")
     base64 = StrictCharField(
         required=False, trim_whitespace=False, help_text="Base64, optionally data:<mime>;base64,"
@@ -35,14 +35,14 @@ class MediaInput(serializers.Serializer):
         return attrs
 
 
-class LocationInput(serializers.Serializer):
+class LocationInput(PrototypeFields, serializers.Serializer):
     latitude = StrictFloatField(min_value=-90, max_value=90)
     longitude = StrictFloatField(min_value=-180, max_value=180)
     name = StrictCharField(max_length=256, required=False, allow_blank=True)
     address = StrictCharField(max_length=512, required=False, allow_blank=True)
 
 
-class ContactInput(serializers.Serializer):
+class ContactInput(PrototypeFields, serializers.Serializer):
     name = StrictCharField(max_length=256)
     phone = PhoneNumberField(required=False, help_text="Any common written form")
     vcard = StrictCharField(max_length=10000, required=False, trim_whitespace=False)
@@ -55,14 +55,14 @@ class ContactInput(serializers.Serializer):
         return attrs
 
 
-class ReactionInput(serializers.Serializer):
+class ReactionInput(PrototypeFields, serializers.Serializer):
     messageId = StrictCharField(max_length=100, help_text="WhatsApp id of the message reacted to")
     emoji = StrictCharField(
         max_length=16, allow_blank=True, trim_whitespace=False, help_text="Empty removes it"
     )
 
 
-class MessageSendInput(serializers.Serializer):
+class MessageSendInput(PrototypeFields, serializers.Serializer):
     """The send body; each type has its own required fields (see `validate`).
 
     - text: `text`
@@ -201,35 +201,22 @@ class HistoryMessageOutput(serializers.Serializer):
     cursor = serializers.IntegerField(help_text="Pass as `since` to get the messages after it")
 
 
-class MessageOutput(serializers.ModelSerializer):
+class MessageOutput(PrototypeFields, serializers.Serializer):
+    """A message as the API shows it (read from an OutboundMessage)."""
+
     messageId = serializers.CharField(source="id")
     sessionId = serializers.CharField(source="session_id")
+    status = serializers.ChoiceField(choices=OutboundMessage.Status.choices)
+    to = serializers.CharField()
     chatId = serializers.CharField(source="chat_jid")
+    type = serializers.CharField()
     waMessageId = serializers.CharField(source="wa_message_id")
     error = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
-    sentAt = serializers.DateTimeField(source="sent_at")
-    deliveredAt = serializers.DateTimeField(source="delivered_at")
-    readAt = serializers.DateTimeField(source="read_at")
-    failedAt = serializers.DateTimeField(source="failed_at")
-
-    class Meta:
-        model = OutboundMessage
-        fields = [
-            "messageId",
-            "sessionId",
-            "status",
-            "to",
-            "chatId",
-            "type",
-            "waMessageId",
-            "error",
-            "createdAt",
-            "sentAt",
-            "deliveredAt",
-            "readAt",
-            "failedAt",
-        ]
+    sentAt = serializers.DateTimeField(source="sent_at", allow_null=True)
+    deliveredAt = serializers.DateTimeField(source="delivered_at", allow_null=True)
+    readAt = serializers.DateTimeField(source="read_at", allow_null=True)
+    failedAt = serializers.DateTimeField(source="failed_at", allow_null=True)
 
     def get_error(self, message: OutboundMessage) -> dict[str, str] | None:
         if not message.error_code:

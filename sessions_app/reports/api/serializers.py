@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from gateway.fields import PrototypeFields
 from node_agent import protocol
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
@@ -25,7 +26,7 @@ def worker_id_field(help_text: str) -> serializers.CharField:
     )
 
 
-class SessionStatusReportInput(serializers.Serializer):
+class SessionStatusReportInput(PrototypeFields, serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
     workerId = worker_id_field(
         "The reporting node's id; a report from a node the session has moved away from is not "
@@ -42,12 +43,12 @@ class SessionStatusReportInput(serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
-class MessageStatusErrorInput(serializers.Serializer):
+class MessageStatusErrorInput(PrototypeFields, serializers.Serializer):
     code = serializers.CharField(max_length=64)
     message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
-class MessageStatusReportInput(serializers.Serializer):
+class MessageStatusReportInput(PrototypeFields, serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
     workerId = worker_id_field(
         "The reporting node's id. Applied whichever node reports: a message the session's "
@@ -62,7 +63,7 @@ class MessageStatusReportInput(serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
-class IncomingMessageInput(serializers.Serializer):
+class IncomingMessageInput(PrototypeFields, serializers.Serializer):
     id = serializers.CharField(max_length=100)
     type = serializers.CharField(max_length=32)
     timestamp = serializers.DateTimeField()
@@ -73,13 +74,13 @@ class IncomingMessageInput(serializers.Serializer):
         return fields
 
 
-class MessageReceivedReportInput(serializers.Serializer):
+class MessageReceivedReportInput(PrototypeFields, serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
     workerId = worker_id_field("The reporting node's id. Applied whichever node reports.")
     message = IncomingMessageInput()
 
 
-class MediaUploadInput(serializers.Serializer):
+class MediaUploadInput(PrototypeFields, serializers.Serializer):
     sessionId = serializers.CharField(max_length=32)
     file = serializers.FileField()
     mimetype = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -88,11 +89,11 @@ class MediaUploadInput(serializers.Serializer):
     )
 
 
-class BatchedReportInput(serializers.Serializer):
+class BatchedReportInput(PrototypeFields, serializers.Serializer):
     path = serializers.ChoiceField(choices=protocol.BATCHED_PATHS)
     body = serializers.DictField(help_text="The report, as it would be posted to `path`.")
 
 
-class ReportBatchInput(serializers.Serializer):
+class ReportBatchInput(PrototypeFields, serializers.Serializer):
     workerId = worker_id_field("The reporting node's id (each report names it too).")
     reports = BatchedReportInput(many=True, allow_empty=False, max_length=protocol.REPORT_BATCH_MAX)
