@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from gateway.errors import GatewayError
+from gateway.metrics import rate_limit_refused
 from gateway.timefmt import iso_utc
 
 
@@ -23,6 +24,8 @@ class RateLimited(GatewayError):
             fields={"limit": limit, "retryAfter": retry_after_s},
         )
         self.headers = {"Retry-After": str(retry_after_s)}
+        self.retry_after_s = retry_after_s
+        rate_limit_refused(self.code, limit)  # made only to be raised: one per refusal
 
 
 class QuotaExceeded(GatewayError):
@@ -39,6 +42,8 @@ class QuotaExceeded(GatewayError):
             fields={"period": period, "limit": limit, "resetsAt": iso_utc(resets_at)},
         )
         self.headers = {"Retry-After": str(retry_after_s)}
+        self.retry_after_s = retry_after_s
+        rate_limit_refused(self.code, period)
 
 
 class PlanLimitReached(GatewayError):

@@ -83,6 +83,21 @@ def rate_hit(
         return None
 
 
+def rate_refund(
+    policy: str, *, limit: int, identity: str, window_s: int = WINDOW_S
+) -> RateState | None:
+    """Take back one request `rate_hit` counted for `identity` in `policy` (its work did not
+    happen: e.g. the node refused a number check by its own spacing); returns the new state, or
+    None when the counters cannot be reached. A negative cost is the fixed window's decrement."""
+    item = _item(policy, limit, window_s)
+    try:
+        _limiter().hit(item, identity, cost=-1)
+        return _state(policy, item, identity, allowed=True, window_s=window_s)
+    except StorageError as exc:
+        logger.warning("rate limits not refunded (%s): %s", policy, exc)
+        return None
+
+
 def rate_blocked(
     policy: str, *, limit: int, identity: str, window_s: int = WINDOW_S
 ) -> RateState | None:

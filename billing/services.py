@@ -144,6 +144,25 @@ def quota_consume(*, user_id: int, limits: Limits, count: int = 1) -> list[Quota
     raise _quota_exceeded(user_id=user_id, limits=limits, count=count, day=day)
 
 
+def quota_precheck(*, user_id: int, limits: Limits, count: int = 1) -> None:
+    """Raise QuotaExceeded if `count` more sends would pass a quota as it stands now, counting
+    nothing: for a caller about to do work it would throw away (read or download media).
+    `quota_consume` stays the exact check. One read; none for a user without quotas."""
+    if limits.messages_per_day is None and limits.messages_per_month is None:
+        return
+    day = timezone.now().date()
+    row = QuotaCounter.objects.filter(user_id=user_id).first()
+    if row is None:
+        return
+    used_day = row.day_count if row.day == day else 0
+    used_month = row.month_count if row.month == day.replace(day=1) else 0
+    day_cap, month_cap = limits.messages_per_day, limits.messages_per_month
+    if (day_cap is not None and used_day + count > day_cap) or (
+        month_cap is not None and used_month + count > month_cap
+    ):
+        raise _quota_exceeded(user_id=user_id, limits=limits, count=count, day=day)
+
+
 def _quota_exceeded(*, user_id: int, limits: Limits, count: int, day: date) -> QuotaExceeded:
     row = QuotaCounter.objects.get(user_id=user_id)
     used_today = row.day_count if row.day == day else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 from typing import Any
 
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from billing.errors import AccountSuspended
-from billing.ratelimits import rate_hit, ratelimit_headers, request_rate_states
+from billing.ratelimits import rate_hit, rate_refund, ratelimit_headers, request_rate_states
 from billing.selectors import Limits, limits_for
 
 
@@ -54,6 +55,19 @@ class OwnerApiView(APIView):
         request_rate_states(self.request).append(state)
         if not state.allowed:
             raise state.refusal(what)
+
+    def rate_uncount(
+        self, policy: str, *, limit: int | None, identity: str, retry_after_s: int
+    ) -> None:
+        """Take back this request's count in `policy` (its work was refused further on, e.g.
+        by the node's own pacing) and answer its headers as spent for `retry_after_s`."""
+        if limit is None:
+            return
+        rate_refund(policy, limit=limit, identity=identity)
+        states = request_rate_states(self.request)
+        for i, state in enumerate(states):
+            if state.policy == policy:
+                states[i] = dataclasses.replace(state, remaining=0, reset_s=retry_after_s)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

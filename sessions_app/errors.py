@@ -10,6 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from gateway.errors import Conflict, GatewayError, NotFound
+from gateway.metrics import rate_limit_refused
 from gateway.timefmt import iso_utc
 
 # --- Sessions ----------------------------------------------------------------------------------
@@ -98,6 +99,7 @@ class NewNumberDailyCap(GatewayError):
             fields={"limit": limit, "resetsAt": iso_utc(resets_at), "linkedAt": iso_utc(linked_at)},
         )
         self.headers = {"Retry-After": str(retry_after_s)}
+        rate_limit_refused(self.code, "new_number")
 
 
 # --- Media -------------------------------------------------------------------------------------

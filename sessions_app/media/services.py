@@ -119,8 +119,10 @@ def _keep(
     direction: str,
 ) -> MediaFile:
     sha256 = spool.sha.hexdigest()
+    # Reused within one session only: a key bound to another session must get a file it opens.
     existing = MediaFile.objects.filter(
         owner=owner,
+        session=session,
         sha256=sha256,
         mimetype=mimetype,
         filename=filename,
@@ -146,6 +148,21 @@ def _keep(
     )
     media.save()
     return media
+
+
+def media_discard_unsent(*, media_id: str) -> None:
+    """Delete the outbound media file `media_id` and its row unless a recorded message names it
+    (a file kept for a send that was then refused; `_keep` reuses rows, so it may be another
+    send's)."""
+    from sessions_app.messages.models import OutboundMessage  # messages build on media
+
+    if OutboundMessage.objects.filter(payload__media__id=media_id).exists():
+        return
+    media = MediaFile.objects.filter(id=media_id, direction=MediaFile.Direction.OUT).first()
+    if media is None:
+        return
+    default_storage.delete(media.storage_name)
+    media.delete()
 
 
 def media_descriptor(media: MediaFile) -> dict[str, Any]:

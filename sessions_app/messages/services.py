@@ -15,9 +15,12 @@ from accounts.models import ApiKey, User
 from billing.errors import RateLimited
 from billing.models import UsageRecord
 from billing.selectors import Limits, limits_for
-from billing.services import quota_consume, usage_record_add
+from billing.services import quota_consume, quota_precheck, usage_record_add
+from gateway.errors import GatewayError
+from gateway.metrics import MESSAGES
 from node_agent.protocol import NOT_CONNECTED, CheckNumber, MessageSend
 from sessions_app.errors import IdempotencyKeyMismatch, SessionNotConnected, SessionNotFound
+from sessions_app.media.services import media_discard_unsent
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.messages.statuses import message_status_apply
@@ -46,8 +49,9 @@ def message_submit(
     `values["to"]` is a Recipient. A repeat of an earlier `idempotency_key` is answered first,
     from the request's fingerprint, before any media is read or downloaded: the same request
     returns the first message (`created` False), another one raises IdempotencyKeyMismatch.
-    Raises SessionNotConnected, NewNumberDailyCap (before any media is read) and the media
-    errors of the payload builder.
+    Raises SessionNotConnected, NewNumberDailyCap and (when the send carries media)
+    QuotaExceeded before any media is read, and the media errors of the payload builder; a
+    media file kept for a send that is then refused is discarded unless another send uses it.
     """
     fingerprint = request_fingerprint(session=session, values=values, upload=upload)
     if idempotency_key:
@@ -56,19 +60,30 @@ def message_submit(
         ).first()
         if existing is not None:
             return _idempotent_repeat(existing, session, fingerprint), False
-    new_number_cap_check(session=session, lock=False)  # refused before any media is kept
+    # Refused before any media is read or kept: a refused request writes nothing.
+    if session.status != S.CONNECTED or not session.worker_id:
+        raise SessionNotConnected()
+    new_number_cap_check(session=session, lock=False)
+    carries_media = upload is not None or bool(values.get("media"))
+    if carries_media:
+        quota_precheck(user_id=owner.id, limits=limits_for(owner))
     recipient: Recipient = values["to"]
     payload = build_payload(owner=owner, session=session, values=values, upload=upload)
-    return message_send(
-        owner=owner,
-        session=session,
-        api_key=api_key,
-        to=recipient.to,
-        chat_jid=recipient.chat_jid,
-        payload=payload,
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-    )
+    try:
+        return message_send(
+            owner=owner,
+            session=session,
+            api_key=api_key,
+            to=recipient.to,
+            chat_jid=recipient.chat_jid,
+            payload=payload,
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
+        )
+    except GatewayError:
+        if carries_media:  # refused after all (a concurrent send took the last of a quota)
+            media_discard_unsent(media_id=payload["media"]["id"])
+        raise
 
 
 def message_send(
@@ -127,6 +142,7 @@ def message_send(
             raise
         existing = OutboundMessage.objects.get(owner=owner, idempotency_key=idempotency_key)
         return _idempotent_repeat(existing, session, asked), False
+    MESSAGES.labels(M.QUEUED, message.type).inc()  # a counter: no query on the send path
     return message, True
 
 

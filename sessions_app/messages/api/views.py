@@ -5,7 +5,6 @@ Thin: serializers validate, services act.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -13,11 +12,12 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 
+from billing.errors import RateLimited
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
-from gateway.parsers import JSONParser
-from sessions_app.errors import InvalidIdempotencyKey
-from sessions_app.media.content import MEDIA_LIMITS
+from gateway.parsers import JSONParser, json_loads
+from sessions_app.errors import InvalidIdempotencyKey, SessionNotConnected
+from sessions_app.media.content import MEDIA_LIMITS, media_limit
 from sessions_app.messages import selectors, services
 from sessions_app.messages.api.serializers import (
     ContactCheckOutput,
@@ -29,6 +29,7 @@ from sessions_app.messages.api.serializers import (
     MessageUploadInput,
 )
 from sessions_app.sessions.api.views import SessionApiView
+from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import session_get
 
 TAG_MESSAGES = ["messages"]
@@ -132,7 +133,7 @@ def _form_to_dict(request: Any) -> tuple[dict[str, Any], Any]:
         value = data.get(key)
         if key in _JSON_FORM_FIELDS and isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = json_loads(value)  # too deeply nested: 400 invalid_json
             except ValueError:
                 pass  # the serializer reports it as not an object
         body[key] = value
@@ -145,6 +146,11 @@ def _form_to_dict(request: Any) -> tuple[dict[str, Any], Any]:
 
 class MessageSendApi(OwnerApiView):
     parser_classes = [JSONParser, MultiPartParser]
+
+    @staticmethod
+    def max_upload_bytes() -> int:
+        """The largest file a multipart send takes (gateway.bodylimits caps the body by it)."""
+        return max(media_limit(type_) for type_ in MEDIA_LIMITS)
 
     @extend_schema(
         tags=TAG_MESSAGES,
@@ -241,16 +247,21 @@ class ContactCheckApi(SessionApiView):
         session = self.get_session(session_id)
         query = ContactCheckQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        self.rate_count(
-            "checks",
-            limit=self.limits.number_checks_per_minute,
-            identity=f"session:{session.id}",
-            what="Number checks of this session",
-        )
-        answer = services.number_check(
-            owner=self.owner,
-            session=session,
-            api_key=self.api_key,
-            phone=query.validated_data["phone"],
-        )
+        if session.status != Session.Status.CONNECTED:
+            raise SessionNotConnected()  # before it is counted: no check can happen
+        policy = {
+            "limit": self.limits.number_checks_per_minute,
+            "identity": f"session:{session.id}",
+        }
+        self.rate_count("checks", what="Number checks of this session", **policy)
+        try:
+            answer = services.number_check(
+                owner=self.owner,
+                session=session,
+                api_key=self.api_key,
+                phone=query.validated_data["phone"],
+            )
+        except RateLimited as refused:  # the node's spacing: nothing was checked
+            self.rate_uncount("checks", retry_after_s=refused.retry_after_s, **policy)
+            raise
         return envelope(answer)

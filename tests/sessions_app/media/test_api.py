@@ -2,13 +2,17 @@
 
 import socket
 import time
+from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
+from billing.models import PlanOverride
 from sessions_app.media.models import MediaFile
+from sessions_app.sessions.models import Session
 from tests.factories import ConnectedSessionFactory
 from tests.http_server import QuietHandler, serve
 from tests.sessions_app.media.samples import HTML, b64, pdf_bytes, png_bytes
@@ -174,6 +178,47 @@ def test_multipart_upload_keeps_the_unicode_file_name(api, user, published):
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == pdf_bytes()
     assert "filename*=utf-8''" in download["Content-Disposition"]
+
+
+def _upload(api, session, name="a.pdf"):
+    body = {
+        "sessionId": session.id,
+        "to": "+6281200000001",
+        "type": "document",
+        "file": SimpleUploadedFile(name, pdf_bytes(), content_type="application/pdf"),
+    }
+    return api.post("/api/v1/messages", body, format="multipart")
+
+
+def _stored(settings):
+    return sorted(p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("refusal", ["quota", "not_connected", "race"])
+def test_a_refused_send_keeps_no_media(api, user, published, settings, refusal):
+    session = ConnectedSessionFactory(owner=user)
+    PlanOverride.objects.create(user=user, messages_per_day=1)
+    assert _upload(api, session, "kept.pdf").status_code == 202  # its file stays
+    kept = _stored(settings)
+    if refusal == "not_connected":
+        PlanOverride.objects.filter(user=user).update(messages_per_day=None)
+        Session.objects.filter(pk=session.pk).update(status=Session.Status.QR_REQUIRED)
+        expected = (409, "session_not_connected")
+    else:
+        expected = (429, "quota_exceeded")
+    if refusal == "race":  # the quota's standing read passes; its exact count then refuses
+        with mock.patch("sessions_app.messages.services.quota_precheck"):
+            answer = _upload(api, session, "other.pdf")
+    else:
+        answer = _upload(api, session, "other.pdf")
+    assert (answer.status_code, answer.json()["error"]["code"]) == expected
+    assert MediaFile.objects.count() == 1
+    assert _stored(settings) == kept
+    # The same file as the accepted send, refused: the accepted send's file stays.
+    if refusal != "not_connected":
+        with mock.patch("sessions_app.messages.services.quota_precheck"):
+            assert _upload(api, session, "kept.pdf").status_code == 429
+        assert (MediaFile.objects.count(), _stored(settings)) == (1, kept)
 
 
 def test_multipart_without_file_is_400(api, user, published):

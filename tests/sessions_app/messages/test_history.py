@@ -5,7 +5,8 @@ from unittest import mock
 
 import pytest
 
-from billing.models import UsageRecord
+from billing.models import PlanOverride, UsageRecord
+from sessions_app.sessions.models import Session
 from tests.factories import ConnectedSessionFactory
 from workers_app.errors import NodeTimeout
 
@@ -121,3 +122,23 @@ def test_contact_check_names_the_plans_pace_and_a_spent_node_bucket_is_429(api, 
     assert (error["code"], error["fields"]["limit"]) == ("rate_limited", "checks")
     assert response["Retry-After"] == "4"
     assert not UsageRecord.objects.filter(kind=UsageRecord.Kind.NUMBER_CHECK).exists()
+
+
+def test_checks_that_cannot_happen_are_not_counted(api, user):
+    """A check of a session that is not connected, or one the node's spacing refuses, spends
+    nothing of the plan's checks a minute, and the node's refusal says it is spent for now."""
+    PlanOverride.objects.create(user=user, number_checks_per_minute=2)
+    session = ConnectedSessionFactory(owner=user, status=Session.Status.QR_REQUIRED)
+    url = f"/api/v1/sessions/{session.id}/contacts/check"
+    phone = {"phone": "+62 812-0000-0001"}
+    assert [api.get(url, phone).status_code for _ in range(3)] == [409] * 3
+    Session.objects.filter(pk=session.pk).update(status=Session.Status.CONNECTED)
+    spaced = {"error": "rate_limited", "retryAfterS": 4}
+    with mock.patch("sessions_app.messages.services.node_call", return_value=spaced):
+        refused = api.get(url, phone)
+    assert refused.status_code == 429
+    assert '"checks";r=0;t=4' in refused["RateLimit"]
+    answered = {"jid": "6281200000001@s.whatsapp.net"}
+    with mock.patch("sessions_app.messages.services.node_call", return_value=answered):
+        statuses = [api.get(url, phone).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # the plan's two, then the backend's own refusal
