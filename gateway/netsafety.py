@@ -47,18 +47,36 @@ class CheckedUrl:
 
 
 # IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: IPv4-compatible
-# addresses (RFC 4291 §2.5.5.1, deprecated) and NAT64's well-known prefix (RFC 6052 §2.1).
-# Python counts both as global, whatever IPv4 address they carry.
-_IPV4_IN_LAST_32_BITS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("64:ff9b::/96"))
+# addresses (RFC 4291 §2.5.5.1, deprecated), IPv4-translated ones (SIIT, RFC 2765 §2.1) and
+# NAT64's well-known prefix (RFC 6052 §2.1). Python counts them as global, whatever IPv4 address
+# they carry.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
+    ipaddress.ip_network("64:ff9b::/96"),
+)
 # NAT64 for local use (RFC 8215): the operator chooses where the IPv4 address sits in it, so it
-# is treated as private as a whole.
+# is treated as private as a whole; with private addresses allowed, every place it may sit is
+# still checked against the metadata addresses.
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _nat64_ipv4_candidates(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Return the IPv4 address a NAT64 address carries for each prefix length a /48 allows
+    (RFC 6052 §2.2: /48, /56, /64, /96; bits 64-71 are the reserved `u` octet)."""
+    b = ip.packed
+    return [
+        ipaddress.IPv4Address(b[6:8] + b[9:11]),
+        ipaddress.IPv4Address(b[7:8] + b[9:12]),
+        ipaddress.IPv4Address(b[9:13]),
+        ipaddress.IPv4Address(b[12:16]),
+    ]
 
 
 def _reached_addresses(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
     """Return `ip` and every IPv4 address it leads to: mapped (`::ffff:a.b.c.d`), compatible
-    (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`), 6to4 (`2002:AABB:CCDD::`, RFC 3056) and both
-    ends of Teredo (`2001::/32`, RFC 4380)."""
+    (`::a.b.c.d`), translated (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`), 6to4
+    (`2002:AABB:CCDD::`, RFC 3056) and both ends of Teredo (`2001::/32`, RFC 4380)."""
     reached: list[Any] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped:
@@ -79,7 +97,9 @@ def address_allowed(address: str, *, allow_private: bool) -> bool:
     127.0.0.1 or 169.254.169.254 is refused like the address itself).
     """
     ip = ipaddress.ip_address(address)
-    if not allow_private and ip in _LOCAL_NAT64:
+    if ip in _LOCAL_NAT64 and (
+        not allow_private or METADATA_ADDRESSES.intersection(_nat64_ipv4_candidates(ip))
+    ):
         return False
     for reached in _reached_addresses(ip):
         if reached in METADATA_ADDRESSES:

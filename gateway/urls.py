@@ -1,4 +1,5 @@
-"""URL map: dashboard, Django admin, public API (/api/v1), node reports, OpenAPI and /health."""
+"""URL map: dashboard, Django admin, public API (/api/v1), node reports, OpenAPI, /health and
+/metrics."""
 
 from django.contrib import admin
 from django.urls import include, path, register_converter
@@ -7,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from billing.overview import overview
 from gateway.converters import PublicIdConverter
 from gateway.health import health
+from gateway.metrics_web import metrics
 from sessions_app.messages.api.views import MessageSendApi
 
 register_converter(PublicIdConverter, "id")
@@ -16,6 +18,7 @@ handler500 = "gateway.errors.handler500"
 
 urlpatterns = [
     path("health", health, name="health"),
+    path("metrics", metrics, name="metrics"),
     path("admin/overview", admin.site.admin_view(overview), name="admin-overview"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sessions_app.api_urls")),

@@ -23,12 +23,14 @@ import socket
 import sys
 import threading
 
+from node_agent import __version__
 from node_agent.celery_app import create_celery_app, worker_argv
 from node_agent.config import ConfigError, NodeConfig
 from node_agent.engines.whatsapp.ffi import prepare_environment
 from node_agent.error_buffer import ErrorBuffer
 from node_agent.health import HealthServer
 from node_agent.heartbeat import Heartbeat, WorkerIdInUse
+from node_agent.metrics import NodeCollector, NodeMetrics
 from node_agent.runtime import NodeRuntime
 from node_agent.tasks import bind_runtime
 from node_agent.usage import UsageReporter
@@ -88,8 +90,20 @@ def main() -> int:
     log.info(
         "node %s starting: queue %s, backend %s", config.worker_id, config.queue, config.backend_url
     )
+    metrics = NodeMetrics(
+        NodeCollector(
+            lambda: runtime.status(),
+            lambda: runtime.engines,
+            worker_id=config.worker_id,
+            version=__version__,
+        ),
+        token=config.metrics_token,
+        networks=config.metrics_networks,
+    )
     try:
-        health = HealthServer(config.worker_host, config.worker_port, lambda: runtime.health())
+        health = HealthServer(
+            config.worker_host, config.worker_port, lambda: runtime.health(), metrics
+        )
     except OSError as exc:
         log.error("cannot serve health on %s:%s: %s", config.worker_host, config.worker_port, exc)
         return 2

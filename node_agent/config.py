@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node_agent import protocol
+from node_agent.metrics import Network, parse_networks
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -90,6 +91,9 @@ class NodeConfig:
     # How often the heartbeat's "can this node reach WhatsApp" is probed again; 0 = never.
     whatsapp_reachability_s: float = _var("WHATSAPP_REACHABILITY_S", 300.0)
     whatsapp_proxy_url: str = _var("WHATSAPP_PROXY_URL", "", secret=True)
+    # GET /metrics on the health server: off (404) unless one is set (node_agent/metrics.py).
+    metrics_token: str = _var("METRICS_TOKEN", "", secret=True)
+    metrics_allowed_ips: str = _var("METRICS_ALLOWED_IPS", "")  # addresses or networks, commas
 
     def __post_init__(self) -> None:
         """Reject values that would only fail later, deep inside a thread."""
@@ -127,11 +131,20 @@ class NodeConfig:
             ("socks5://", "http://", "https://")
         ):
             raise ConfigError("WHATSAPP_PROXY_URL must be a socks5:// or http(s):// URL")
+        try:
+            self.metrics_networks  # noqa: B018 (parsed to be checked)
+        except ValueError as exc:
+            raise ConfigError(f"METRICS_ALLOWED_IPS: {exc}") from None
         if self.neonize_log_level.upper() not in LOG_LEVELS:
             raise ConfigError(
                 f"NEONIZE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
                 f"got {self.neonize_log_level!r}"
             )
+
+    @property
+    def metrics_networks(self) -> list[Network]:
+        """METRICS_ALLOWED_IPS parsed. Raises ValueError on a bad entry."""
+        return parse_networks(self.metrics_allowed_ips.split(","))
 
     @property
     def queue(self) -> str:

@@ -2,7 +2,8 @@
 
 200 `{"status": "ok", "workerId", "instanceId", "sessions", "connected", "uptimeS",
 "outboxPending"}` (`instanceId`: this process's random id, node_agent.INSTANCE_ID);
-any other path or method gets a 404 JSON `{"status": "not_found"}`.
+`GET /metrics` answers what node_agent.metrics.NodeMetrics says (Prometheus' text format, or
+404/403); any other path or method gets a 404 JSON `{"status": "not_found"}`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from node_agent.metrics import NodeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_metrics(self, metrics: NodeMetrics) -> None:
+        try:
+            code, content_type, data = metrics.answer(
+                authorization=self.headers.get("Authorization", ""),
+                client_ip=self.client_address[0],
+            )
+        except Exception:
+            log.exception("metrics failed")
+            code, content_type, data = 500, "text/plain; charset=utf-8", b"error"
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.split("?", 1)[0] != "/health":
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics" and self.server.metrics is not None:
+            self._send_metrics(self.server.metrics)
+            return
+        if path != "/health":
             self._send(404, {"status": "not_found"})
             return
         try:
@@ -48,14 +70,23 @@ class _Handler(BaseHTTPRequestHandler):
 class _HealthHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     status_fn: Callable[[], dict[str, Any]]
+    metrics: NodeMetrics | None = None
 
 
 class HealthServer:
-    """Serve health on `host:port` (port 0 picks a free one; read `.port` after start)."""
+    """Serve health on `host:port` (port 0 picks a free one; read `.port` after start), and
+    `/metrics` when given `metrics` (else that path is 404 like any other)."""
 
-    def __init__(self, host: str, port: int, status_fn: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        status_fn: Callable[[], dict[str, Any]],
+        metrics: NodeMetrics | None = None,
+    ) -> None:
         self._server = _HealthHTTPServer((host, port), _Handler)
         self._server.status_fn = status_fn
+        self._server.metrics = metrics
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},

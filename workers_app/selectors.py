@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from workers_app.models import Worker
 
@@ -25,3 +28,23 @@ def engines_reachable() -> set[str]:
 def workers_online_count() -> int:
     """Return how many nodes are online (`Worker.objects.online()`), i.e. could take a session."""
     return Worker.objects.online().count()
+
+
+def worker_metrics_rows() -> list[dict[str, Any]]:
+    """Return each node's id, queue (`endpoint`), status, online (by `Worker.objects.online()`)
+    and seconds since its last heartbeat (None: never): two queries, for the operators'
+    metrics."""
+    online = set(Worker.objects.online().values_list("id", flat=True))
+    now = timezone.now()
+    return [
+        {
+            "id": worker_id,
+            "queue": endpoint,
+            "status": status,
+            "online": worker_id in online,
+            "heartbeat_age_s": (now - beat).total_seconds() if beat else None,
+        }
+        for worker_id, endpoint, status, beat in Worker.objects.values_list(
+            "id", "endpoint", "status", "last_heartbeat"
+        )
+    ]

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from billing.models import UsageRecord
 from billing.services import usage_record_add
+from gateway.metrics import MESSAGES, SEND_LATENCY
 from sessions_app.errors import MessageNotFound
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.webhooks.events import message_status_emit
@@ -80,6 +81,7 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
         for message in OutboundMessage.objects.select_for_update().filter(id__in=ids)
     }
     changed: dict[str, OutboundMessage] = {}
+    moved: list[tuple[str, str, float | None]] = []  # (status, type, accept→sent s) for metrics
     counted: Counter[tuple[int, str, int | None, object]] = Counter()
     results: list[OutboundMessage | None] = []
     for report in reports:
@@ -88,8 +90,10 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
             results.append(None)
             continue
         was_queued = message.status == M.QUEUED
+        was_sent = message.sent_at is not None
         if _advance(message, report):
             changed[message.id] = message
+            moved.append((message.status, message.type, _send_latency_s(message, was_sent)))
             message_status_emit(message=message, timestamp=report.timestamp)
             if was_queued and report.status != M.FAILED:
                 key = (message.owner_id, message.session_id, message.api_key_id)
@@ -97,6 +101,7 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
         results.append(message)
     if changed:
         _write_back(list(changed.values()))
+        transaction.on_commit(lambda: _metrics_count(moved))
     for (user_id, session_id, api_key_id, day), count in counted.items():
         usage_record_add(
             user_id=user_id,
@@ -107,6 +112,20 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
             count=count,
         )
     return results
+
+
+def _send_latency_s(message: OutboundMessage, was_sent: bool) -> float | None:
+    """Seconds from accepting `message` to its `sent` (the node's timestamp), if it just got one."""
+    if was_sent or message.sent_at is None or message.created_at is None:
+        return None
+    return max(0.0, (message.sent_at - message.created_at).total_seconds())
+
+
+def _metrics_count(moved: list[tuple[str, str, float | None]]) -> None:
+    for status, type_, latency_s in moved:
+        MESSAGES.labels(status, type_).inc()
+        if latency_s is not None:
+            SEND_LATENCY.observe(latency_s)
 
 
 def _write_back(messages: list[OutboundMessage]) -> None:

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from gateway.metrics import WEBHOOK_ATTEMPT_DURATION, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERIES
 from gateway.netsafety import UnsafeUrl, check_url
 from sessions_app.webhooks.client import HttpResult, http_post
 from sessions_app.webhooks.endpoints import delivery_secrets, endpoint_disable
@@ -138,6 +139,7 @@ def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | _Busy | None:
     started = time.monotonic()
     result: HttpResult | None = None
     error = ""
+    outcome = "connection_error"  # its name in gateway_webhook_attempts_total
     try:
         checked = check_url(endpoint.url)
         headers = {
@@ -163,15 +165,21 @@ def delivery_attempt(*, delivery_id: str) -> WebhookAttempt | _Busy | None:
             timeout_s=settings.WEBHOOK_TIMEOUT_S,
         )
     except UnsafeUrl as exc:
-        error = f"unsafe_url: {exc.message}"
+        error, outcome = f"unsafe_url: {exc.message}", "unsafe_url"
     except TimeoutError:
         error = f"timeout: no answer within {settings.WEBHOOK_TIMEOUT_S:g} s"
+        outcome = "timeout"
     except (OSError, http.client.HTTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"
-    duration_ms = int((time.monotonic() - started) * 1000)
+    duration_s = time.monotonic() - started
+    duration_ms = int(duration_s * 1000)
     success = result is not None and 200 <= result.status < 300
     if result is not None and not success:
         error = f"HTTP {result.status}"
+    if result is not None:
+        outcome = "success" if success else "http_error"
+    WEBHOOK_ATTEMPTS.labels(outcome).inc()
+    WEBHOOK_ATTEMPT_DURATION.observe(duration_s)
     attempt = WebhookAttempt.objects.create(
         delivery=delivery,
         number=delivery.attempt_count,
@@ -210,7 +218,11 @@ def _settle(delivery: WebhookDelivery, attempt: WebhookAttempt, result: HttpResu
             fields.update(status=D.FAILED, completed_at=now, next_attempt_at=None)
         else:
             fields.update(status=D.PENDING, next_attempt_at=now + timedelta(seconds=delay))
-    WebhookDelivery.objects.filter(id=delivery.id, status=D.SENDING).update(**fields)
+    settled = WebhookDelivery.objects.filter(id=delivery.id, status=D.SENDING).update(**fields)
+    if settled and fields["status"] in (D.SUCCEEDED, D.FAILED):
+        WEBHOOK_DELIVERIES.labels(
+            "succeeded" if fields["status"] == D.SUCCEEDED else "failed"
+        ).inc()
     if result is not None and result.status == 410:
         endpoint_disable(
             endpoint=endpoint,

@@ -57,6 +57,12 @@ def logged_in_page(stack, name):
             context = browser.new_context(viewport={"width": 1100, "height": 900})
             page = context.new_page()
             page.set_default_timeout(10_000)
+            # Every page must load under the Content-Security-Policy: Chromium logs each refusal.
+            violations = []
+            page.on(
+                "console",
+                lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text),
+            )
             try:
                 page.goto(f"{stack.base_url}/login")
                 page.fill("#id_email", EMAIL)
@@ -65,6 +71,7 @@ def logged_in_page(stack, name):
                 expect(page).to_have_url(f"{stack.base_url}/")
                 expect(page.locator("header")).to_contain_text(EMAIL)
                 yield page
+                assert not violations, violations
             except BaseException:
                 try:
                     print(f"screenshot: {_screenshot(page, f'{name}-failure')}")
@@ -248,3 +255,25 @@ def test_a_banner_shows_while_the_gateway_does_not_answer(gateway_stack):
         _screenshot(page, "dashboard-offline-banner")
         gateway_stack.start_web()
         expect(banner).to_be_hidden(timeout=TIMEOUT_MS)
+
+
+def test_every_dashboard_page_loads_under_the_csp(gateway_stack):
+    from playwright.sync_api import expect
+
+    base = gateway_stack.base_url
+    with logged_in_page(gateway_stack, "dashboard-csp") as page:
+        response = page.goto(f"{base}/")
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        session_id = _create_linked_sandbox_session(page, base, name="CSP session")
+        for path in (f"/sessions/{session_id}", f"/sessions/{session_id}/log", "/api-keys",
+                     "/webhooks", "/events", "/account"):  # fmt: skip
+            page.goto(f"{base}{path}")
+            page.wait_for_timeout(700)  # its scripts and first polls ran
+        page.goto(f"{base}/usage")
+        expect(page.locator("#usage-chart canvas").first).to_be_visible()
+        for bar in page.locator(".quota-bar [data-percent]").all():  # limited plans only
+            assert bar.evaluate("e => e.style.width").endswith("%")
+        page.goto(f"{base}/api/docs/")
+        expect(page.locator(".swagger-ui .info").first).to_be_visible(timeout=TIMEOUT_MS)

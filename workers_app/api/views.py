@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
+from gateway.metrics import CountedReport
 from node_agent.protocol import HEARTBEAT_ERRORS_MAX
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import sessions_not_on_node
@@ -173,7 +174,9 @@ WORKER_ID_IN_USE = OpenApiResponse(
 )
 
 
-class WorkerRegisterApi(NodeApiView):
+class WorkerRegisterApi(CountedReport, NodeApiView):
+    report_kind = "register"
+
     @extend_schema(
         tags=TAGS,
         request=RegisterInput,
@@ -198,7 +201,9 @@ class WorkerRegisterApi(NodeApiView):
         return envelope(_node_answer(worker, values["runningSessions"]))
 
 
-class WorkerHeartbeatApi(NodeApiView):
+class WorkerHeartbeatApi(CountedReport, NodeApiView):
+    report_kind = "heartbeat"
+
     @extend_schema(
         tags=TAGS,
         request=HeartbeatInput,

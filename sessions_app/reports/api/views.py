@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -18,6 +19,7 @@ from rest_framework.parsers import MultiPartParser
 
 from gateway.api import NodeApiView
 from gateway.errors import GatewayError, envelope
+from gateway.metrics import CountedReport, node_report_counted
 from node_agent import protocol
 from sessions_app.errors import MessageNotFound
 from sessions_app.media.api.views import media_file_response
@@ -96,7 +98,13 @@ def apply_message_received(body: Any) -> dict[str, Any]:
     return {"sessionId": data["sessionId"], "accepted": True}
 
 
-# One handler per report a batch may carry (node_agent.protocol.BATCHED_PATHS).
+# One handler per report a batch may carry (node_agent.protocol.BATCHED_PATHS), and its kind in
+# the metrics (gateway_node_reports_total).
+KINDS = {
+    protocol.SESSION_STATUS_PATH: "session_status",
+    protocol.MESSAGE_STATUS_PATH: "message_status",
+    protocol.MESSAGE_RECEIVED_PATH: "message_received",
+}
 HANDLERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     protocol.SESSION_STATUS_PATH: apply_session_status,
     protocol.MESSAGE_STATUS_PATH: apply_message_status,
@@ -104,7 +112,9 @@ HANDLERS: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-class SessionStatusReportApi(NodeApiView):
+class SessionStatusReportApi(CountedReport, NodeApiView):
+    report_kind = "session_status"
+
     @extend_schema(
         tags=TAGS,
         request=SessionStatusReportInput,
@@ -117,13 +127,17 @@ class SessionStatusReportApi(NodeApiView):
         return envelope(apply_session_status(request.data))
 
 
-class MessageStatusReportApi(NodeApiView):
+class MessageStatusReportApi(CountedReport, NodeApiView):
+    report_kind = "message_status"
+
     @extend_schema(tags=TAGS, request=MessageStatusReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
         return envelope(apply_message_status(request.data))
 
 
-class MessageReceivedReportApi(NodeApiView):
+class MessageReceivedReportApi(CountedReport, NodeApiView):
+    report_kind = "message_received"
+
     @extend_schema(tags=TAGS, request=MessageReceivedReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
         return envelope(apply_message_received(request.data))
@@ -196,6 +210,8 @@ class ReportBatchApi(NodeApiView):
         # other reports one by one; their webhook tasks are queued once, at the end.
         with emit_batch():
             results = _batch_outcomes(data["reports"])
+        for report, result in zip(data["reports"], results, strict=True):
+            node_report_counted(KINDS[report["path"]], applied=result["status"] < 300)
         return envelope({protocol.RESULTS: results})
 
 
@@ -207,10 +223,17 @@ class NodeMediaDownloadApi(NodeApiView):
         return media_file_response(media_get_any(media_id=media_id))
 
 
-class MediaUploadReportApi(NodeApiView):
+class MediaUploadReportApi(CountedReport, NodeApiView):
     """A node uploads a file a session received; the answer's `id` goes in message-received."""
 
+    report_kind = "media"
+
     parser_classes = [MultiPartParser]
+
+    @staticmethod
+    def max_upload_bytes() -> int:
+        """A received file is capped by MEDIA_MAX_BYTES only (gateway.bodylimits)."""
+        return settings.MEDIA_MAX_BYTES
 
     @extend_schema(
         tags=TAGS, request={"multipart/form-data": MediaUploadInput}, responses={201: None}

@@ -21,5 +21,12 @@
     new uPlot(options, [xs, data.out, data["in"]], holder);
     holder.dataset.drawn = String(xs.length);
   }
+  // Quota bars: <span data-percent="N">, sized here (the CSP allows no style attributes).
+  function sizeBars() {
+    document.querySelectorAll(".quota-bar [data-percent]").forEach(function (bar) {
+      bar.style.width = Math.min(100, Math.max(0, Number(bar.dataset.percent) || 0)) + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", sizeBars);
   document.addEventListener("DOMContentLoaded", draw);
 })();
