@@ -13,7 +13,8 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # 2026-11-29T07:00:00.123456Z
 
 def format_ts(moment: datetime) -> str:
     """Return an aware datetime as a node timestamp (converted to UTC)."""
-    return moment.astimezone(UTC).strftime(TS_FORMAT)
+    # isoformat, not strftime(TS_FORMAT): the same text, several times faster (every report).
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_ts(value: str) -> datetime:

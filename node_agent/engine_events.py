@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 # Progress that means nothing once the session's desired state is no longer `running`.
 PROGRESS = frozenset({"qr", "pair_code", "connected", "reconnecting"})
+PER_MESSAGE = frozenset({"receipt", "receipts", "message"})
 
 
 class EngineEvents:
@@ -42,7 +43,7 @@ class EngineEvents:
 
     def handle(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         """Apply one engine event; unknown kinds are logged and ignored."""
-        row = self._db.session_get(session_id)
+        row = self._db.session_get(session_id, full=False)
         if row is None:
             log.info("event %s dropped: session %s is unknown", kind, session_id)
             return
@@ -50,7 +51,13 @@ class EngineEvents:
             # Its engine was stopped; whatever still comes is the other node's to report.
             log.info("event %s dropped: session %s moved to another node", kind, session_id)
             return
-        log.info("session %s event %s", session_id, kind)
+        # Receipts and messages are many (two receipts a send): not worth a line each at INFO.
+        log.log(
+            logging.DEBUG if kind in PER_MESSAGE else logging.INFO,
+            "session %s event %s",
+            session_id,
+            kind,
+        )
         if kind in PROGRESS and row["desired"] != "running":
             return
         report = self._reporter.session_status
@@ -92,5 +99,21 @@ class EngineEvents:
             self._messages.incoming(session_id, data["incoming"])
         elif kind == "receipt":
             self._messages.receipt(data["wa_message_id"], data["status"])
+        elif kind == "receipts":
+            self._receipts(data["receipts"])
         else:
             log.warning("unknown engine event %s for %s", kind, session_id)
+
+    def _receipts(self, receipts: list[dict[str, str]]) -> None:
+        """Apply receipts in one transaction: one commit for all (each still with its report).
+
+        Not with a shared store: a receipt may look it up, and PostgreSQL is not waited on in a
+        transaction of the node's SQLite (it would hold every writer of the node back).
+        """
+        if self._messages.shared is not None:
+            for receipt in receipts:
+                self._messages.receipt(receipt["wa_message_id"], receipt["status"])
+            return
+        with self._reporter.changing():
+            for receipt in receipts:
+                self._messages.receipt(receipt["wa_message_id"], receipt["status"])

@@ -13,6 +13,9 @@ again, never resent; `failed` is reported failed; `handed` by another node has a
 so it is reported failed `delivery_unknown`. No claim, no send: an unreachable store is a
 transient error (`session_store_unavailable`) and the task retries. What follows the claim is
 best effort (send_claims.py).
+
+A change of a message's state or status commits with its report (Reporter.changing), so a crash
+can't leave a change unreported; the `handed` claim is durable (database.py: power cuts).
 """
 
 from __future__ import annotations
@@ -113,16 +116,17 @@ class Messages:
     def incoming(self, session_id: str, incoming: dict[str, Any]) -> None:
         """Store an engine's incoming message and report it, once per WhatsApp id."""
         content = {key: incoming[key] for key in protocol.INCOMING_CONTENT_KEYS if key in incoming}
-        created = self.db.message_record_in(
-            session_id=session_id,
-            wa_message_id=incoming["id"],
-            chat_jid=incoming["chatId"],
-            from_phone=incoming["from"],
-            type_=incoming.get("type", "text"),
-            payload=content,
-        )
-        if created:
-            self.reporter.message_received(session_id, incoming)
+        with self.reporter.changing(durable=True):
+            created = self.db.message_record_in(
+                session_id=session_id,
+                wa_message_id=incoming["id"],
+                chat_jid=incoming["chatId"],
+                from_phone=incoming["from"],
+                type_=incoming.get("type", "text"),
+                payload=content,
+            )
+            if created:
+                self.reporter.message_received(session_id, incoming)
 
     def receipt(self, wa_message_id: str, status: str) -> None:
         """Apply a `delivered`/`read` receipt and report it; statuses never go backwards.
@@ -136,7 +140,7 @@ class Messages:
             and self._receipt_of_another_node(wa_message_id, status)
         ):
             return
-        with self.reporter.lock:
+        with self.reporter.changing():
             message = self.db.message_get_by_wa(wa_message_id)
             if message is None or message["state"] != "sent":
                 # Not marked sent yet: keep it until send() does, so `sent` goes first.
@@ -198,7 +202,9 @@ class Messages:
         `session_not_connected` instead. With a shared store the message is also claimed there
         (module doc); a store out of reach is TransientSendError `session_store_unavailable`.
         """
-        message, created = self.record(message_id, session_id, payload)
+        message, created = self.db.message_get(message_id), False
+        if message is None:  # a lane's message is recorded already: a read, not a write
+            message, created = self.record(message_id, session_id, payload)
         if not created and message["state"] in ("sent", "failed"):
             log.info("message %s already %s: repeating its report", message_id, message["state"])
             self._repeat_message_report(message)
@@ -212,7 +218,7 @@ class Messages:
         if payload.get("type") not in protocol.MESSAGE_TYPES:
             self._fail(message, ("recorded",), "unsupported_type")
             return "failed"
-        engine = holding_engine(self.engines, self.db.session_get(session_id))
+        engine = holding_engine(self.engines, self.db.session_get(session_id, full=False))
         if engine is None:
             return self._not_sent(
                 message,
@@ -224,8 +230,9 @@ class Messages:
             if outcome is not None:
                 return outcome
         with self.reporter.lock:
+            # Durable: after a power cut the message is found `handed`, never sent again.
             if not self.db.message_transition(
-                message_id, ("recorded",), "handed", handed_at=utc_now_iso()
+                message_id, ("recorded",), "handed", durable=True, handed_at=utc_now_iso()
             ):
                 # Another thread holds it right now (and the shared claim, if any, with it).
                 return "handed"
@@ -255,13 +262,13 @@ class Messages:
             return "failed"
         send_claims.record_outcome(self.shared, message_id, "sent", wa_message_id=wa_message_id)
         self._sent(message, ("handed",), wa_message_id)
-        log.info("message %s sent as %s", message_id, wa_message_id)
+        log.debug("message %s sent as %s", message_id, wa_message_id)  # INFO: a line per send
         return "sent"
 
     def _sent(self, message: dict[str, Any], from_states: tuple[str, ...], wa_id: str) -> None:
         """Mark a message sent as `wa_id`, report it, then apply a receipt that came early."""
         message_id = message["message_id"]
-        with self.reporter.lock:
+        with self.reporter.changing():
             self._in_flight.discard(message_id)
             moved = self.db.message_transition(
                 message_id,
@@ -361,24 +368,26 @@ class Messages:
             "have been delivered, so it was not resent.",
             "unsupported_type": f"Message type {message['type']!r} is not supported.",
         }.get(code, code)
-        moved = self.db.message_transition(
-            message["message_id"],
-            from_states,
-            "failed",
-            status="failed",
-            error_code=code,
-            error_message=text,
-        )
-        if moved:
-            log.info("message %s failed: %s", message["message_id"], code)
-            self.reporter.message_status(
-                message["session_id"],
+        with self.reporter.changing():
+            moved = self.db.message_transition(
                 message["message_id"],
+                from_states,
                 "failed",
-                wa_message_id=message.get("wa_message_id"),
+                status="failed",
                 error_code=code,
                 error_message=text,
             )
+            if moved:
+                self.reporter.message_status(
+                    message["session_id"],
+                    message["message_id"],
+                    "failed",
+                    wa_message_id=message.get("wa_message_id"),
+                    error_code=code,
+                    error_message=text,
+                )
+        if moved:
+            log.info("message %s failed: %s", message["message_id"], code)
 
     def _repeat_message_report(self, message: dict[str, Any]) -> None:
         self.reporter.message_status(

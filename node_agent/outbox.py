@@ -9,7 +9,8 @@ turn. A batch is retried with exponential back-off and jitter on no answer, 5xx,
 report the backend refused (4xx, in the batch's results or for a lone report) is refused for good,
 so it is logged and dropped. A report is deleted only after that verdict, so a crash or restart
 resends it (the backend applies reports idempotently). A backend without the batch route (404) gets
-one report a request.
+one report a request. Before a request leaves, the outbox is made durable (NodeDatabase.sync: one
+fsync for all the writes since the last), so a power cut never takes back what the backend was told.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class OutboxSender:
             if not reports:
                 self._wake.wait(IDLE_WAIT_S)
                 continue
+            self._db.sync()
             answer, verdicts = self._send(reports)
             if verdicts is None:
                 attempt += 1

@@ -7,13 +7,17 @@ happen under one lock, so outbox order = timestamp order.
 
 Every body carries `workerId`, this node's id: once a session has moved to another node, the
 backend ignores what its former node still reports about it.
+
+A caller that changes state and reports it does both inside `changing()`, so the change and its
+outbox row commit together: a crash leaves both or neither, and no change goes unreported.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +38,14 @@ class Reporter:
         self.lock = threading.RLock()
         last = db.last_report_at()
         self._last = parse_ts(last) if last else datetime.min.replace(tzinfo=UTC)
+
+    @contextmanager
+    def changing(self, *, durable: bool = False) -> Iterator[None]:
+        """Hold `lock` and one database transaction (in this order, never the other way round):
+        what the block writes and the reports it queues commit together, or none of it does.
+        `durable`: see NodeDatabase.transaction."""
+        with self.lock, self._db.transaction(durable=durable):
+            yield
 
     def _next_ts(self) -> str:
         self._last = max(datetime.now(UTC), self._last + ONE_US)
@@ -64,7 +76,8 @@ class Reporter:
         return self._queue_session_status(dataclasses.replace(previous, session_id=session_id))
 
     def _queue_session_status(self, report: protocol.SessionStatusReport) -> dict[str, Any]:
-        with self.lock:
+        # The report and the session's memory of it commit together, durably (database.py).
+        with self.changing(durable=True):
             report = dataclasses.replace(
                 report, worker_id=self.worker_id, timestamp=self._next_ts()
             )

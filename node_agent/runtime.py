@@ -344,7 +344,7 @@ class NodeRuntime:
     def _elsewhere(self, session_id: str) -> bool:
         """True when the session runs on another node: its row here is `moved`, or, with a
         shared store, this node never had it."""
-        row = self.db.session_get(session_id)
+        row = self.db.session_get(session_id, full=False)
         return (row is not None and row["desired"] == "moved") or (
             row is None and self.shared is not None
         )

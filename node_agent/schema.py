@@ -6,9 +6,11 @@ its own file the same way (`open_sqlite`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
+from typing import Any
 
 # `desired`: running (resume it here), stopped (keep it here, off) or moved (it runs on another
 # node now: nothing of it is reported or sent here until a session_start brings it back).
@@ -75,10 +77,13 @@ CREATE TABLE IF NOT EXISTS node_state (
 );
 CREATE INDEX IF NOT EXISTS messages_sent_at ON messages (sent_at) WHERE sent_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_in_at ON messages (created_at) WHERE direction = 'in';
+CREATE INDEX IF NOT EXISTS messages_wa_out ON messages (wa_message_id) WHERE direction = 'out';
 """
 SCHEMA = SESSIONS_TABLE.format(name="sessions") + OTHER_TABLES + LATER_TABLES
 # The end of the last UTC hour whose usage is reported (or was empty), a node timestamp.
 STATE_USAGE_REPORTED_UNTIL = "usage_reported_until"
+# When the node's file was last made durable (NodeDatabase.sync writes it to have a commit).
+STATE_SYNCED_AT = "synced_at"
 
 SESSION_FIELDS = frozenset(
     {
@@ -98,6 +103,22 @@ MESSAGE_FIELDS = frozenset(
     {"wa_message_id", "state", "status", "error_code", "error_message", "handed_at", "sent_at"}
 )
 JSON_COLUMNS = ("credentials", "payload", "last_report", "body")
+
+
+def decode_row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    """Return a row as a dict with its JSON columns decoded (None stays None)."""
+    if row is None:
+        return None
+    data = dict(row)
+    for column in JSON_COLUMNS:
+        if data.get(column) is not None:
+            data[column] = json.loads(data[column])
+    return data
+
+
+def encode_value(column: str, value: Any) -> Any:
+    """Return `value` as stored in `column` (JSON text for a JSON column)."""
+    return json.dumps(value) if column in JSON_COLUMNS and value is not None else value
 
 
 def open_sqlite(path: str, *, busy_timeout_s: float) -> sqlite3.Connection:
@@ -180,3 +201,15 @@ def history_query(
     order = "DESC" if newest_first else "ASC"
     sql = f"SELECT * FROM messages WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"
     return sql, [*args, limit]
+
+
+# A session's traffic in [start, end) for the hourly usage report (NodeDatabase.usage_counts),
+# served by the indexes above: sends by `sent_at`, incoming messages by `created_at`.
+USAGE_COUNTS_SQL = (
+    "SELECT session_id, SUM(direction = 'out') AS sent, SUM(direction = 'in') AS received"
+    " FROM (SELECT session_id, direction FROM messages WHERE direction = 'out'"
+    " AND state = 'sent' AND sent_at >= ? AND sent_at < ?"
+    " UNION ALL SELECT session_id, direction FROM messages WHERE direction = 'in'"
+    " AND created_at >= ? AND created_at < ?)"
+    " GROUP BY session_id ORDER BY session_id"
+)

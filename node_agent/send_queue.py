@@ -92,7 +92,7 @@ class SendQueue:
         """Show (`composing`) or clear "typing…" in the item's chat through the engine that
         holds its session; nothing when none does. Raises what the engine raises."""
         engine = holding_engine(
-            self.messages.engines, self.messages.db.session_get(item.session_id)
+            self.messages.engines, self.messages.db.session_get(item.session_id, full=False)
         )
         if engine is not None:
             engine.typing(item.session_id, item.payload, composing)

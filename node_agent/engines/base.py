@@ -15,6 +15,7 @@ method waits on it), with these kinds and `data` keys:
   `contact`?, `reaction`?, `quotedId`?, `mentions`?} (its content keys are
   protocol.INCOMING_CONTENT_KEYS; its types protocol.MESSAGE_TYPES)
 - `receipt`: `wa_message_id`, `status` (`delivered` | `read`)
+- `receipts`: `receipts`, a list of `{wa_message_id, status}` (several `receipt`s, in order)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.
 """

@@ -14,7 +14,8 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
 - Typing: "typing…" switched on and off before a paced text is recorded in `chat_states`, as
   the recipient's phone would see it (composing, then paused, then the message).
 - Receipts: `delivered` after `SANDBOX_DELIVERY_DELAY_S` (1 s) and `read` after
-  `SANDBOX_READ_DELAY_S` (2 s), both counted from the send.
+  `SANDBOX_READ_DELAY_S` (2 s) from the send, at the end of a RECEIPT_TICK_S tick: one
+  `receipts` event per session and tick (one transaction on the node, not one per receipt).
 - `disconnect` action: `reconnecting` (`connection_lost`), then connected again after
   `SANDBOX_RECONNECT_DELAY_S` (2 s). `logout` action: `logged_out` (`logged_out_from_phone`).
 - Resuming with credentials whose device the network no longer knows: `logged_out`
@@ -28,10 +29,11 @@ with its payload as sent: media by reference (`media.id`, size, sha256), never t
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
+import math
 import secrets
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
 from node_agent.engines.sandbox_network import SandboxNetwork
+from node_agent.engines.sandbox_phone import SandboxPhone
 from node_agent.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -49,12 +52,7 @@ NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
 SUPPORTED_TYPES = protocol.MESSAGE_TYPES
 CHAT_STATES_KEPT = 1000  # the newest typing records a sandbox engine keeps (tests read them)
-
-
-def sandbox_phone(session_id: str) -> str:
-    """Return the deterministic sandbox phone of a session: `1555` + 7 digits."""
-    digest = int(hashlib.sha256(session_id.encode()).hexdigest(), 16)
-    return f"1555{digest % 10**7:07d}"
+RECEIPT_TICK_S = 0.02
 
 
 def _b64(n_bytes: int) -> str:
@@ -83,7 +81,7 @@ class _Session:
     gen: int = 0
 
 
-class SandboxEngine(Engine):
+class SandboxEngine(SandboxPhone, Engine):
     """Simulated sessions of this node, linked through the shared SandboxNetwork."""
 
     name = "sandbox"
@@ -98,6 +96,8 @@ class SandboxEngine(Engine):
         self._sessions: dict[str, _Session] = {}
         self._gen = 0
         self._chat_states: deque[dict[str, str]] = deque(maxlen=CHAT_STATES_KEPT)
+        # By tick number, the receipts due then: (session id, its run's gen, receipt).
+        self._receipts: dict[int, list[tuple[str, int, dict[str, str]]]] = {}
 
     @property
     def network(self) -> SandboxNetwork:
@@ -259,8 +259,17 @@ class SandboxEngine(Engine):
                 (self._config.sandbox_delivery_delay_s, "delivered"),
                 (self._config.sandbox_read_delay_s, "read"),
             ):
-                self._later(delay_s, session, self._receipt, wa_message_id, status)
+                self._queue_receipt(delay_s, session, wa_message_id, status)
             return wa_message_id
+
+    def _queue_receipt(self, delay_s: float, session: _Session, wa_id: str, status: str) -> None:
+        """Emit a receipt `delay_s` from now, at the end of that tick (lock held)."""
+        tick = math.ceil((time.monotonic() + delay_s) / RECEIPT_TICK_S)
+        due = self._receipts.setdefault(tick, [])
+        if not due:  # the tick's first receipt sets the tick's timer
+            wait_s = max(0.0, tick * RECEIPT_TICK_S - time.monotonic())
+            self._scheduler.call_later(wait_s, lambda: self._receipt(tick))
+        due.append((session.session_id, session.gen, {"wa_message_id": wa_id, "status": status}))
 
     def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
         """Record "typing…" switched on (`composing`) or off in the message's chat (see
@@ -285,8 +294,15 @@ class SandboxEngine(Engine):
         with self._lock:
             return [dict(e) for e in self._chat_states if e["sessionId"] == session_id]
 
-    def _receipt(self, session: _Session, wa_message_id: str, status: str) -> None:
-        self.emit(session.session_id, "receipt", wa_message_id=wa_message_id, status=status)
+    def _receipt(self, tick: int) -> None:
+        """Emit the receipts of `tick`, in order, per session still in the same run."""
+        with self._lock:
+            by_session: dict[str, list[dict[str, str]]] = {}
+            for session_id, gen, receipt in self._receipts.pop(tick, []):
+                if getattr(self._sessions.get(session_id), "gen", None) == gen:
+                    by_session.setdefault(session_id, []).append(receipt)
+            for session_id, receipts in by_session.items():
+                self.emit(session_id, "receipts", receipts=receipts)
 
     def check_number(self, session_id: str, phone: str) -> str | None:
         """Return the JID of `phone`, or None for numbers ending in `99` (not on WhatsApp)."""
@@ -294,83 +310,6 @@ class SandboxEngine(Engine):
         if not digits or digits.endswith(NOT_ON_WHATSAPP_SUFFIX):
             return None
         return protocol.user_jid(digits)
-
-    def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
-        """Simulate the phone: `scan`, `incoming`, `logout` or `disconnect` (see module doc).
-
-        Actions that don't fit the session's state are ignored with a log line.
-        Raises ValueError for an unknown action.
-        """
-        handler = {
-            "scan": self._scan,
-            "incoming": self._incoming,
-            "logout": self._phone_logout,
-            "disconnect": self._disconnect,
-        }.get(action)
-        if handler is None:
-            raise ValueError(f"unknown sandbox action {action!r}")
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                log.info("sandbox %s ignored: session %s is not running", action, session_id)
-                return
-            # Run on the scheduler thread: events never reach the runtime inside an engine call.
-            self._later(0, session, handler, params)
-
-    def _scan(self, session: _Session, params: dict[str, Any]) -> None:
-        if session.state not in ("qr", "pairing"):
-            log.info("scan ignored: session %s is %s", session.session_id, session.state)
-            return
-        qr_string = params.get("qrString")
-        if qr_string and (session.state != "qr" or qr_string != session.qr_string):
-            log.info("scan ignored: stale QR for session %s", session.session_id)
-            return
-        phone = params.get("phoneNumber")
-        if session.state == "pairing":
-            phone = session.phone_number or phone
-        phone = protocol.digits(phone) or sandbox_phone(session.session_id)
-        session.state = "connecting"
-        self._later(self._config.sandbox_connect_delay_s, session, self._link, phone)
-
-    def _incoming(self, session: _Session, params: dict[str, Any]) -> None:
-        if session.state != "connected":
-            log.info("incoming ignored: session %s is %s", session.session_id, session.state)
-            return
-        sender = protocol.digits(params.get("from"))
-        if not sender:
-            log.info("incoming ignored: no sender for session %s", session.session_id)
-            return
-        incoming: dict[str, Any] = {
-            "id": "3EB0" + secrets.token_hex(8).upper(),
-            "from": sender,
-            "chatId": protocol.user_jid(sender),
-            "type": params.get("type") or "text",
-            "timestamp": utc_now_iso(),
-        }
-        if params.get("text") is not None:
-            incoming["text"] = str(params["text"])
-        # Media arrive as the descriptor of a file the backend already keeps (as a real node
-        # uploads a received file before reporting it); location and contact as given.
-        for key in ("media", "location", "contact"):
-            if isinstance(params.get(key), dict):
-                incoming[key] = params[key]
-        self.emit(session.session_id, "message", incoming=incoming)
-
-    def _phone_logout(self, session: _Session, params: dict[str, Any]) -> None:
-        if not session.credentials:
-            log.info("logout ignored: session %s is not linked", session.session_id)
-            return
-        self._network.device_unlink(session.session_id)
-        del self._sessions[session.session_id]
-        self.emit(session.session_id, "logged_out", reason="logged_out_from_phone")
-
-    def _disconnect(self, session: _Session, params: dict[str, Any]) -> None:
-        if session.state != "connected":
-            log.info("disconnect ignored: session %s is %s", session.session_id, session.state)
-            return
-        session.state = "reconnecting"
-        self.emit(session.session_id, "reconnecting", reason="connection_lost")
-        self._later(self._config.sandbox_reconnect_delay_s, session, self._reconnect)
 
     def shutdown(self) -> None:
         """Drop every session and stop the scheduler (the devices stay linked)."""

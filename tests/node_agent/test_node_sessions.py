@@ -1,6 +1,6 @@
 import re
 
-from node_agent.engines.sandbox import sandbox_phone
+from node_agent.engines.sandbox_phone import sandbox_phone
 from node_agent.runtime import NodeRuntime
 from tests.node_agent.node_helpers import TOKEN, connect, network_of, outbox_drained, wait_until
 
@@ -194,15 +194,16 @@ def test_reports_carry_bearer_token(runtime, backend):
 
 
 def test_scanned_session_stays_connected_past_the_qr_window(make_runtime, backend):
-    runtime = make_runtime(sandbox_qr_first_ttl_s=0.2, sandbox_qr_ttl_s=0.1, sandbox_qr_count=3)
+    # A first QR that lives long enough for the scan to come first on a loaded machine.
+    runtime = make_runtime(sandbox_qr_first_ttl_s=0.5, sandbox_qr_ttl_s=0.1, sandbox_qr_count=3)
     runtime.session_start("s1", "u1", "sandbox")
     wait_until(lambda: "QR_REQUIRED" in names(backend, "s1"))
     runtime.sandbox_action("s1", "scan", {})
     wait_until(lambda: "CONNECTED" in names(backend, "s1"))
 
-    # Every rotation still pending is due within the whole QR window (0.2 + 2 x 0.1 s) from
+    # Every rotation still pending is due within the whole QR window (0.5 + 2 x 0.1 s) from
     # now, and timers fire in due order: once one due after the window has fired, they have.
-    assert runtime.engines["sandbox"].wait_idle(after_s=0.4)
+    assert runtime.engines["sandbox"].wait_idle(after_s=0.8)
     outbox_drained(runtime)  # and whatever they reported has reached the backend
     assert names(backend, "s1") == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
     assert runtime.db.session_get("s1")["status"] == "CONNECTED"

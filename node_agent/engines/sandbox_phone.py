@@ -1,0 +1,108 @@
+"""What the simulated phone of a sandbox session does: scan a QR, send it a message, log out
+from the phone, drop the connection (`SandboxEngine.action`; the module doc of
+node_agent.engines.sandbox lists the actions and their parameters)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from typing import Any
+
+from node_agent import protocol
+from node_agent.clock import utc_now_iso
+
+log = logging.getLogger("node_agent.engines.sandbox")
+
+
+def sandbox_phone(session_id: str) -> str:
+    """Return the deterministic sandbox phone of a session: `1555` + 7 digits."""
+    digest = int(hashlib.sha256(session_id.encode()).hexdigest(), 16)
+    return f"1555{digest % 10**7:07d}"
+
+
+class SandboxPhone:
+    """The phone-side actions of SandboxEngine (a mixin: it uses the engine's sessions, lock,
+    scheduler, network and config)."""
+
+    _sessions: dict[str, Any]
+    _lock: Any
+    _config: Any
+    _network: Any
+
+    def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
+        """Simulate the phone: `scan`, `incoming`, `logout` or `disconnect` (see module doc).
+
+        Actions that don't fit the session's state are ignored with a log line.
+        Raises ValueError for an unknown action.
+        """
+        handler = {
+            "scan": self._scan,
+            "incoming": self._incoming,
+            "logout": self._phone_logout,
+            "disconnect": self._disconnect,
+        }.get(action)
+        if handler is None:
+            raise ValueError(f"unknown sandbox action {action!r}")
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:
+                log.info("sandbox %s ignored: session %s is not running", action, session_id)
+                return
+            # Run on the scheduler thread: events never reach the runtime inside an engine call.
+            self._later(0, session, handler, params)
+
+    def _scan(self, session: Any, params: dict[str, Any]) -> None:
+        if session.state not in ("qr", "pairing"):
+            log.info("scan ignored: session %s is %s", session.session_id, session.state)
+            return
+        qr_string = params.get("qrString")
+        if qr_string and (session.state != "qr" or qr_string != session.qr_string):
+            log.info("scan ignored: stale QR for session %s", session.session_id)
+            return
+        phone = params.get("phoneNumber")
+        if session.state == "pairing":
+            phone = session.phone_number or phone
+        phone = protocol.digits(phone) or sandbox_phone(session.session_id)
+        session.state = "connecting"
+        self._later(self._config.sandbox_connect_delay_s, session, self._link, phone)
+
+    def _incoming(self, session: Any, params: dict[str, Any]) -> None:
+        if session.state != "connected":
+            log.info("incoming ignored: session %s is %s", session.session_id, session.state)
+            return
+        sender = protocol.digits(params.get("from"))
+        if not sender:
+            log.info("incoming ignored: no sender for session %s", session.session_id)
+            return
+        incoming: dict[str, Any] = {
+            "id": "3EB0" + secrets.token_hex(8).upper(),
+            "from": sender,
+            "chatId": protocol.user_jid(sender),
+            "type": params.get("type") or "text",
+            "timestamp": utc_now_iso(),
+        }
+        if params.get("text") is not None:
+            incoming["text"] = str(params["text"])
+        # Media arrive as the descriptor of a file the backend already keeps (as a real node
+        # uploads a received file before reporting it); location and contact as given.
+        for key in ("media", "location", "contact"):
+            if isinstance(params.get(key), dict):
+                incoming[key] = params[key]
+        self.emit(session.session_id, "message", incoming=incoming)
+
+    def _phone_logout(self, session: Any, params: dict[str, Any]) -> None:
+        if not session.credentials:
+            log.info("logout ignored: session %s is not linked", session.session_id)
+            return
+        self._network.device_unlink(session.session_id)
+        del self._sessions[session.session_id]
+        self.emit(session.session_id, "logged_out", reason="logged_out_from_phone")
+
+    def _disconnect(self, session: Any, params: dict[str, Any]) -> None:
+        if session.state != "connected":
+            log.info("disconnect ignored: session %s is %s", session.session_id, session.state)
+            return
+        session.state = "reconnecting"
+        self.emit(session.session_id, "reconnecting", reason="connection_lost")
+        self._later(self._config.sandbox_reconnect_delay_s, session, self._reconnect)
