@@ -67,3 +67,21 @@ fmt: install-dev
 # Send-path benchmark on the production shape (needs PostgreSQL and Redis); prints numbers.
 bench: install-dev
 	$(BIN)/python bench/send_path.py $(BENCH_ARGS)
+
+# Container image (podman; not part of CI): README "Container image". Where base images cannot
+# be pulled, make a local one first: `make image-base-local`, then
+# `make image BASE=localhost/gateway-base:bookworm`; `make image-smoke` checks the built image.
+IMAGE ?= localhost/whatsapp-gateway:latest
+BASE ?= docker.io/library/python:3.12-slim
+LOCAL_BASE ?= localhost/gateway-base:bookworm
+PODMAN ?= podman
+PODMAN_BUILD_FLAGS ?= --isolation chroot --network host --format docker
+.PHONY: image image-base-local image-smoke
+image:
+	$(PODMAN) build $(PODMAN_BUILD_FLAGS) --build-arg BASE=$(BASE) -t $(IMAGE) -f Dockerfile .
+
+image-base-local:
+	deploy/build-local-base.sh $(LOCAL_BASE)
+
+image-smoke:
+	PODMAN=$(PODMAN) deploy/image-smoke.sh $(IMAGE)
