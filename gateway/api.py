@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from accounts.models import ApiKey
 from billing.errors import AccountSuspended
 from billing.ratelimits import rate_hit, rate_refund, ratelimit_headers, request_rate_states
 from billing.selectors import Limits, limits_for
+from workers_app.credentials import node_credential_authenticate
+from workers_app.errors import NodeForbidden
 
 
 class OwnerApiView(APIView):
@@ -85,20 +88,54 @@ class OwnerApiView(APIView):
         return auth if isinstance(auth, ApiKey) else None
 
 
-class IsNode(permissions.BasePermission):
-    """Allow node agents presenting `Authorization: Bearer <WORKER_AUTH_TOKEN>`.
+@dataclass(frozen=True)
+class NodeIdentity:
+    """Who a node request comes from: `worker_id` of its own credential, or None for the shared
+    WORKER_AUTH_TOKEN (every node; kept for deployments moving to per-node credentials)."""
 
-    The token is compared in constant time.
-    """
+    worker_id: str | None
+
+    @property
+    def shared(self) -> bool:
+        return self.worker_id is None
+
+    def speaks_for(self, worker_id: str) -> bool:
+        """Whether this identity may act as node `worker_id` (the shared token: any node)."""
+        return self.worker_id is None or self.worker_id == worker_id
+
+    def require(self, worker_id: str) -> None:
+        """Raise NodeForbidden (403) unless this identity may act as node `worker_id`."""
+        if not self.speaks_for(worker_id):
+            raise NodeForbidden()
+
+
+def node_identity(request: Any) -> NodeIdentity | None:
+    """Read the node credential of `request` (`Authorization: Bearer …`): a per-node secret
+    (workers_app.credentials), else the shared WORKER_AUTH_TOKEN (compared in constant time),
+    else None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    credential = node_credential_authenticate(token)
+    if credential is not None:
+        return NodeIdentity(worker_id=credential.worker_id)
+    shared = settings.WORKER_AUTH_TOKEN
+    if shared and hmac.compare_digest(token.encode(), shared.encode()):
+        return NodeIdentity(worker_id=None)
+    return None
+
+
+class IsNode(permissions.BasePermission):
+    """Allow node agents presenting their own credential or the shared WORKER_AUTH_TOKEN; the
+    identity is kept on the request (`NodeApiView.node`)."""
 
     message = "Invalid node token."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        expected = settings.WORKER_AUTH_TOKEN
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if not expected or scheme.lower() != "bearer":
-            return False
-        return hmac.compare_digest(token.strip().encode(), expected.encode())
+        identity = node_identity(request)
+        request.node_identity = identity
+        return identity is not None
 
 
 class NodeApiView(APIView):
@@ -106,6 +143,10 @@ class NodeApiView(APIView):
 
     authentication_classes: list[type] = []
     permission_classes = [IsNode]
+
+    @property
+    def node(self) -> NodeIdentity:
+        return self.request.node_identity
 
     def permission_denied(self, request: Any, message: str | None = None, code: Any = None) -> None:
         raise exceptions.NotAuthenticated("Invalid or missing node token.")

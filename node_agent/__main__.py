@@ -73,8 +73,19 @@ def start_sessions(runtime: NodeRuntime, heartbeat: Heartbeat) -> bool:
     return not wait
 
 
+USAGE = """usage: python -m node_agent   (no arguments; configured by environment variables)
+
+Needs WORKER_ID (this node's id and queue, node.<WORKER_ID>), BACKEND_URL, BACKEND_AUTH_TOKEN
+(the node's own credential: manage.py issue_node_credential --worker-id <WORKER_ID>, or Nodes
+credentials in Django admin) and CELERY_BROKER_URL; every variable, with its default, is in
+.env.example. Serves GET /health (and /metrics) on WORKER_HOST:WORKER_PORT."""
+
+
 def main() -> int:
-    """Run the node until it is told to stop; return the process exit code."""
+    """Run the node until it is told to stop; return the process exit code (0 after --help)."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(USAGE)
+        return 0
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -4,9 +4,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from workers_app.credentials import node_credential_issue, node_credential_revoke
 from workers_app.fleet.operations import worker_drain, worker_remove, worker_undrain
 from workers_app.fleet.rebalance import workers_rebalance
-from workers_app.models import Worker
+from workers_app.models import NodeCredential, Worker
 
 
 @admin.register(Worker)
@@ -95,3 +96,42 @@ class WorkerAdmin(admin.ModelAdmin):
             f"Removed: {moved} sessions moved, {disconnected} disconnected.",
             messages.WARNING if disconnected else messages.SUCCESS,
         )
+
+
+@admin.register(NodeCredential)
+class NodeCredentialAdmin(admin.ModelAdmin):
+    """Per-node secrets. Adding one issues a secret for the WORKER_ID, shown once; a node uses
+    it as its BACKEND_AUTH_TOKEN. Rotate: add another, restart the node with it, revoke the
+    old one (both are valid in between)."""
+
+    list_display = ("worker_id", "prefix", "note", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("worker_id", "prefix", "note")
+    fields = ("worker_id", "note", "prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        issued = ("prefix", "created_at", "last_used_at", "revoked_at")
+        return ("worker_id", *issued) if obj is not None else issued
+
+    def save_model(
+        self, request: HttpRequest, obj: NodeCredential, form: Any, change: bool
+    ) -> None:
+        if change:
+            super().save_model(request, obj, form, change)  # only the note changes
+            return
+        issued = node_credential_issue(worker_id=obj.worker_id, note=obj.note)
+        obj.pk = issued.credential.pk
+        messages.warning(
+            request,
+            f"Node {obj.worker_id}'s secret, shown only now; set it as the node's "
+            f"BACKEND_AUTH_TOKEN: {issued.secret}",
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked, not deleted: the list keeps what was issued
+
+    @admin.action(description="Revoke the selected credentials (their nodes get 401 at once)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[NodeCredential]) -> None:
+        revoked = sum(node_credential_revoke(credential_id=c.pk) for c in queryset)
+        self.message_user(request, f"{revoked} credential(s) revoked.")

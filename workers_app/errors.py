@@ -33,3 +33,11 @@ class NodeRequestFailed(GatewayError):
     code = "node_error"
     message = "The session's node could not answer the request."
     http_status = 502
+
+
+class NodeForbidden(GatewayError):
+    """403: a node's credential speaks for one node; it asked about another's node or session."""
+
+    code = "node_forbidden"
+    message = "This node's credential does not cover that node or session."
+    http_status = 403

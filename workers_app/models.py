@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -89,3 +90,41 @@ class Worker(models.Model):
             self.last_heartbeat is not None
             and self.last_heartbeat >= timezone.now() - heartbeat_deadline()
         )
+
+
+NODE_SECRET_PREFIX = "wgn_"
+
+
+def node_secret_hash(secret: str) -> str:
+    """The SHA-256 hex digest under which a node secret is stored (240 random bits: a fast hash
+    cannot be brute-forced, and a slow one would slow every report down)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class NodeCredential(models.Model):
+    """A secret one node presents as `Authorization: Bearer` (its BACKEND_AUTH_TOKEN).
+
+    Issued by an operator for a WORKER_ID (admin or `manage.py issue_node_credential`), stored
+    hashed; the node it names is the only one it speaks for: its reports are applied only for
+    sessions on that node (or being handed over from it), and the internal media routes serve it
+    only those sessions' files. Two credentials of one node may be valid at once, so a secret is
+    rotated without a gap: issue a new one, restart the node with it, revoke the old one.
+    """
+
+    worker_id = models.CharField(max_length=64, db_index=True, help_text="The node's WORKER_ID.")
+    prefix = models.CharField(max_length=12, help_text="The secret's first characters.")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["worker_id", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -86,6 +86,7 @@ class UsageReportApi(CountedReport, NodeApiView):
         data = UsageReportInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        self.node.require(values["workerId"])
         outcome = node_usage_apply(
             worker_id=values["workerId"],
             period_start=values["periodStart"],

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.db.models import F
+
 from accounts.models import ApiKey, User
 from sessions_app.errors import MediaNotFound
 from sessions_app.media.models import MediaFile
+from sessions_app.sessions.models import node_serves
 
 
 def media_get(*, owner: User, media_id: str, api_key: ApiKey | None = None) -> MediaFile:
@@ -20,8 +23,22 @@ def media_get(*, owner: User, media_id: str, api_key: ApiKey | None = None) -> M
 
 
 def media_get_any(*, media_id: str) -> MediaFile:
-    """Return a media file whoever owns it (for nodes, which send it). Raises MediaNotFound."""
+    """Return a media file whoever owns it (a signed link opens it). Raises MediaNotFound."""
     media = MediaFile.objects.filter(id=media_id).first()
     if media is None:
+        raise MediaNotFound()
+    return media
+
+
+def media_get_for_node(*, media_id: str, node_id: str | None) -> MediaFile:
+    """Return a media file whoever owns it, for node `node_id` to send: only a file of a session
+    that node serves (`node_serves`; None: the shared node token, any file). Raises
+    MediaNotFound."""
+    media = (
+        MediaFile.objects.filter(id=media_id)
+        .annotate(on_node=F("session__worker_id"), moved_from=F("session__moved_from"))
+        .first()
+    )
+    if media is None or not node_serves(node_id, media.on_node, media.moved_from):
         raise MediaNotFound()
     return media

@@ -42,6 +42,12 @@ class OutboundMessage(models.Model):
     type = models.CharField(max_length=16, default="text")
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    node_id = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The node it was last published to: that node may report its statuses even "
+        "after the session moved on (empty: accepted before nodes had credentials of their own).",
+    )
     wa_message_id = models.CharField(max_length=64, blank=True, db_index=True)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.CharField(max_length=300, blank=True)

@@ -25,7 +25,7 @@ from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.messages.statuses import message_status_apply
 from sessions_app.recipients import Recipient
-from sessions_app.sessions.models import Session
+from sessions_app.sessions.models import Session, node_serves
 from sessions_app.sessions.pacing import new_number_cap_check, send_pacing
 from sessions_app.webhooks.events import message_received_emit, usage_threshold_emit
 from workers_app.node_client import node_call, node_publish_on_commit
@@ -125,6 +125,7 @@ def message_send(
                 chat_jid=chat_jid,
                 type=payload.get("type", "text"),
                 payload=body,
+                node_id=session.worker_id,
                 idempotency_key=idempotency_key or "",
                 request_hash=request_hash,
             )
@@ -231,13 +232,25 @@ def number_check(
 # --- Messages nodes report ----------------------------------------------------------------
 
 
-def message_received_apply(*, session_id: str, message: dict[str, Any]) -> None:
+def message_received_apply(
+    *, session_id: str, message: dict[str, Any], node_id: str | None = None, claimed: str = ""
+) -> None:
     """Apply a node's report of an incoming message: count it, emit `message.received`.
 
-    The message itself stays in the node's history. Raises SessionNotFound.
+    Only from a node that serves the session (`node_serves`): `node_id` is the reporting node's
+    own credential (None: the shared token, when the node the report `claimed` must serve it).
+    The message itself stays in the node's history. Raises SessionNotFound, also for a session
+    of another node.
     """
-    session = Session.objects.filter(id=session_id).only("id", "owner_id").first()
-    if session is None:
+    session = (
+        Session.objects.filter(id=session_id)
+        .only("id", "owner_id", "worker_id", "moved_from")
+        .first()
+    )
+    if session is None or not all(
+        node_serves(reporter, session.worker_id, session.moved_from)
+        for reporter in (node_id, claimed or None)
+    ):
         raise SessionNotFound()
     usage_record_add(
         user_id=session.owner_id,
@@ -287,7 +300,10 @@ def messages_republish() -> int:
                 ),
             )
             published += 1
-        OutboundMessage.objects.filter(id__in=[m.id for m in due]).update(updated_at=now)
+        for message in due:  # its new node may report it (the last one still may, by session)
+            OutboundMessage.objects.filter(id=message.id).update(
+                updated_at=now, node_id=message.session.worker_id
+            )
     _messages_fail_unconnected(now=now)
     return published
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from billing.models import UsageRecord
@@ -20,6 +21,7 @@ from billing.services import usage_record_add
 from gateway.metrics import MESSAGES, SEND_LATENCY
 from sessions_app.errors import MessageNotFound
 from sessions_app.messages.models import OutboundMessage
+from sessions_app.sessions.models import node_serves
 from sessions_app.webhooks.events import message_status_emit
 
 M = OutboundMessage.Status
@@ -67,9 +69,12 @@ def _advance(message: OutboundMessage, report: StatusReport) -> bool:
 
 
 @transaction.atomic
-def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage | None]:
+def message_statuses_apply(
+    reports: list[StatusReport], *, node_id: str | None = None
+) -> list[OutboundMessage | None]:
     """Apply reports in their order; return each one's message as it stands after it (None:
-    no such message in that session).
+    no such message in that session, or one node `node_id` may not report: see
+    `node_serves`; None for `node_id` is the shared node token, which may report any).
 
     Each status a message moves to emits `message.status` (with the message as it was then);
     a message is counted for usage once, when it first leaves `queued` for anything but
@@ -78,7 +83,9 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
     ids = {report.message_id for report in reports}
     messages = {
         message.id: message
-        for message in OutboundMessage.objects.select_for_update().filter(id__in=ids)
+        for message in OutboundMessage.objects.select_for_update(of=("self",))
+        .filter(id__in=ids)
+        .annotate(on_node=F("session__worker_id"), moved_from=F("session__moved_from"))
     }
     changed: dict[str, OutboundMessage] = {}
     moved: list[tuple[str, str, float | None]] = []  # (status, type, accept→sent s) for metrics
@@ -86,7 +93,11 @@ def message_statuses_apply(reports: list[StatusReport]) -> list[OutboundMessage 
     results: list[OutboundMessage | None] = []
     for report in reports:
         message = messages.get(report.message_id)
-        if message is None or message.session_id != report.session_id:
+        if (
+            message is None
+            or message.session_id != report.session_id
+            or not node_serves(node_id, message.on_node, message.moved_from, message.node_id)
+        ):
             results.append(None)
             continue
         was_queued = message.status == M.QUEUED

@@ -124,3 +124,11 @@ class Session(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+
+def node_serves(node_id: str | None, *serving: str | None) -> bool:
+    """Whether node `node_id` may report about a session or a message that `serving` names:
+    the session's node, the node it is being handed over from, the node a message was published
+    to (empty or None entries name nothing). `node_id` None is the shared node token, which
+    speaks for every node (deployments that have not given each node its own credential)."""
+    return node_id is None or node_id in {name for name in serving if name}

@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet
 from accounts.models import ApiKey, User
 from gateway.rowload import RowLoader
 from sessions_app.errors import SessionNotFound
-from sessions_app.sessions.models import Session
+from sessions_app.sessions.models import Session, node_serves
 from workers_app.selectors import engines_reachable
 
 
@@ -54,10 +54,11 @@ def sessions_not_on_node(*, worker_id: str, session_ids: list[str]) -> list[str]
     return [sid for sid in dict.fromkeys(session_ids) if sid not in assigned]
 
 
-def session_for_node(*, session_id: str) -> Session:
-    """Return a session whoever owns it (a node reports about it). Raises SessionNotFound."""
+def session_for_node(*, session_id: str, node_id: str | None = None) -> Session:
+    """Return a session whoever owns it, for node `node_id` reporting about it: only one that
+    node serves (`node_serves`; None: the shared node token, any). Raises SessionNotFound."""
     session = Session.objects.filter(id=session_id).select_related("owner").first()
-    if session is None:
+    if session is None or not node_serves(node_id, session.worker_id, session.moved_from):
         raise SessionNotFound()
     return session
 

@@ -26,6 +26,7 @@ from tests.factories import (
     OutboundMessageFactory,
     UserFactory,
 )
+from workers_app.credentials import node_credential_issue
 
 pytestmark = pytest.mark.django_db
 # Rows the gateway writes itself: an operator reads and deletes them, never adds one.
@@ -85,6 +86,7 @@ def one_of_each(user, settings):
         period_end=hour + timedelta(hours=1),
         sessions=[SessionUsage(session_id=message.session_id, sent=1, received=0)],
     )
+    node_credential_issue(worker_id="node-1", note="rack 1")
     login = Client()  # django-axes' rows: a failed log-in, then a good one
     login.post("/login", {"email": "nobody@example.com", "password": "wrong"})
     login.post("/login", {"email": user.email, "password": PASSWORD})

@@ -97,7 +97,9 @@ def test_status_report_from_a_node_the_session_left_is_answered_but_not_applied(
     }
 
 
-def test_message_reports_apply_whichever_node_sent_them(node_api):
+def test_a_former_nodes_reports_apply_where_it_served(node_api):
+    """A message's status applies whichever node reports it (the shared token names no node);
+    an incoming message only from a node that serves the session, or hands it over."""
     message = OutboundMessageFactory()
     former = WorkerFactory()
     response = node_api.post(
@@ -112,21 +114,21 @@ def test_message_reports_apply_whichever_node_sent_them(node_api):
         format="json",
     )
     assert response.json()["data"]["status"] == "sent"
-    response = node_api.post(
-        "/api/webhooks/message-received",
-        {
-            "sessionId": message.session_id,
-            "workerId": former.id,
-            "message": {
-                "id": "3EB0IN",
-                "type": "text",
-                "from": "6281200000001",
-                "timestamp": timezone.now().isoformat(),
-                "text": "hi",
-            },
+    received = {
+        "sessionId": message.session_id,
+        "workerId": former.id,
+        "message": {
+            "id": "3EB0IN",
+            "type": "text",
+            "from": "6281200000001",
+            "timestamp": timezone.now().isoformat(),
+            "text": "hi",
         },
-        format="json",
-    )
+    }
+    refused = node_api.post("/api/webhooks/message-received", received, format="json")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "session_not_found")
+    Session.objects.filter(pk=message.session_id).update(moved_from=former.id)
+    response = node_api.post("/api/webhooks/message-received", received, format="json")
     assert response.json()["data"]["accepted"] is True
 
 

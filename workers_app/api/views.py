@@ -189,6 +189,7 @@ class WorkerRegisterApi(CountedReport, NodeApiView):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        self.node.require(values["workerId"])
         worker = services.worker_register(
             worker_id=values["workerId"],
             max_sessions=values["maxSessions"],
@@ -212,6 +213,7 @@ class WorkerHeartbeatApi(CountedReport, NodeApiView):
         "instanceId is not the node's last registration's (the node registers again).",
     )
     def put(self, request: Any, worker_id: str) -> Any:
+        self.node.require(worker_id)
         data = HeartbeatInput(data=request.data)
         data.is_valid(raise_exception=True)
         worker = services.worker_heartbeat(

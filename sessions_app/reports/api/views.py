@@ -17,13 +17,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 
-from gateway.api import NodeApiView
+from gateway.api import NodeApiView, NodeIdentity
 from gateway.errors import GatewayError, envelope
 from gateway.metrics import CountedReport, node_report_counted
 from node_agent import protocol
 from sessions_app.errors import MessageNotFound
 from sessions_app.media.api.views import media_file_response
-from sessions_app.media.selectors import media_get_any
+from sessions_app.media.selectors import media_get_for_node
 from sessions_app.media.services import media_descriptor, media_store_received
 from sessions_app.messages.services import message_received_apply
 from sessions_app.messages.statuses import StatusReport, message_statuses_apply
@@ -47,10 +47,14 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     return serializer.validated_data
 
 
-def apply_session_status(body: Any) -> dict[str, Any]:
-    """Apply a session-status report; answer `{sessionId, status, applied}`."""
+def apply_session_status(body: Any, node: NodeIdentity) -> dict[str, Any]:
+    """Apply a session-status report; answer `{sessionId, status, applied}`. A node with its
+    own credential reports as itself, whatever `workerId` says (NodeForbidden if it names
+    another): a session that is not its own is not applied."""
     data = _valid(SessionStatusReportInput, body)
-    worker_id = data["workerId"]
+    if data["workerId"]:
+        node.require(data["workerId"])
+    worker_id = node.worker_id or data["workerId"]
     session = session_status_apply(
         session_id=data["sessionId"],
         status=data["status"],
@@ -82,19 +86,26 @@ def status_report(body: Any) -> StatusReport:
     )
 
 
-def apply_message_status(body: Any) -> dict[str, Any]:
-    """Apply a message-status report; answer `{messageId, status}`."""
-    [message] = message_statuses_apply([status_report(body)])
+def apply_message_status(body: Any, node: NodeIdentity) -> dict[str, Any]:
+    """Apply a message-status report; answer `{messageId, status}`. Raises MessageNotFound,
+    also for a message of a session the node does not serve."""
+    [message] = message_statuses_apply([status_report(body)], node_id=node.worker_id)
     if message is None:
         raise MessageNotFound()
     return {"messageId": message.id, "status": message.status}
 
 
-def apply_message_received(body: Any) -> dict[str, Any]:
-    """Apply a message-received report; answer `{sessionId, accepted}`."""
+def apply_message_received(body: Any, node: NodeIdentity) -> dict[str, Any]:
+    """Apply a message-received report; answer `{sessionId, accepted}`. Raises
+    SessionNotFound, also for a session the node (or the node it names) does not serve."""
     data = _valid(MessageReceivedReportInput, body)
     # The validated fields are only the ones every message has; the rest passes as sent.
-    message_received_apply(session_id=data["sessionId"], message=body["message"])
+    message_received_apply(
+        session_id=data["sessionId"],
+        message=body["message"],
+        node_id=node.worker_id,
+        claimed=data["workerId"],
+    )
     return {"sessionId": data["sessionId"], "accepted": True}
 
 
@@ -105,7 +116,7 @@ KINDS = {
     protocol.MESSAGE_STATUS_PATH: "message_status",
     protocol.MESSAGE_RECEIVED_PATH: "message_received",
 }
-HANDLERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+HANDLERS: dict[str, Callable[[Any, NodeIdentity], dict[str, Any]]] = {
     protocol.SESSION_STATUS_PATH: apply_session_status,
     protocol.MESSAGE_STATUS_PATH: apply_message_status,
     protocol.MESSAGE_RECEIVED_PATH: apply_message_received,
@@ -124,7 +135,7 @@ class SessionStatusReportApi(CountedReport, NodeApiView):
         "`session_not_found`.",
     )
     def post(self, request: Any) -> Any:
-        return envelope(apply_session_status(request.data))
+        return envelope(apply_session_status(request.data, self.node))
 
 
 class MessageStatusReportApi(CountedReport, NodeApiView):
@@ -132,7 +143,7 @@ class MessageStatusReportApi(CountedReport, NodeApiView):
 
     @extend_schema(tags=TAGS, request=MessageStatusReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
-        return envelope(apply_message_status(request.data))
+        return envelope(apply_message_status(request.data, self.node))
 
 
 class MessageReceivedReportApi(CountedReport, NodeApiView):
@@ -140,10 +151,12 @@ class MessageReceivedReportApi(CountedReport, NodeApiView):
 
     @extend_schema(tags=TAGS, request=MessageReceivedReportInput, responses={200: None})
     def post(self, request: Any) -> Any:
-        return envelope(apply_message_received(request.data))
+        return envelope(apply_message_received(request.data, self.node))
 
 
-def _outcome(handler: Callable[[Any], dict[str, Any]], body: Any) -> dict[str, Any]:
+def _outcome(
+    handler: Callable[[Any, NodeIdentity], dict[str, Any]], body: Any, node: NodeIdentity
+) -> dict[str, Any]:
     """Apply one report of a batch in its own transaction; return `{status, code}`.
 
     A report refused (a validation or domain error) changes nothing and does not stop the
@@ -152,7 +165,7 @@ def _outcome(handler: Callable[[Any], dict[str, Any]], body: Any) -> dict[str, A
     """
     try:
         with transaction.atomic():
-            handler(body)
+            handler(body, node)
     except serializers.ValidationError:
         return {"status": 400, "code": "validation_error"}
     except GatewayError as exc:
@@ -165,7 +178,7 @@ STATUS_RUN_MAX = 50
 _OK = {"status": 200, "code": ""}
 
 
-def _statuses_outcomes(bodies: list[Any]) -> list[dict[str, Any]]:
+def _statuses_outcomes(bodies: list[Any], node: NodeIdentity) -> list[dict[str, Any]]:
     """Apply a run of message-status reports in one transaction; one outcome each."""
     outcomes: list[dict[str, Any] | None] = []
     valid: list[StatusReport] = []
@@ -175,20 +188,20 @@ def _statuses_outcomes(bodies: list[Any]) -> list[dict[str, Any]]:
             outcomes.append(None)
         except serializers.ValidationError:
             outcomes.append({"status": 400, "code": "validation_error"})
-    applied = iter(message_statuses_apply(valid)) if valid else iter(())
+    applied = iter(message_statuses_apply(valid, node_id=node.worker_id)) if valid else iter(())
     missing = {"status": MessageNotFound.http_status, "code": MessageNotFound.code}
     return [outcome or (_OK if next(applied) is not None else missing) for outcome in outcomes]
 
 
-def _batch_outcomes(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _batch_outcomes(reports: list[dict[str, Any]], node: NodeIdentity) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for path, run in itertools.groupby(reports, key=lambda report: report["path"]):
         bodies = [report["body"] for report in run]
         if path == protocol.MESSAGE_STATUS_PATH:
             for start in range(0, len(bodies), STATUS_RUN_MAX):
-                results += _statuses_outcomes(bodies[start : start + STATUS_RUN_MAX])
+                results += _statuses_outcomes(bodies[start : start + STATUS_RUN_MAX], node)
         else:
-            results += [_outcome(HANDLERS[path], body) for body in bodies]
+            results += [_outcome(HANDLERS[path], body, node) for body in bodies]
     return results
 
 
@@ -204,12 +217,14 @@ class ReportBatchApi(NodeApiView):
     )
     def post(self, request: Any) -> Any:
         data = _valid(ReportBatchInput, request.data)
+        if data["workerId"]:
+            self.node.require(data["workerId"])
         # Short transactions, not one for the batch: on SQLite a writer holds the one write
         # lock for its whole transaction, and a batch of 200 kept webhook deliveries and
         # sends waiting for it. Message statuses go in bulk (STATUS_RUN_MAX to a transaction),
         # other reports one by one; their webhook tasks are queued once, at the end.
         with emit_batch():
-            results = _batch_outcomes(data["reports"])
+            results = _batch_outcomes(data["reports"], self.node)
         for report, result in zip(data["reports"], results, strict=True):
             node_report_counted(KINDS[report["path"]], applied=result["status"] < 300)
         return envelope({protocol.RESULTS: results})
@@ -220,7 +235,9 @@ class NodeMediaDownloadApi(NodeApiView):
 
     @extend_schema(tags=TAGS, responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Any, media_id: str) -> Any:
-        return media_file_response(media_get_any(media_id=media_id))
+        return media_file_response(
+            media_get_for_node(media_id=media_id, node_id=self.node.worker_id)
+        )
 
 
 class MediaUploadReportApi(CountedReport, NodeApiView):
@@ -241,7 +258,7 @@ class MediaUploadReportApi(CountedReport, NodeApiView):
     def post(self, request: Any) -> Any:
         data = _valid(MediaUploadInput, request.data)
         media = media_store_received(
-            session=session_for_node(session_id=data["sessionId"]),
+            session=session_for_node(session_id=data["sessionId"], node_id=self.node.worker_id),
             upload=data["file"],
             mimetype=data.get("mimetype", ""),
             filename=data.get("filename", ""),
