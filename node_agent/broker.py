@@ -13,6 +13,9 @@ from typing import Any
 from celery import bootsteps
 from celery.concurrency.thread import TaskPool as ThreadTaskPool
 
+# kombu's Redis transport with one client per channel (redis_transport.py), for the backend's
+# publishes and the node's consumer alike.
+REDIS_TRANSPORT = "node_agent.redis_transport:Transport"
 BROKER_CONNECT_RETRIES = 2
 BROKER_CONNECT_TIMEOUT_S = 2.0
 # The embedded default's broker and result store (embedded_broker.py), named for Celery to load.
@@ -39,6 +42,8 @@ def broker_settings(
     """
     options: dict[str, Any]
     transport: dict[str, str] = {}
+    if broker_url.startswith("redis://"):  # not rediss:// or sentinel: as kombu names them
+        transport = {"broker_transport": REDIS_TRANSPORT}
     if broker_url.startswith("filesystem:"):
         transport = {"broker_transport": EMBEDDED_TRANSPORT}
         queue_dir = os.path.join(folder, "queue")

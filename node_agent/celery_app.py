@@ -7,11 +7,13 @@ import logging
 from celery import Celery
 
 import node_agent.tasks  # noqa: F401 (defines the node's shared tasks, which every app gets)
-from node_agent.broker import broker_settings, install_ack_wakeup, result_backend_url
+from node_agent.broker import (
+    REDIS_TRANSPORT,  # noqa: F401 (named here too: the node's transport for redis:// brokers)
+    broker_settings,
+    install_ack_wakeup,
+    result_backend_url,
+)
 from node_agent.config import NodeConfig
-
-# kombu's Redis transport with one client per channel (redis_transport.py).
-REDIS_TRANSPORT = "node_agent.redis_transport:Transport"
 
 
 def create_celery_app(config: NodeConfig) -> Celery:
@@ -27,8 +29,6 @@ def create_celery_app(config: NodeConfig) -> Celery:
             key_prefix=config.celery_broker_key_prefix,
         )
     )
-    if config.celery_broker_url.startswith("redis://"):  # not rediss:// or sentinel: as kombu
-        app.conf.broker_transport = REDIS_TRANSPORT
     result_backend = result_backend_url(config.celery_result_backend) or None
     app.conf.update(
         result_backend=result_backend,

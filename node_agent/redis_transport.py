@@ -5,7 +5,8 @@ kombu 5.5 builds a new `redis.Redis` for every acknowledgement and every message
 Python time per task, spent building an object around the same connection pool. A `redis.Redis`
 is safe to share between threads (each command borrows a pooled connection; every pipeline is a
 new object), so the channel keeps one. The client for the event loop (`asynchronous`) is kombu's
-own, cached by kombu already. The node's Celery app names this transport for `redis://` URLs.
+own, cached by kombu already. broker_settings names this transport for `redis://` URLs, so the
+backend's publishes (one client built per publish before) and the node's consumer share it.
 """
 
 from __future__ import annotations
