@@ -62,8 +62,10 @@ class Response:
 
     @property
     def retryable(self) -> bool:
-        """Return True when a later try may succeed: no answer, 5xx, 408 or 429."""
-        return self.status is None or self.status >= 500 or self.status in (408, 429)
+        """Return True when a later try may succeed: no answer, 5xx, 408 or 429, and 401 or 403
+        (the node's credential was refused, revoked or names another node: the reports are
+        sound, and wait in the outbox until the node runs with a credential that works)."""
+        return self.status is None or self.status >= 500 or self.status in (401, 403, 408, 429)
 
     def describe(self) -> str:
         """Return the outcome for a log line.

@@ -5,8 +5,9 @@ applied, so overtaking would lose reports): up to REPORT_BATCH_MAX of them at th
 go in one request (`protocol.ReportBatch`), which the backend applies in order.
 One request per report bounded a node to ~65 reports/s, about three per message. A report a batch
 may not carry (not in BATCHED_PATHS: the hourly usage report) goes alone to its own path, in its
-turn. A batch is retried with exponential back-off and jitter on no answer, 5xx, 408 and 429; a
-report the backend refused (4xx, in the batch's results or for a lone report) is refused for good,
+turn. A batch is retried with exponential back-off and jitter on no answer, 5xx, 401, 403, 408
+and 429 (a refused credential keeps the reports until the node has one that works); a report
+the backend refused (4xx, in the batch's results or for a lone report) is refused for good,
 so it is logged and dropped. A report is deleted only after that verdict, so a crash or restart
 resends it (the backend applies reports idempotently). A backend without the batch route (404) gets
 one report a request. Before a request leaves, the outbox is made durable (NodeDatabase.sync: one

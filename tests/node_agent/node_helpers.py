@@ -98,8 +98,9 @@ class FakeBackend:
         """Answer a report batch as the backend does, recording each report as if posted alone.
 
         Each report gets the status queued for its own path. The first that fails as a server
-        would (no answer, 5xx, 408, 429) fails the whole batch: it and the ones before it are
-        recorded with that status (none applied) and the rest are not looked at.
+        would (no answer, 5xx, 408, 429, and 401 or 403: a refused credential refuses the whole
+        request) fails the whole batch: it and the ones before it are recorded with that status
+        (none applied) and the rest are not looked at.
         """
         reports = batch["reports"]
         entry = {"paths": [r["path"] for r in reports], "status": 200}
@@ -109,7 +110,7 @@ class FakeBackend:
         for report in reports:
             status = self.record("POST", report["path"], dict(handler.headers), report["body"])
             statuses.append(status)
-            if status == 0 or status >= 500 or status in (408, 429):
+            if status == 0 or status >= 500 or status in (401, 403, 408, 429):
                 with self.lock:
                     entry["status"] = status
                     for recorded in self.requests[-len(statuses) :]:

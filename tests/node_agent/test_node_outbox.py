@@ -19,7 +19,8 @@ def accepted_statuses(backend):
     return [b["status"] for b in backend.bodies(SESSION_STATUS_PATH, sessionId="x")]
 
 
-@pytest.mark.parametrize("failure", [500, 503, 429, 408, 0])
+# 401/403: the node's credential was refused (revoked, or another node's): the reports wait.
+@pytest.mark.parametrize("failure", [500, 503, 429, 408, 401, 403, 0])
 def test_outbox_retries_until_accepted_once_in_order(runtime, backend, fast_backoff, failure):
     backend.answer(SESSION_STATUS_PATH, failure, failure)
     report_three(runtime)
