@@ -16,20 +16,19 @@ neither METRICS_TOKEN nor METRICS_ALLOWED_IPS set, `/metrics` is 404; else a req
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 
+from node_agent.scrape_access import Network, scrape_status
+
 log = logging.getLogger(__name__)
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # `_created` series double the series count and no dashboard here reads them.
 disable_created_metrics()
@@ -125,41 +124,6 @@ class CountedReport:
 
 
 # --- Who may scrape -----------------------------------------------------------------------------
-
-
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    """`["10.0.0.0/8", "127.0.0.1"]` → networks. Raises ValueError naming a bad entry."""
-    networks = []
-    for value in values:
-        value = value.strip()
-        if value:
-            try:
-                networks.append(ipaddress.ip_network(value, strict=False))
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {value!r}") from None
-    return networks
-
-
-def scrape_status(
-    *, token: str, networks: Sequence[Network], authorization: str, client_ip: str
-) -> int:
-    """Return the HTTP status a scrape gets: 200, 403 (not allowed) or 404 (metrics are off)."""
-    if not token and not networks:
-        return 404
-    scheme, _, presented = (authorization or "").partition(" ")
-    if token and scheme.lower() == "bearer":
-        if hmac.compare_digest(presented.strip().encode(), token.encode()):
-            return 200
-    if networks and client_ip:
-        try:
-            address = ipaddress.ip_address(client_ip.split("%", 1)[0])
-        except ValueError:
-            return 403
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address in network for network in networks):
-            return 200
-    return 403
 
 
 # --- The backend worker's server ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from node_agent import protocol
-from node_agent.metrics import Network, parse_networks
+from node_agent.scrape_access import Network, parse_networks
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 

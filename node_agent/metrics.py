@@ -6,15 +6,13 @@ read when scraped from what the health check reads (one outbox COUNT, the runnin
 `gateway_node_outbox_depth`, `gateway_node_sessions`, `gateway_node_sessions_connected`,
 `gateway_node_draining`, `gateway_node_engine_reachable{engine}` and `gateway_node_info`.
 
-Who may scrape: the backend's rule (gateway/metrics.py, kept the same here since the node imports
-nothing of the backend). With neither METRICS_TOKEN nor METRICS_ALLOWED_IPS set, 404; else
-`Authorization: Bearer <METRICS_TOKEN>` or a TCP peer address inside METRICS_ALLOWED_IPS, or 403.
+Who may scrape: node_agent/scrape_access.py, the one rule of all three process kinds. With
+neither METRICS_TOKEN nor METRICS_ALLOWED_IPS set, 404; else `Authorization: Bearer
+<METRICS_TOKEN>` or a TCP peer address inside METRICS_ALLOWED_IPS, or 403.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -28,42 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(values: Iterable[str]) -> list[Network]:
-    """`["10.0.0.0/8", "127.0.0.1"]` → networks. Raises ValueError naming a bad entry."""
-    networks = []
-    for value in values:
-        value = value.strip()
-        if value:
-            try:
-                networks.append(ipaddress.ip_network(value, strict=False))
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {value!r}") from None
-    return networks
-
-
-def scrape_status(
-    *, token: str, networks: Sequence[Network], authorization: str, client_ip: str
-) -> int:
-    """Return the HTTP status a scrape gets: 200, 403 (not allowed) or 404 (metrics are off)."""
-    if not token and not networks:
-        return 404
-    scheme, _, presented = (authorization or "").partition(" ")
-    if token and scheme.lower() == "bearer":
-        if hmac.compare_digest(presented.strip().encode(), token.encode()):
-            return 200
-    if networks and client_ip:
-        try:
-            address = ipaddress.ip_address(client_ip.split("%", 1)[0])
-        except ValueError:
-            return 403
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address in network for network in networks):
-            return 200
-    return 403
+from node_agent.scrape_access import Network, scrape_status
 
 
 class NodeCollector:

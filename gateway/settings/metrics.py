@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import environ
 
-from gateway.metrics import parse_networks
 from gateway.settings.base import env
+from node_agent.scrape_access import parse_networks
 
 # `/metrics` is off (404) unless one of these is set: a scrape then needs the token as
 # `Authorization: Bearer …`, or a TCP peer address inside the list (addresses or networks).

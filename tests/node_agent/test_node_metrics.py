@@ -7,7 +7,8 @@ import pytest
 
 from node_agent.config import ConfigError, NodeConfig
 from node_agent.health import HealthServer
-from node_agent.metrics import NodeCollector, NodeMetrics, parse_networks
+from node_agent.metrics import NodeCollector, NodeMetrics
+from node_agent.scrape_access import parse_networks
 from tests.metrics_scrape import Scrape, get
 from tests.node_agent.node_helpers import TOKEN as NODE_TOKEN
 from tests.node_agent.node_helpers import connect
