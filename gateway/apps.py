@@ -10,6 +10,8 @@ class GatewayConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import worker_init
 
+        import gateway.schema.fields  # noqa: F401 (registers the OpenAPI field hints)
+
         worker_init.connect(_start_worker_metrics, weak=False)
 
 

@@ -11,6 +11,8 @@ from rest_framework import serializers
 from billing.usage import GRANULARITIES, quota_standing, usage_range, usage_rows, usage_totals
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
+from gateway.fields import StrictDateField
+from gateway.schema import error_answers
 from sessions_app.errors import SessionNotFound
 
 TAG_USAGE = ["usage"]
@@ -24,8 +26,8 @@ class UsageQuery(serializers.Serializer):
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(required=False)  # a keyword in Python
-        fields["to"] = serializers.DateField(required=False)
+        fields["from"] = StrictDateField(required=False)  # a keyword in Python
+        fields["to"] = StrictDateField(required=False)
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +54,10 @@ class UsageApi(OwnerApiView):
     @extend_schema(
         tags=TAG_USAGE,
         parameters=[UsageQuery],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            **error_answers({404: "`session_not_found` (`sessionId`)."}),
+        },
         summary="Usage per day or month, session and key",
         description=(
             "Messages out by status (from the message ledger, by the UTC day each was "

@@ -12,7 +12,9 @@ from rest_framework import serializers
 from billing.reconcile import SessionUsage, node_usage_apply
 from gateway.api import NodeApiView
 from gateway.errors import envelope
+from gateway.fields import StrictCharField, StrictIntegerField
 from gateway.metrics import CountedReport
+from gateway.schema import error_answers
 from gateway.timefmt import iso_utc
 from node_agent import protocol
 
@@ -22,15 +24,15 @@ SESSIONS_MAX = 10_000
 
 
 class SessionUsageInput(serializers.Serializer):
-    sessionId = serializers.CharField(max_length=32)
-    sent = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
-    received = serializers.IntegerField(min_value=0, max_value=COUNT_MAX)
+    sessionId = StrictCharField(max_length=32)
+    sent = StrictIntegerField(min_value=0, max_value=COUNT_MAX)
+    received = StrictIntegerField(min_value=0, max_value=COUNT_MAX)
 
 
 class UsageReportInput(serializers.Serializer):
     """One UTC hour: `periodStart` on the hour, `periodEnd` one hour later (ISO 8601)."""
 
-    workerId = serializers.CharField(max_length=64)
+    workerId = StrictCharField(max_length=64)
     periodStart = serializers.DateTimeField()
     periodEnd = serializers.DateTimeField()
     sessions = SessionUsageInput(many=True, allow_empty=True, max_length=SESSIONS_MAX)
@@ -70,7 +72,12 @@ class UsageReportApi(CountedReport, NodeApiView):
     @extend_schema(
         tags=TAGS,
         request=UsageReportInput,
-        responses={200: None},
+        responses={
+            200: None,
+            **error_answers(
+                {403: "`node_forbidden`: the body names another node than the credential's."}
+            ),
+        },
         summary="A node's usage of one UTC hour",
         description="Stores each session's counts for the node and hour; a repeat replaces "
         "them (never adds). `sent` is compared with the message ledger (messages whose `sentAt` "

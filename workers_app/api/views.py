@@ -15,7 +15,14 @@ from rest_framework import serializers
 
 from gateway.api import IsOperator, NodeApiView, OwnerApiView
 from gateway.errors import envelope
+from gateway.fields import (
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictRegexField,
+)
 from gateway.metrics import CountedReport
+from gateway.schema import error_answers
 from node_agent.protocol import HEARTBEAT_ERRORS_MAX
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import sessions_not_on_node
@@ -24,26 +31,24 @@ from workers_app.fleet.moves import Move
 from workers_app.fleet.operations import worker_drain, worker_remove, worker_undrain
 from workers_app.fleet.rebalance import workers_rebalance
 from workers_app.models import Worker
-from workers_app.validators import validate_worker_id
+from workers_app.validators import WorkerIdField
 
 TAGS = ["nodes"]
+NODE_TAGS = ["node reports"]  # what node agents call (gateway.schema.security)
 INSTANCE_ID_PATTERN = r"\A[0-9a-f]{32}\Z"
 
 
 class CreateInput(serializers.Serializer):
-    # Not trimmed: "node-x\n" is refused, not stored as another id than the node uses.
-    workerId = serializers.CharField(
-        max_length=64, trim_whitespace=False, validators=[validate_worker_id]
-    )
-    maxSessions = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    workerId = WorkerIdField()
+    maxSessions = StrictIntegerField(min_value=1, max_value=1_000_000)
     engines = serializers.ListField(
         child=serializers.ChoiceField(choices=Session.Engine.choices), allow_empty=False
     )
 
 
-def instance_id_field() -> serializers.RegexField:
+def instance_id_field() -> StrictRegexField:
     """Return the optional `instanceId` field: 32 lowercase hex digits, "" when not sent."""
-    return serializers.RegexField(
+    return StrictRegexField(
         INSTANCE_ID_PATTERN,
         required=False,
         allow_blank=True,
@@ -55,9 +60,9 @@ def instance_id_field() -> serializers.RegexField:
 
 
 class RegisterInput(CreateInput):
-    endpoint = serializers.CharField(max_length=100, required=False)
+    endpoint = StrictCharField(max_length=100, required=False)
     instanceId = instance_id_field()
-    sessionStore = serializers.RegexField(
+    sessionStore = StrictRegexField(
         r"\A[A-Za-z0-9_-]{0,64}\Z",
         required=False,
         allow_blank=True,
@@ -66,10 +71,10 @@ class RegisterInput(CreateInput):
         help_text="Id of the shared session store the node uses; empty = its own files "
         "(its sessions cannot move to another node without a new scan).",
     )
-    version = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    healthUrl = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    version = StrictCharField(max_length=40, required=False, allow_blank=True, default="")
+    healthUrl = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     runningSessions = serializers.ListField(
-        child=serializers.CharField(max_length=32),
+        child=StrictCharField(max_length=32),
         required=False,
         default=list,
         max_length=100_000,
@@ -79,17 +84,17 @@ class RegisterInput(CreateInput):
 
 
 class MetricsInput(serializers.Serializer):
-    sessionCount = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
-    cpuUsage = serializers.FloatField(min_value=0, max_value=100, default=0.0, help_text="%")
-    memoryUsage = serializers.FloatField(min_value=0, max_value=100, default=0.0, help_text="%")
-    activeConnections = serializers.IntegerField(min_value=0, max_value=1_000_000, default=0)
+    sessionCount = StrictIntegerField(min_value=0, max_value=1_000_000, default=0)
+    cpuUsage = StrictFloatField(min_value=0, max_value=100, default=0.0, help_text="%")
+    memoryUsage = StrictFloatField(min_value=0, max_value=100, default=0.0, help_text="%")
+    activeConnections = StrictIntegerField(min_value=0, max_value=1_000_000, default=0)
 
 
 class NodeErrorInput(serializers.Serializer):
-    logger = serializers.CharField(max_length=100)
-    message = serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False)
-    error = serializers.CharField(max_length=100, required=False, default="", allow_blank=True)
-    where = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    logger = StrictCharField(max_length=100)
+    message = StrictCharField(max_length=200, allow_blank=True, trim_whitespace=False)
+    error = StrictCharField(max_length=100, required=False, default="", allow_blank=True)
+    where = StrictCharField(max_length=200, required=False, default="", allow_blank=True)
     at = serializers.DateTimeField()
 
 
@@ -102,7 +107,7 @@ class HeartbeatInput(serializers.Serializer):
     metrics = MetricsInput(required=False, default=dict)
     instanceId = instance_id_field()
     runningSessions = serializers.ListField(
-        child=serializers.CharField(max_length=32),
+        child=StrictCharField(max_length=32),
         required=False,
         default=list,
         max_length=100_000,
@@ -110,7 +115,7 @@ class HeartbeatInput(serializers.Serializer):
         "no longer assigned to it.",
     )
     unreachableEngines = serializers.ListField(
-        child=serializers.CharField(max_length=32),
+        child=StrictCharField(max_length=32),
         required=False,
         default=None,
         max_length=20,
@@ -132,7 +137,7 @@ class WorkerOutput(serializers.ModelSerializer):
     activeConnections = serializers.IntegerField(source="active_connections")
     cpuUsage = serializers.FloatField(source="cpu_usage")
     memoryUsage = serializers.FloatField(source="memory_usage")
-    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat")
+    lastHeartbeat = serializers.DateTimeField(source="last_heartbeat", allow_null=True)
     sessionStore = serializers.CharField(source="session_store")
 
     class Meta:
@@ -178,9 +183,15 @@ class WorkerRegisterApi(CountedReport, NodeApiView):
     report_kind = "register"
 
     @extend_schema(
-        tags=TAGS,
+        tags=NODE_TAGS,
         request=RegisterInput,
-        responses={200: NodeAnswerOutput, 409: WORKER_ID_IN_USE},
+        responses={
+            200: NodeAnswerOutput,
+            409: WORKER_ID_IN_USE,
+            **error_answers(
+                {403: "`node_forbidden`: the body names another node than the credential's."}
+            ),
+        },
         description="A process with another instanceId than the node's last registration takes "
         "over only if that one does not answer its health URL as itself; otherwise 409 "
         "`worker_id_in_use`.",
@@ -206,9 +217,15 @@ class WorkerHeartbeatApi(CountedReport, NodeApiView):
     report_kind = "heartbeat"
 
     @extend_schema(
-        tags=TAGS,
+        tags=NODE_TAGS,
         request=HeartbeatInput,
-        responses={200: NodeAnswerOutput, 409: WORKER_ID_IN_USE},
+        responses={
+            200: NodeAnswerOutput,
+            409: WORKER_ID_IN_USE,
+            **error_answers(
+                {403: "`node_forbidden`: the path names another node than the credential's."}
+            ),
+        },
         description="404 `worker_not_found` for an unknown node; 409 `worker_id_in_use` when "
         "instanceId is not the node's last registration's (the node registers again).",
     )
@@ -272,7 +289,7 @@ class WorkerListApi(OperatorApiView):
     @extend_schema(
         tags=TAGS,
         request=CreateInput,
-        responses={201: WorkerOutput},
+        responses={201: WorkerOutput, **error_answers({409: "`worker_already_exists`."})},
         summary="Add a node ahead of its first start (operators)",
         description="The node is OFFLINE until it registers itself, which makes it ONLINE with "
         "what it reports. 409 `worker_already_exists` when the id is taken.",
@@ -292,7 +309,7 @@ class WorkerListApi(OperatorApiView):
 class WorkerDetailApi(OperatorApiView):
     @extend_schema(
         tags=TAGS,
-        responses=RemoveOutput,
+        responses={200: RemoveOutput},
         summary="Remove a node (operators)",
         description="Its sessions that can move (connected, login in a shared store another "
         "ONLINE node uses) move first; its other connected and linking sessions become "
@@ -346,7 +363,7 @@ class WorkerUndrainApi(OperatorApiView):
 
 class RebalanceInput(serializers.Serializer):
     workerIds = serializers.ListField(
-        child=serializers.CharField(max_length=64),
+        child=StrictCharField(max_length=64),
         required=False,
         allow_empty=False,
         max_length=10_000,

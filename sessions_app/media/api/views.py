@@ -52,6 +52,8 @@ class MediaDownloadApi(OwnerApiView):
             )
         ],
         responses={(200, "application/octet-stream"): bytes},
+        # A link's token opens the file without credentials (gateway.schema keeps the `{}`).
+        auth=[{"ApiKey": []}, {}],
         summary="Download a media file (sent or received) of yours",
     )
     def get(self, request: Any, media_id: str) -> Any:

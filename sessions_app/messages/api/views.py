@@ -16,6 +16,7 @@ from billing.errors import RateLimited
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
 from gateway.parsers import JSONParser, json_loads
+from gateway.schema import error_answers
 from sessions_app.errors import InvalidIdempotencyKey, SessionNotConnected
 from sessions_app.media.content import MEDIA_LIMITS, media_limit
 from sessions_app.messages import selectors, services
@@ -28,11 +29,13 @@ from sessions_app.messages.api.serializers import (
     MessageSendInput,
     MessageUploadInput,
 )
+from sessions_app.messages.selectors import HISTORY_LIMIT_MAX
 from sessions_app.sessions.api.views import SessionApiView
 from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import session_get
 
 TAG_MESSAGES = ["messages"]
+_CURSOR = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}  # HistoryQuery's bounds
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
 # Form fields of a multipart send that hold JSON objects.
 _JSON_FORM_FIELDS = ("location", "contact", "reaction", "media")
@@ -155,7 +158,22 @@ class MessageSendApi(OwnerApiView):
     @extend_schema(
         tags=TAG_MESSAGES,
         request={"application/json": MessageSendInput, "multipart/form-data": MessageUploadInput},
-        responses={202: MessageOutput},
+        responses={
+            202: MessageOutput,
+            **error_answers(
+                {
+                    400: "`invalid_recipient` (`to`, with the reason word), `text_required`, "
+                    "`text_too_long`, `invalid_media`, `unsafe_url` (a media URL) or "
+                    "`invalid_idempotency_key` (an empty or non-ASCII Idempotency-Key).",
+                    404: "`session_not_found` (`sessionId`).",
+                    409: "`session_not_connected`.",
+                    413: "`media_too_large`.",
+                    422: "`idempotency_key_mismatch` (the key was used with another body), "
+                    "`media_type_mismatch`, `media_download_failed` or "
+                    "`media_download_timeout`.",
+                }
+            ),
+        },
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -212,14 +230,31 @@ class SessionMessagesApi(SessionApiView):
     @extend_schema(
         tags=TAG_MESSAGES,
         parameters=[
-            OpenApiParameter("since", int, description="`cursor` of the last message seen"),
-            OpenApiParameter("limit", int, description="1–200, default 50"),
-            OpenApiParameter("before", int, description="only messages with a lower `cursor`"),
+            OpenApiParameter("since", _CURSOR, description="`cursor` of the last message seen"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": HISTORY_LIMIT_MAX},
+                description=f"1–{HISTORY_LIMIT_MAX}, default 50",
+            ),
+            OpenApiParameter("before", _CURSOR, description="only messages with a lower `cursor`"),
             OpenApiParameter("order", str, enum=["asc", "desc"], description="desc: newest first"),
             OpenApiParameter("direction", str, enum=["in", "out"], description="default: both"),
-            OpenApiParameter("q", str, description="part of the text or caption, chat or sender"),
+            OpenApiParameter(
+                "q",
+                {"type": "string", "maxLength": 100, "pattern": r"\S"},  # trimmed, not blank
+                description="part of the text or caption, chat or sender",
+            ),
         ],
-        responses=HistoryMessageOutput(many=True),
+        responses={
+            200: HistoryMessageOutput(many=True),
+            **error_answers(
+                {
+                    409: "`session_has_no_node`: the session never ran on a node.",
+                    502: "`node_error`: the node answered with an error.",
+                    504: "`node_timeout`: the node did not answer in time.",
+                }
+            ),
+        },
         summary="History of a session in both directions (from its node), oldest first",
         description="Asks the session's node; 504 `node_timeout` when it does not answer.",
     )
@@ -235,7 +270,17 @@ class ContactCheckApi(SessionApiView):
     @extend_schema(
         tags=TAG_MESSAGES,
         parameters=[OpenApiParameter("phone", str, required=True, description="Any common form")],
-        responses=ContactCheckOutput,
+        responses={
+            200: ContactCheckOutput,
+            **error_answers(
+                {
+                    400: "`invalid_recipient`: `phone` is not a phone number.",
+                    409: "`session_not_connected`.",
+                    502: "`node_error`: the node answered with an error.",
+                    504: "`node_timeout`: the node did not answer in time.",
+                }
+            ),
+        },
         summary="Tell whether a number is on WhatsApp, and its JID",
         description=(
             "Counted against the plan's number checks per minute for the session: past it, 429 "

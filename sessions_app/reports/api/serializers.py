@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway.fields import PrototypeFields
+from gateway.fields import PrototypeFields, StrictCharField, StrictIntegerField
 from node_agent import protocol
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
@@ -19,43 +19,43 @@ class UpperChoiceField(serializers.ChoiceField):
         return super().to_internal_value(str(data).upper())
 
 
-def worker_id_field(help_text: str) -> serializers.CharField:
+def worker_id_field(help_text: str) -> StrictCharField:
     """Return the optional `workerId` of a report: the reporting node ("" when not sent)."""
-    return serializers.CharField(
+    return StrictCharField(
         max_length=64, required=False, allow_blank=True, default="", help_text=help_text
     )
 
 
 class SessionStatusReportInput(PrototypeFields, serializers.Serializer):
-    sessionId = serializers.CharField(max_length=32)
+    sessionId = StrictCharField(max_length=32)
     workerId = worker_id_field(
         "The reporting node's id; a report from a node the session has moved away from is not "
         "applied."
     )
     status = UpperChoiceField(choices=Session.Status.values)
-    qrString = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    qrString = StrictCharField(required=False, allow_blank=True, max_length=1000)
     qrExpiresAt = serializers.DateTimeField(required=False, allow_null=True)
-    qrIndex = serializers.IntegerField(required=False, min_value=0)
-    pairingCode = serializers.CharField(required=False, allow_blank=True, max_length=16)
-    phoneNumber = serializers.CharField(required=False, allow_blank=True, max_length=20)
-    jid = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    qrIndex = StrictIntegerField(required=False, min_value=0)
+    pairingCode = StrictCharField(required=False, allow_blank=True, max_length=16)
+    phoneNumber = StrictCharField(required=False, allow_blank=True, max_length=20)
+    jid = StrictCharField(required=False, allow_blank=True, max_length=100)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=64)
     timestamp = serializers.DateTimeField()
 
 
 class MessageStatusErrorInput(PrototypeFields, serializers.Serializer):
-    code = serializers.CharField(max_length=64)
-    message = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
+    code = StrictCharField(max_length=64)
+    message = StrictCharField(required=False, allow_blank=True, max_length=300, default="")
 
 
 class MessageStatusReportInput(PrototypeFields, serializers.Serializer):
-    sessionId = serializers.CharField(max_length=32)
+    sessionId = StrictCharField(max_length=32)
     workerId = worker_id_field(
         "The reporting node's id. Applied whichever node reports: a message the session's "
         "former node sent is still sent."
     )
-    messageId = serializers.CharField(max_length=32)
-    waMessageId = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    messageId = StrictCharField(max_length=32)
+    waMessageId = StrictCharField(required=False, allow_blank=True, max_length=64)
     status = serializers.ChoiceField(
         choices=[s for s in OutboundMessage.Status.values if s != OutboundMessage.Status.QUEUED]
     )
@@ -64,27 +64,27 @@ class MessageStatusReportInput(PrototypeFields, serializers.Serializer):
 
 
 class IncomingMessageInput(PrototypeFields, serializers.Serializer):
-    id = serializers.CharField(max_length=100)
-    type = serializers.CharField(max_length=32)
+    id = StrictCharField(max_length=100)
+    type = StrictCharField(max_length=32)
     timestamp = serializers.DateTimeField()
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
-        fields["from"] = serializers.CharField(max_length=100)
+        fields["from"] = StrictCharField(max_length=100)
         return fields
 
 
 class MessageReceivedReportInput(PrototypeFields, serializers.Serializer):
-    sessionId = serializers.CharField(max_length=32)
+    sessionId = StrictCharField(max_length=32)
     workerId = worker_id_field("The reporting node's id. Applied whichever node reports.")
     message = IncomingMessageInput()
 
 
 class MediaUploadInput(PrototypeFields, serializers.Serializer):
-    sessionId = serializers.CharField(max_length=32)
+    sessionId = StrictCharField(max_length=32)
     file = serializers.FileField()
-    mimetype = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    filename = serializers.CharField(
+    mimetype = StrictCharField(max_length=100, required=False, allow_blank=True)
+    filename = StrictCharField(
         max_length=255, required=False, allow_blank=True, trim_whitespace=False
     )
 

@@ -20,6 +20,7 @@ from rest_framework.parsers import MultiPartParser
 from gateway.api import NodeApiView, NodeIdentity
 from gateway.errors import GatewayError, envelope
 from gateway.metrics import CountedReport, node_report_counted
+from gateway.schema import error_answers
 from node_agent import protocol
 from sessions_app.errors import MessageNotFound
 from sessions_app.media.api.views import media_file_response
@@ -71,9 +72,13 @@ def apply_session_status(body: Any, node: NodeIdentity) -> dict[str, Any]:
     return {"sessionId": session.id, "status": session.status, "applied": applied}
 
 
-def status_report(body: Any) -> StatusReport:
-    """Read a message-status report. Raises ValidationError."""
-    data = _valid(MessageStatusReportInput, body)
+def status_report(body: Any, checker: serializers.Serializer | None = None) -> StatusReport:
+    """Read a message-status report. Raises ValidationError. A batch passes one `checker`
+    (a MessageStatusReportInput) for all its reports, so their fields are bound once."""
+    if checker is None:
+        data = _valid(MessageStatusReportInput, body)
+    else:
+        data = checker.run_validation(body)
     error = data.get("error") or {}
     return StatusReport(
         session_id=data["sessionId"],
@@ -129,7 +134,15 @@ class SessionStatusReportApi(CountedReport, NodeApiView):
     @extend_schema(
         tags=TAGS,
         request=SessionStatusReportInput,
-        responses={200: None},
+        responses={
+            200: None,
+            **error_answers(
+                {
+                    404: "`session_not_found`.",
+                    403: "`node_forbidden`: the body names another node than the credential's.",
+                }
+            ),
+        },
         description="Answers `{sessionId, status, applied}`: `applied` is false when the "
         "report came from a node the session has moved away from (it changed nothing). 404 "
         "`session_not_found`.",
@@ -141,7 +154,11 @@ class SessionStatusReportApi(CountedReport, NodeApiView):
 class MessageStatusReportApi(CountedReport, NodeApiView):
     report_kind = "message_status"
 
-    @extend_schema(tags=TAGS, request=MessageStatusReportInput, responses={200: None})
+    @extend_schema(
+        tags=TAGS,
+        request=MessageStatusReportInput,
+        responses={200: None, **error_answers({404: "`message_not_found`."})},
+    )
     def post(self, request: Any) -> Any:
         return envelope(apply_message_status(request.data, self.node))
 
@@ -149,7 +166,11 @@ class MessageStatusReportApi(CountedReport, NodeApiView):
 class MessageReceivedReportApi(CountedReport, NodeApiView):
     report_kind = "message_received"
 
-    @extend_schema(tags=TAGS, request=MessageReceivedReportInput, responses={200: None})
+    @extend_schema(
+        tags=TAGS,
+        request=MessageReceivedReportInput,
+        responses={200: None, **error_answers({404: "`session_not_found`."})},
+    )
     def post(self, request: Any) -> Any:
         return envelope(apply_message_received(request.data, self.node))
 
@@ -182,9 +203,10 @@ def _statuses_outcomes(bodies: list[Any], node: NodeIdentity) -> list[dict[str, 
     """Apply a run of message-status reports in one transaction; one outcome each."""
     outcomes: list[dict[str, Any] | None] = []
     valid: list[StatusReport] = []
+    checker = MessageStatusReportInput()
     for body in bodies:
         try:
-            valid.append(status_report(body))
+            valid.append(status_report(body, checker))
             outcomes.append(None)
         except serializers.ValidationError:
             outcomes.append({"status": 400, "code": "validation_error"})
@@ -209,7 +231,12 @@ class ReportBatchApi(NodeApiView):
     @extend_schema(
         tags=TAGS,
         request=ReportBatchInput,
-        responses={200: None},
+        responses={
+            200: None,
+            **error_answers(
+                {403: "`node_forbidden`: the body names another node than the credential's."}
+            ),
+        },
         description="Many reports in one request, applied in their order, each in a "
         "transaction of its own. Answers `{results: [{status, code}]}`, one per report: 200 "
         "applied, 4xx refused for good. A 5xx means the batch must be sent again (reports are "
@@ -253,7 +280,18 @@ class MediaUploadReportApi(CountedReport, NodeApiView):
         return settings.MEDIA_MAX_BYTES
 
     @extend_schema(
-        tags=TAGS, request={"multipart/form-data": MediaUploadInput}, responses={201: None}
+        tags=TAGS,
+        request={"multipart/form-data": MediaUploadInput},
+        responses={
+            201: None,
+            **error_answers(
+                {
+                    400: "`invalid_media`.",
+                    404: "`session_not_found`.",
+                    413: "`media_too_large`.",
+                }
+            ),
+        },
     )
     def post(self, request: Any) -> Any:
         data = _valid(MediaUploadInput, request.data)

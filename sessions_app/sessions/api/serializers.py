@@ -104,9 +104,10 @@ class SessionOutput(serializers.ModelSerializer):
     workerId = serializers.CharField(source="worker_id", allow_null=True)
     qrAvailable = serializers.SerializerMethodField()
     pairingCode = serializers.CharField(source="pairing_code")
-    lastSeenAt = serializers.DateTimeField(source="last_seen_at")
+    lastSeenAt = serializers.DateTimeField(source="last_seen_at", allow_null=True)
     linkedAt = serializers.DateTimeField(
         source="linked_at",
+        allow_null=True,
         help_text="When the session first connected with its current phone number.",
     )
     pacing = SessionPacingOutput(source="*", help_text="Human-like pacing (PUT …/pacing).")

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
+from gateway.schema import error_answers
 from sessions_app.errors import KeyBoundToSession
 from sessions_app.sessions import pacing, sandbox, services
 from sessions_app.sessions.api.serializers import (
@@ -45,7 +46,10 @@ class SessionListCreateApi(OwnerApiView):
     @extend_schema(
         tags=TAG_SESSIONS,
         request=SessionCreateInput,
-        responses={201: SessionOutput},
+        responses={
+            201: SessionOutput,
+            **error_answers({403: "`api_key_session_scoped`: a key bound to one session."}),
+        },
         summary="Create a session card (phase 1)",
     )
     def post(self, request: Any) -> Any:
@@ -64,7 +68,10 @@ class SessionDetailApi(SessionApiView):
 
     @extend_schema(
         tags=TAG_SESSIONS,
-        responses={200: None},
+        responses={
+            200: None,
+            **error_answers({403: "`api_key_session_scoped`: a key bound to one session."}),
+        },
         summary="Delete a session",
         description="A key bound to one session cannot delete it (403 `api_key_session_scoped`): "
         "it was handed out to use the session.",
@@ -81,7 +88,18 @@ class SessionConnectApi(SessionApiView):
     @extend_schema(
         tags=TAG_SESSIONS,
         request=SessionConnectInput,
-        responses={202: SessionOutput},
+        responses={
+            202: SessionOutput,
+            **error_answers(
+                {
+                    400: "`phone_number_required`: `pairing_code` without `phoneNumber`.",
+                    403: "`plan_limit_reached`: the plan's sessions are all connected; "
+                    "`engine_disabled`: the session's engine is off.",
+                    409: "`session_already_connected`.",
+                    503: "`no_worker_available`: no ONLINE node runs the session's engine.",
+                }
+            ),
+        },
         summary="Start linking a session (phase 2): QR or pairing code",
     )
     def post(self, request: Any, session_id: str) -> Any:
@@ -191,7 +209,15 @@ class SandboxScanApi(SessionApiView):
     @extend_schema(
         tags=TAG_SANDBOX,
         request=SandboxScanInput,
-        responses={202: SessionOutput},
+        responses={
+            202: SessionOutput,
+            **error_answers(
+                {
+                    409: "`not_sandbox_session`, `session_not_awaiting_scan` or `qr_expired` "
+                    "(`qrString` is not the current QR)."
+                }
+            ),
+        },
         summary="The sandbox phone scans the current QR (or enters the pairing code)",
     )
     def post(self, request: Any, session_id: str) -> Any:
@@ -210,7 +236,20 @@ class SandboxIncomingApi(SessionApiView):
     @extend_schema(
         tags=TAG_SANDBOX,
         request=SandboxIncomingInput,
-        responses={202: None},
+        responses={
+            202: None,
+            **error_answers(
+                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
+            ),
+            **error_answers(
+                {
+                    400: "`invalid_media`, or `unsafe_url` (a media URL).",
+                    413: "`media_too_large`.",
+                    422: "`media_type_mismatch`, `media_download_failed` or "
+                    "`media_download_timeout`.",
+                }
+            ),
+        },
         summary="A sandbox contact sends the session a message",
     )
     def post(self, request: Any, session_id: str) -> Any:
@@ -226,7 +265,16 @@ class SandboxPhoneActionApi(SessionApiView):
 
     action = ""
 
-    @extend_schema(tags=TAG_SANDBOX, request=None, responses={202: None})
+    @extend_schema(
+        tags=TAG_SANDBOX,
+        request=None,
+        responses={
+            202: None,
+            **error_answers(
+                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
+            ),
+        },
+    )
     def post(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
         sandbox.sandbox_action(owner=self.owner, session=session, action=self.action, params={})

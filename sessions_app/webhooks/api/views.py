@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
+from gateway.schema import error_answers
 from sessions_app.sessions.selectors import session_get
 from sessions_app.webhooks import endpoints, events, selectors
 from sessions_app.webhooks.api.serializers import (
@@ -47,7 +48,10 @@ class WebhookListCreateApi(OwnerApiView):
     @extend_schema(
         tags=TAGS,
         request=EndpointInput,
-        responses={201: EndpointWithSecretOutput},
+        responses={
+            201: EndpointWithSecretOutput,
+            **error_answers({400: "`unsafe_url`.", 404: "`session_not_found` (`sessionId`)."}),
+        },
         examples=[
             OpenApiExample(
                 "Incoming messages of one session",
@@ -97,7 +101,7 @@ class WebhookDetailApi(WebhookApiView):
     @extend_schema(
         tags=TAGS,
         request=EndpointUpdateInput,
-        responses=EndpointOutput,
+        responses={200: EndpointOutput, **error_answers({400: "`unsafe_url`."})},
         summary="Change a webhook (enabled: true re-enables one that was disabled)",
     )
     def patch(self, request: Any, webhook_id: str) -> Any:
@@ -145,7 +149,7 @@ class WebhookDeliveriesApi(WebhookApiView):
         if status and status not in WebhookDelivery.Status.values:
             raise serializers.ValidationError({"status": ["Unknown status."]})
         try:
-            limit = min(max(int(request.query_params.get("limit", 50)), 1), 200)
+            limit = min(max(int(request.query_params.get("limit") or 50), 1), 200)
         except ValueError:
             raise serializers.ValidationError({"limit": ["Must be an integer."]}) from None
         deliveries = selectors.delivery_list(endpoint=endpoint, status=status, limit=limit)
@@ -156,7 +160,12 @@ class WebhookDeliveryReplayApi(WebhookApiView):
     @extend_schema(
         tags=TAGS,
         request=None,
-        responses={202: DeliveryOutput},
+        responses={
+            202: DeliveryOutput,
+            **error_answers(
+                {409: "`webhook_disabled`, `delivery_in_progress` or `replay_window_passed`."}
+            ),
+        },
         summary="Send a delivery again now (same event id, one more attempt)",
     )
     def post(self, request: Any, webhook_id: str, delivery_id: str) -> Any:

@@ -1,11 +1,15 @@
+from datetime import UTC, datetime
+
 import pytest
+from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
+from sessions_app.messages.api.serializers import MessageOutput
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.services import message_send
 from sessions_app.sessions.services import session_disconnect
-from tests.factories import ConnectedSessionFactory, SessionFactory
+from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +191,17 @@ def test_idempotent_replay_answers_after_the_session_disconnected(api, user):
     assert again.status_code == 202
     assert again.json()["data"]["messageId"] == first.json()["data"]["messageId"]
     assert OutboundMessage.objects.count() == 1
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_the_message_answer_is_what_drf_would_render_from_its_declared_fields(failed):
+    """MessageOutput builds its answer by hand for speed; DRF's own rendering of the declared
+    fields (what the schema documents) must say exactly the same."""
+    message = OutboundMessageFactory(wa_message_id="3EB0AA")
+    moment = datetime(2026, 12, 4, 10, 0, 0, 123456, tzinfo=UTC)
+    message.sent_at = message.delivered_at = moment
+    if failed:
+        message.error_code, message.error_message, message.failed_at = "x", "why", moment
+    output = MessageOutput(message)
+    assert output.data == serializers.Serializer.to_representation(output, message)
+    assert set(output.data) == set(MessageOutput().fields)
