@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from billing.models import NodeUsageReport
 from gateway.models import SystemLog, system_log
@@ -44,6 +44,21 @@ class UsageOutcome:
     applied: int = 0
     mismatched: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _served(worker_id: str, ids: list[str], start: datetime, end: datetime) -> set[str]:
+    """The sessions of `ids` node `worker_id` serves now, hands over, or sent for in [start,
+    end) (messages published to it): two queries."""
+    on_node = Session.objects.filter(id__in=ids).filter(
+        Q(worker_id=worker_id) | Q(moved_from=worker_id)
+    )
+    sent_for = OutboundMessage.objects.filter(
+        session_id__in=ids, node_id=worker_id, sent_at__gte=start, sent_at__lt=end
+    )
+    return set(on_node.values_list("id", flat=True)) | set(
+        sent_for.values_list("session_id", flat=True).distinct()
+    )
 
 
 def _ledger_sent(session_ids: list[str], start: datetime, end: datetime) -> dict[str, int]:
@@ -93,10 +108,16 @@ def node_usage_apply(
     difference writes one System log entry `usage.mismatch` (WARNING) naming the session, the
     hour and both counts, again only when a repeat changes either count. A session the backend
     does not know (deleted, or never here) is stored with no user and no ledger count and logged
-    once (`usage.unknown_session`); it is not an error. Session ids must be distinct.
+    once (`usage.unknown_session`); it is not an error. A session the node never served (not on
+    it, not handed over from it, no message of the hour published to it) is not stored: it is
+    `refused`, so one node cannot count against another's sessions. Session ids must be distinct.
     """
     ids = [usage.session_id for usage in sessions]
     owners = dict(Session.objects.filter(id__in=ids).values_list("id", "owner_id"))
+    served = _served(worker_id, list(owners), period_start, period_end)
+    outcome = UsageOutcome(refused=[i for i in ids if i in owners and i not in served])
+    sessions = [usage for usage in sessions if usage.session_id not in outcome.refused]
+    ids = [usage.session_id for usage in sessions]
     stored = {
         row.session_id: row
         for row in NodeUsageReport.objects.select_for_update().filter(
@@ -105,7 +126,7 @@ def node_usage_apply(
     }
     ledger = _ledger_sent(list(owners), period_start, period_end)
     others = _other_nodes_sent(worker_id, ids, period_start)
-    outcome = UsageOutcome(applied=len(sessions))
+    outcome.applied = len(sessions)
     rows = []
     for usage in sessions:
         before = stored.get(usage.session_id)

@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions as drf_exceptions
@@ -102,6 +103,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
+    if isinstance(exc, RequestDataTooBig):  # a form field past DATA_UPLOAD_MAX_MEMORY_SIZE
+        too_large = PayloadTooLarge("A form field is larger than this API takes.")
+        return Response(error_body(too_large.code, too_large.message), status=413)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response(
+            error_body("too_many_parts", "The form has more fields or files than this API takes."),
+            status=400,
+        )
     if isinstance(exc, DjangoPermissionDenied):
         return Response(error_body("forbidden", "Permission denied."), status=403)
     if isinstance(exc, drf_exceptions.ValidationError):

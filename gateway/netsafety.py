@@ -120,7 +120,13 @@ def check_url(url: str, *, allow_private: bool | None = None) -> CheckedUrl:
     """
     if allow_private is None:
         allow_private = settings.ALLOW_PRIVATE_URLS
-    url = url.strip()
+    try:
+        return _check_url(url.strip(), allow_private=allow_private)
+    except ValueError as exc:  # urlsplit and ipaddress on a malformed host: `http://[::1`
+        raise UnsafeUrl("URL is malformed.") from exc
+
+
+def _check_url(url: str, *, allow_private: bool) -> CheckedUrl:
     # urlsplit silently drops tabs and line breaks, so the URL checked would not be the one kept.
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
         raise UnsafeUrl("URL must not contain spaces or control characters.")

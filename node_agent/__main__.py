@@ -76,7 +76,7 @@ def start_sessions(runtime: NodeRuntime, heartbeat: Heartbeat) -> bool:
 USAGE = """usage: python -m node_agent   (no arguments; configured by environment variables)
 
 Needs WORKER_ID (this node's id and queue, node.<WORKER_ID>), BACKEND_URL, BACKEND_AUTH_TOKEN
-(the node's own credential: manage.py issue_node_credential --worker-id <WORKER_ID>, or Nodes
+(the node's own credential: manage.py issue_node_credential --worker-id <WORKER_ID>, or Node
 credentials in Django admin) and CELERY_BROKER_URL; every variable, with its default, is in
 .env.example. Serves GET /health (and /metrics) on WORKER_HOST:WORKER_PORT."""
 
@@ -86,6 +86,9 @@ def main() -> int:
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
         print(USAGE)
         return 0
+    if sys.argv[1:]:  # settings come from the environment only: an argument is a mistake
+        print(f"unknown argument {sys.argv[1]!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from workers_app.validators import validate_worker_id
+
 
 def heartbeat_deadline() -> timedelta:
     """Return how long a node may stay silent before it counts as offline.
@@ -111,7 +113,12 @@ class NodeCredential(models.Model):
     rotated without a gap: issue a new one, restart the node with it, revoke the old one.
     """
 
-    worker_id = models.CharField(max_length=64, db_index=True, help_text="The node's WORKER_ID.")
+    worker_id = models.CharField(
+        max_length=64,
+        db_index=True,
+        validators=[validate_worker_id],
+        help_text="The node's WORKER_ID.",
+    )
     prefix = models.CharField(max_length=12, help_text="The secret's first characters.")
     secret_hash = models.CharField(max_length=64, unique=True)
     note = models.CharField(max_length=200, blank=True)

@@ -85,7 +85,8 @@ class UsageReportApi(CountedReport, NodeApiView):
         "reported (the backend has no hourly ledger of incoming messages). A session the "
         "backend does not know is stored without a user and logged, not refused. Answers "
         "`{workerId, periodStart, periodEnd, applied, mismatched: [sessionId], unknown: "
-        "[sessionId]}`. 400 `validation_error` for a malformed body (`fields` says which), "
+        "[sessionId], refused: [sessionId]}` (`refused`: sessions the node never served, not "
+        "stored). 400 `validation_error` for a malformed body (`fields` says which), "
         "`invalid_json` for one that is not JSON.",
         examples=[OpenApiExample("usage report", request_only=True, value=_EXAMPLE)],
     )
@@ -111,5 +112,6 @@ class UsageReportApi(CountedReport, NodeApiView):
                 "applied": outcome.applied,
                 "mismatched": outcome.mismatched,
                 "unknown": outcome.unknown,
+                "refused": outcome.refused,
             }
         )

@@ -76,6 +76,8 @@ def document_errors(path: str, method: str, operation: dict[str, Any], who: str)
         text = "`validation_error`: `fields` names each refused field and why."
         if body and "application/json" in operation["requestBody"].get("content", {}):
             text += " `invalid_json`: the body is not JSON (or nests too deep)."
+        if body and "multipart/form-data" in operation["requestBody"].get("content", {}):
+            text += " `too_many_parts`: more form fields or files than the API takes."
         _add(responses, 400, text)
     if who == "node":
         _add(responses, 401, "`unauthorized`: no node token, or a wrong one.")

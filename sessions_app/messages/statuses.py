@@ -49,6 +49,7 @@ class StatusReport:
     wa_message_id: str = ""
     error_code: str = ""
     error_message: str = ""
+    worker_id: str = ""  # the node the report names (its `workerId`; "" when it names none)
 
 
 def _advance(message: OutboundMessage, report: StatusReport) -> bool:
@@ -73,8 +74,8 @@ def message_statuses_apply(
     reports: list[StatusReport], *, node_id: str | None = None
 ) -> list[OutboundMessage | None]:
     """Apply reports in their order; return each one's message as it stands after it (None:
-    no such message in that session, or one node `node_id` may not report: see
-    `node_serves`; None for `node_id` is the shared node token, which may report any).
+    no such message in that session, or one that node `node_id`, or the node a report names,
+    may not report: see `node_serves`; None for `node_id` is the shared node token).
 
     Each status a message moves to emits `message.status` (with the message as it was then);
     a message is counted for usage once, when it first leaves `queued` for anything but
@@ -96,7 +97,10 @@ def message_statuses_apply(
         if (
             message is None
             or message.session_id != report.session_id
-            or not node_serves(node_id, message.on_node, message.moved_from, message.node_id)
+            or not all(
+                node_serves(reporter, message.on_node, message.moved_from, message.node_id)
+                for reporter in (node_id, report.worker_id or None)
+            )
         ):
             results.append(None)
             continue

@@ -14,7 +14,7 @@ from billing.models import NodeUsageReport
 from gateway.models import SystemLog
 from node_agent import protocol
 from node_agent.clock import format_ts
-from tests.factories import ConnectedSessionFactory, OutboundMessageFactory
+from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +34,16 @@ def report(*lines, worker_id="node-a", start=HOUR):
     ).to_wire()
 
 
-def sent_messages(session, *minutes):
-    """Ledger rows of `session` sent at HOUR + each of `minutes` (60: the next hour)."""
+def on_node_a():
+    """A connected session on node-a, the node the reports come from by default."""
+    return ConnectedSessionFactory(worker=WorkerFactory(id="node-a"))
+
+
+def sent_messages(session, *minutes, node="node-a"):
+    """Ledger rows of `session` sent by `node` at HOUR + each of `minutes` (60: the next hour)."""
     for minute in minutes:
         OutboundMessageFactory(
-            session=session, status="sent", sent_at=HOUR + timedelta(minutes=minute)
+            session=session, status="sent", sent_at=HOUR + timedelta(minutes=minute), node_id=node
         )
 
 
@@ -57,7 +62,7 @@ def test_the_backend_reads_every_field_of_the_node_report_at_its_path():
 
 
 def test_a_report_that_matches_the_ledger_is_stored_and_logs_nothing(node_api):
-    session = ConnectedSessionFactory()
+    session = on_node_a()
     sent_messages(session, 0, 30, 59.99)
     sent_messages(session, 60, -1)  # the next hour, the one before
     OutboundMessageFactory(session=session)  # queued: never sent
@@ -74,6 +79,7 @@ def test_a_report_that_matches_the_ledger_is_stored_and_logs_nothing(node_api):
             "applied": 1,
             "mismatched": [],
             "unknown": [],
+            "refused": [],
         },
     }
     row = NodeUsageReport.objects.get()
@@ -84,7 +90,7 @@ def test_a_report_that_matches_the_ledger_is_stored_and_logs_nothing(node_api):
 
 
 def test_a_repeated_report_replaces_the_counts_and_never_adds(node_api):
-    session = ConnectedSessionFactory()
+    session = on_node_a()
     sent_messages(session, 1, 2)
     assert post(node_api, report((session.id, 2, 4))).status_code == 200
     assert post(node_api, report((session.id, 2, 4))).status_code == 200
@@ -98,7 +104,7 @@ def test_a_repeated_report_replaces_the_counts_and_never_adds(node_api):
 
 
 def test_a_mismatch_with_the_ledger_writes_one_system_log_with_both_counts(node_api):
-    session = ConnectedSessionFactory()
+    session = on_node_a()
     sent_messages(session, 10, 20)
 
     response = post(node_api, report((session.id, 5, 0)))
@@ -125,8 +131,9 @@ def test_a_mismatch_with_the_ledger_writes_one_system_log_with_both_counts(node_
 
 
 def test_a_session_that_moved_in_the_hour_is_compared_with_both_nodes_reports(node_api):
-    session = ConnectedSessionFactory()
-    sent_messages(session, 5, 50)
+    session = ConnectedSessionFactory(worker=WorkerFactory(id="node-b"))  # moved a -> b
+    sent_messages(session, 5)
+    sent_messages(session, 50, node="node-b")
 
     first = post(node_api, report((session.id, 1, 0), worker_id="node-a"))
     second = post(node_api, report((session.id, 1, 3), worker_id="node-b"))
@@ -141,7 +148,7 @@ def test_a_session_that_moved_in_the_hour_is_compared_with_both_nodes_reports(no
 
 
 def test_an_unknown_session_is_stored_without_a_user_and_logged_once(node_api):
-    known = ConnectedSessionFactory()
+    known = on_node_a()
     sent_messages(known, 1)
     body = report(("ses_gone", 2, 1), (known.id, 1, 0))
 
@@ -212,3 +219,14 @@ def test_a_wrong_node_token_is_401_and_stores_nothing(authorization):
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
     assert not NodeUsageReport.objects.exists()
+
+
+def test_a_node_cannot_report_usage_of_a_session_it_never_served(node_api):
+    theirs = ConnectedSessionFactory(worker=WorkerFactory(id="node-b"))
+    mine = on_node_a()
+    sent_messages(theirs, 5, node="node-b")
+    answer = post(node_api, report((theirs.id, 9999, 5), (mine.id, 0, 0)))
+    data = answer.json()["data"]
+    assert (data["applied"], data["refused"]) == (1, [theirs.id])
+    assert not NodeUsageReport.objects.filter(session_id=theirs.id).exists()
+    assert not usage_logs("usage.mismatch")

@@ -81,7 +81,7 @@ def one_of_each(user, settings):
     statement_close(user=user, month=timezone.now().date().replace(day=1))
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     node_usage_apply(
-        worker_id="node-1",
+        worker_id=message.session.worker_id,  # a node reports its own sessions
         period_start=hour,
         period_end=hour + timedelta(hours=1),
         sessions=[SessionUsage(session_id=message.session_id, sent=1, received=0)],

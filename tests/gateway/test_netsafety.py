@@ -89,3 +89,12 @@ def test_control_characters_and_spaces_are_refused(url, settings):
     settings.ALLOW_PRIVATE_URLS = True
     with pytest.raises(UnsafeUrl, match="control characters"):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[::ffff:127.0.0.1/", "http://[::1", "http://[]/", "https://[:::1]/", "http://a[b/"],
+)
+def test_a_malformed_host_is_refused_not_an_error(url):
+    with pytest.raises(UnsafeUrl):
+        check_url(url, allow_private=False)

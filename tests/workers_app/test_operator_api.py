@@ -98,10 +98,10 @@ def test_status_report_from_a_node_the_session_left_is_answered_but_not_applied(
 
 
 def test_a_former_nodes_reports_apply_where_it_served(node_api):
-    """A message's status applies whichever node reports it (the shared token names no node);
+    """A message's status applies from the node it was published to, after the session moved on;
     an incoming message only from a node that serves the session, or hands it over."""
-    message = OutboundMessageFactory()
     former = WorkerFactory()
+    message = OutboundMessageFactory(node_id=former.id)
     response = node_api.post(
         "/api/webhooks/message-status",
         {

@@ -22,7 +22,7 @@ from gateway.errors import GatewayError, envelope
 from gateway.metrics import CountedReport, node_report_counted
 from gateway.schema import error_answers
 from node_agent import protocol
-from sessions_app.errors import MessageNotFound
+from sessions_app.errors import MessageNotFound, SessionNotFound
 from sessions_app.media.api.views import media_file_response
 from sessions_app.media.selectors import media_get_for_node
 from sessions_app.media.services import media_descriptor, media_store_received
@@ -69,6 +69,8 @@ def apply_session_status(body: Any, node: NodeIdentity) -> dict[str, Any]:
         worker_id=worker_id,
     )
     applied = not worker_id or session.worker_id == worker_id
+    if not applied and not node.shared:  # not its session: tell it nothing of the session
+        raise SessionNotFound()
     return {"sessionId": session.id, "status": session.status, "applied": applied}
 
 
@@ -88,6 +90,7 @@ def status_report(body: Any, checker: serializers.Serializer | None = None) -> S
         wa_message_id=data.get("waMessageId", ""),
         error_code=error.get("code", ""),
         error_message=error.get("message", ""),
+        worker_id=data["workerId"],
     )
 
 
@@ -244,14 +247,17 @@ class ReportBatchApi(NodeApiView):
     )
     def post(self, request: Any) -> Any:
         data = _valid(ReportBatchInput, request.data)
+        node = self.node
         if data["workerId"]:
-            self.node.require(data["workerId"])
+            node.require(data["workerId"])
+            # The shared token names no node: the batch's own workerId speaks for its reports.
+            node = NodeIdentity(worker_id=data["workerId"])
         # Short transactions, not one for the batch: on SQLite a writer holds the one write
         # lock for its whole transaction, and a batch of 200 kept webhook deliveries and
         # sends waiting for it. Message statuses go in bulk (STATUS_RUN_MAX to a transaction),
         # other reports one by one; their webhook tasks are queued once, at the end.
         with emit_batch():
-            results = _batch_outcomes(data["reports"], self.node)
+            results = _batch_outcomes(data["reports"], node)
         for report, result in zip(data["reports"], results, strict=True):
             node_report_counted(KINDS[report["path"]], applied=result["status"] < 300)
         return envelope({protocol.RESULTS: results})

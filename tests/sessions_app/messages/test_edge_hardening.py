@@ -86,3 +86,22 @@ def test_a_bound_key_gets_its_own_copy_of_a_file_another_session_sent(api, user,
     assert first_file.id != second_file.id
     assert bound.get(f"/api/v1/media/{second_file.id}").status_code == 200
     assert bound.get(f"/api/v1/media/{first_file.id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({f"f{i}": "x" for i in range(1100)}, (400, "too_many_parts")),
+        ({"text": "x" * (25 * 1024 * 1024)}, (413, "payload_too_large")),
+    ],
+    ids=["1100 fields", "a 25 MB text field"],
+)
+def test_a_form_past_djangos_limits_is_4xx_and_sends_nothing(
+    api, user, published, settings, form, expected
+):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 24 * 1024 * 1024  # the default cap
+    session = ConnectedSessionFactory(owner=user)
+    body = {"sessionId": session.id, "to": "+6281200000001", "type": "text", "text": "hi", **form}
+    answer = api.post("/api/v1/messages", body, format="multipart")
+    assert (answer.status_code, answer.json()["error"]["code"]) == expected
+    assert published == []

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH
+from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH, SESSION_STATUS_PATH
 from sessions_app.media.models import MediaFile
 from sessions_app.messages.models import OutboundMessage
 from tests.factories import ConnectedSessionFactory, OutboundMessageFactory, WorkerFactory
@@ -96,7 +96,8 @@ def test_reports_about_another_nodes_session_are_refused_and_change_nothing(
     assert (status.status_code, status.json()["error"]["code"]) == (404, "message_not_found")
     claimed = {"sessionId": theirs.id, "workerId": "node-a", "status": "LOGGED_OUT"}
     answer = client.post("/api/webhooks/session-status", {**claimed, "timestamp": T0}, "json")
-    assert answer.json()["data"]["applied"] is False
+    # Not applied, and nothing of the session told (its status would leak).
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "session_not_found")
     reports = [
         {"path": MESSAGE_RECEIVED_PATH, "body": _received(theirs)},
         {"path": MESSAGE_STATUS_PATH, "body": _sent(theirs_message)},
@@ -153,6 +154,22 @@ def test_the_shared_token_still_works_but_a_report_naming_another_node_is_refuse
     assert right.status_code == 200
 
 
+def test_with_the_shared_token_the_node_a_report_or_its_batch_names_must_serve_it(node_api, fleet):
+    theirs = fleet["theirs"]  # on node-b
+    message = OutboundMessageFactory(session=theirs, node_id="node-b")
+    forged = {**_sent(message, "node-a"), "status": "failed", "error": {"code": "forged"}}
+    answer = node_api.post("/api/webhooks/message-status", forged, format="json")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "message_not_found")
+    status = {"sessionId": theirs.id, "status": "DISCONNECTED", "timestamp": T0}
+    batch = {"workerId": "node-a", "reports": [{"path": SESSION_STATUS_PATH, "body": status}]}
+    node_api.post("/api/webhooks/reports", batch, format="json")
+    theirs.refresh_from_db()
+    assert theirs.status == "CONNECTED"
+    assert OutboundMessage.objects.get(pk=message.pk).status == "queued"
+    applied = node_api.post("/api/webhooks/message-status", _sent(message, "node-b"), "json")
+    assert applied.status_code == 200
+
+
 def test_a_rotation_keeps_both_valid_until_the_old_one_is_revoked(fleet):
     old = fleet["client"]
     out = io.StringIO()
@@ -183,3 +200,11 @@ def test_an_operator_issues_a_credential_in_admin_and_sees_its_secret_once(admin
     listing = admin_client.get("/admin/workers_app/nodecredential/").content.decode()
     assert credential.prefix in listing
     assert secret not in listing
+
+
+@pytest.mark.parametrize("worker_id", ["bad id!", "register"])
+def test_admin_refuses_a_credential_for_a_malformed_or_reserved_node_id(admin_client, worker_id):
+    answer = admin_client.post("/admin/workers_app/nodecredential/add/", {"worker_id": worker_id})
+    assert answer.status_code == 200  # the form again, with its error
+    assert answer.context["adminform"].form.errors["worker_id"]
+    assert not NodeCredential.objects.filter(worker_id=worker_id).exists()
