@@ -61,7 +61,7 @@ def message_submit(
         if existing is not None:
             return _idempotent_repeat(existing, session, fingerprint), False
     # Refused before any media is read or kept: a refused request writes nothing.
-    if session.status != S.CONNECTED or not session.worker_id:
+    if not session.sendable:
         raise SessionNotConnected()
     new_number_cap_check(session=session, lock=False)
     carries_media = upload is not None or bool(values.get("media"))
@@ -111,7 +111,7 @@ def message_send(
     """
     body = {"to": to, "chatId": chat_jid, **payload}
     asked = request_hash or body
-    if session.status != S.CONNECTED or not session.worker_id:
+    if not session.sendable:
         raise SessionNotConnected()
     limits = limits_for(owner)
     try:
@@ -198,7 +198,7 @@ def number_check(
     """
     if session.owner_id != owner.pk:
         raise SessionNotFound()
-    if session.status != Session.Status.CONNECTED or not session.worker_id:
+    if not session.sendable:
         raise SessionNotConnected()
     answer = node_call(
         worker_id=session.worker_id,

@@ -125,6 +125,12 @@ class Session(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
 
+    @property
+    def sendable(self) -> bool:
+        """CONNECTED and placed on a node: what a send or a number check needs (else 409
+        `session_not_connected`)."""
+        return self.status == Session.Status.CONNECTED and bool(self.worker_id)
+
 
 def node_serves(node_id: str | None, *serving: str | None) -> bool:
     """Whether node `node_id` may report about a session or a message that `serving` names:

@@ -31,7 +31,6 @@ from sessions_app.messages.api.serializers import (
 )
 from sessions_app.messages.selectors import HISTORY_LIMIT_MAX
 from sessions_app.sessions.api.views import SessionApiView
-from sessions_app.sessions.models import Session
 from sessions_app.sessions.selectors import session_get
 
 TAG_MESSAGES = ["messages"]
@@ -292,7 +291,7 @@ class ContactCheckApi(SessionApiView):
         session = self.get_session(session_id)
         query = ContactCheckQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        if session.status != Session.Status.CONNECTED:
+        if not session.sendable:
             raise SessionNotConnected()  # before it is counted: no check can happen
         policy = {
             "limit": self.limits.number_checks_per_minute,
