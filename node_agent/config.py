@@ -63,6 +63,8 @@ class NodeConfig:
     send_retry_max_s: float = _var("WORKER_SEND_RETRY_MAX_S", 60.0)
     # How often the node's traffic per completed UTC hour is counted and reported (usage.py).
     usage_report_interval_s: float = _var("WORKER_USAGE_REPORT_INTERVAL_S", 3600.0)
+    # Under load, how long the outbox waits for a batch to fill before it sends (outbox.py).
+    report_linger_s: float = _var("WORKER_REPORT_LINGER_S", 0.05)
     sandbox_network_path: str = _var("SANDBOX_NETWORK_PATH", "data/sandbox-network.sqlite3")
     sandbox_qr_first_ttl_s: float = _var("SANDBOX_QR_FIRST_TTL_S", 60.0)
     sandbox_qr_ttl_s: float = _var("SANDBOX_QR_TTL_S", 20.0)
@@ -225,6 +227,7 @@ POSITIVE = frozenset(
 )
 NOT_NEGATIVE = frozenset(
     {
+        "WORKER_REPORT_LINGER_S",
         "SANDBOX_CONNECT_DELAY_S",
         "SANDBOX_DELIVERY_DELAY_S",
         "SANDBOX_READ_DELAY_S",

@@ -10,8 +10,12 @@ and 429 (a refused credential keeps the reports until the node has one that work
 the backend refused (4xx, in the batch's results or for a lone report) is refused for good,
 so it is logged and dropped. A report is deleted only after that verdict, so a crash or restart
 resends it (the backend applies reports idempotently). A backend without the batch route (404) gets
-one report a request. Before a request leaves, the outbox is made durable (NodeDatabase.sync: one
-fsync for all the writes since the last), so a power cut never takes back what the backend was told.
+one report a request. Under load (a request went out less than BUSY_WINDOW_S ago) the sender waits
+`linger_s` for a batch to fill before it sends one that is not full, as Kafka's `linger.ms`
+does: fewer, fuller requests cost the backend far less per report; a report after a quiet spell
+(a QR code, a lone message) goes at once. Before a request leaves, the outbox is made durable
+(NodeDatabase.sync: one fsync for all the writes since the last), so a power cut never takes back
+what the backend was told.
 """
 
 from __future__ import annotations
@@ -29,13 +33,24 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 5.0
 JOIN_TIMEOUT_S = 20.0  # longer than one request's timeouts
+BUSY_WINDOW_S = 1.0
 
 
 class OutboxSender:
     """Drain `db`'s outbox to the backend from one daemon thread."""
 
-    def __init__(self, db: NodeDatabase, base_url: str, token: str, worker_id: str = "") -> None:
+    def __init__(
+        self,
+        db: NodeDatabase,
+        base_url: str,
+        token: str,
+        worker_id: str = "",
+        *,
+        linger_s: float = 0.0,
+    ) -> None:
         self._db = db
+        self._linger_s = linger_s
+        self._busy_until = 0.0  # monotonic time until which a new report lingers
         self._client = BackendClient(base_url, token)
         self._worker_id = worker_id
         self._batches = True  # until a backend answers that it takes none
@@ -69,12 +84,14 @@ class OutboxSender:
         attempt = 0
         while not self._stop.is_set():
             self._wake.clear()
-            reports = one_request(
-                self._db.outbox_batch(protocol.REPORT_BATCH_MAX if self._batches else 1)
-            )
+            limit = protocol.REPORT_BATCH_MAX if self._batches else 1
+            reports = one_request(self._db.outbox_batch(limit))
             if not reports:
                 self._wake.wait(IDLE_WAIT_S)
                 continue
+            if len(reports) < limit and time.monotonic() < self._busy_until:
+                self._stop.wait(self._linger_s)  # let the batch fill (module docstring)
+                reports = one_request(self._db.outbox_batch(limit))
             self._db.sync()
             answer, verdicts = self._send(reports)
             if verdicts is None:
@@ -92,6 +109,8 @@ class OutboxSender:
                 self._stop.wait(delay_s)
                 continue
             attempt = 0
+            if self._linger_s:
+                self._busy_until = time.monotonic() + BUSY_WINDOW_S
             for report, (status, reason) in zip(reports, verdicts, strict=False):
                 if not 200 <= status < 300:
                     log.error(

@@ -52,7 +52,11 @@ class NodeRuntime:
         self.config = config
         self.db = NodeDatabase(config.node_db_path)
         self.outbox = OutboxSender(
-            self.db, config.backend_url, config.backend_auth_token, config.worker_id
+            self.db,
+            config.backend_url,
+            config.backend_auth_token,
+            config.worker_id,
+            linger_s=config.report_linger_s,
         )
         self.reporter = Reporter(self.db, self.outbox.wake, config.worker_id)
         self.shared: SharedSessionStore | None = None

@@ -67,6 +67,11 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# The chain of a request to /api/ authenticated by its key or node token (gateway/wsgi.py).
+API_MIDDLEWARE = [
+    "gateway.bodylimits.BodyLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+]
 
 ROOT_URLCONF = "gateway.urls"
 WSGI_APPLICATION = "gateway.wsgi.application"

@@ -122,3 +122,16 @@ def test_a_backend_without_batches_gets_one_report_a_request(runtime, backend, f
     outbox_drained(runtime)
     assert accepted_statuses(backend) == ["INITIALIZING", "QR_REQUIRED", "CONNECTED"]
     assert len(backend.received(SESSION_STATUS_PATH)) == 3
+
+
+def test_under_load_a_batch_lingers_to_fill_and_after_a_quiet_spell_a_report_goes_alone(
+    make_runtime, backend
+):
+    runtime = make_runtime(report_linger_s=0.5)
+    runtime.reporter.session_status("x", "INITIALIZING")  # quiet before: it goes alone
+    wait_until(lambda: backend.batches, message="the first batch")
+    for n in range(5):  # a request went out a moment ago: these wait for one another
+        runtime.reporter.message_status("x", f"msg_{n}", "sent", wa_message_id=f"WA{n}")
+    outbox_drained(runtime)
+    # The first alone, then the five together (without the linger: a request for the first).
+    assert [len(batch["paths"]) for batch in backend.batches] == [1, 5]
