@@ -58,6 +58,17 @@ class OutboxSender:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def for_node(cls, db: NodeDatabase, config: Any) -> OutboxSender:
+        """Return the sender of a node's NodeConfig `config`."""
+        return cls(
+            db,
+            config.backend_url,
+            config.backend_auth_token,
+            config.worker_id,
+            linger_s=config.report_linger_s,
+        )
+
     def start(self) -> None:
         """Start the sender thread (idempotent)."""
         if self._thread is None:

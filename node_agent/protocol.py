@@ -15,107 +15,25 @@ library only. JSON on the wire is camelCase; here fields are snake_case and
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-W = TypeVar("W", bound="Wire")
-
-# --- Queues and node ids -----------------------------------------------------------------------
-
-NODE_QUEUE_PREFIX = "node."
-
-
-def node_queue(worker_id: str) -> str:
-    """Return the Celery queue a node consumes: `node.<workerId>`."""
-    return f"{NODE_QUEUE_PREFIX}{worker_id}"
-
-
-# A node id (WORKER_ID): 1-64 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or
-# digit. It names the node's queue and its URLs; the node refuses to start with another, and the
-# backend refuses to register one.
-WORKER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", re.ASCII)
-# Fixed segments of the operator routes under /api/admin/workers/: a node with such an id could
-# not be reached at /api/admin/workers/<id> (a test checks the list against the URLconf).
-RESERVED_WORKER_IDS = frozenset({"register", "rebalance"})
-
-
-def worker_id_error(worker_id: str) -> str | None:
-    """Return why `worker_id` is not a valid node id, or None when it is."""
-    if not WORKER_ID_PATTERN.fullmatch(worker_id):
-        return (
-            "must be 1-64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
-    if worker_id in RESERVED_WORKER_IDS:
-        return f"{worker_id!r} is reserved by the backend's API"
-    return None
-
-
-# --- Messages and JIDs -------------------------------------------------------------------------
-
-# Every message type: the backend accepts these on POST /api/v1/messages and a
-# node hands them to its engine.
-MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
-MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction")
-
-# Keys of an incoming message that are its content: kept in the node's history and passed on in
-# the message-received report.
-INCOMING_CONTENT_KEYS = tuple(
-    "text media location contact reaction quotedId mentions pushName isGroup senderJid".split()
+# Re-exported: `protocol.X` names every part of the protocol.
+from node_agent.wire import (  # noqa: F401
+    INCOMING_CONTENT_KEYS,
+    MEDIA_DESCRIPTOR_KEYS,
+    MEDIA_TYPES,
+    MESSAGE_TYPES,
+    NODE_QUEUE_PREFIX,
+    RESERVED_WORKER_IDS,
+    USER_SERVER,
+    WORKER_ID_PATTERN,
+    Wire,
+    camel,
+    digits,
+    node_queue,
+    user_jid,
+    worker_id_error,
 )
-# A file on the wire (a send payload's `media`, an upload's answer): what the backend keeps of it.
-MEDIA_DESCRIPTOR_KEYS = ("id", "mimetype", "filename", "size", "sha256")
-
-# The server of a phone number's JID (`<E.164 digits>@s.whatsapp.net`); `c.us` is its legacy name.
-USER_SERVER = "s.whatsapp.net"
-
-
-def digits(value: object) -> str:
-    """Return only the ASCII digits of `value` as text ("+62 812-0" → "628120")."""
-    return "".join(c for c in str(value or "") if c in "0123456789")
-
-
-def user_jid(phone: object) -> str:
-    """Return the user JID of a phone number (its digits) on WhatsApp's user server."""
-    return f"{digits(phone)}@{USER_SERVER}"
-
-
-# --- Wire conversion ---------------------------------------------------------------------------
-
-
-def camel(name: str) -> str:
-    """Return the wire name of a field: `qr_expires_at` → `qrExpiresAt`."""
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-@dataclasses.dataclass(frozen=True)
-class Wire:
-    """A message of the protocol; fields are snake_case, the wire form is camelCase JSON.
-
-    `DROP_NONE`: fields whose value is None are left out of the wire form (reports) rather
-    than sent as null (task arguments)."""
-
-    DROP_NONE: ClassVar[bool] = False
-
-    def to_wire(self) -> dict[str, Any]:
-        """Return the camelCase dict sent on the wire."""
-        values = ((camel(item.name), getattr(self, item.name)) for item in dataclasses.fields(self))
-        return {key: value for key, value in values if value is not None or not self.DROP_NONE}
-
-    @classmethod
-    def from_wire(cls: type[W], body: Mapping[str, Any]) -> W:
-        """Read the wire form; unknown keys are ignored (a newer peer), missing ones defaulted.
-
-        Raises TypeError when a required field is missing."""
-        names = {camel(item.name): item.name for item in dataclasses.fields(cls)}
-        return cls(**{names[key]: value for key, value in body.items() if key in names})
-
-    @classmethod
-    def wire_fields(cls) -> tuple[str, ...]:
-        """Return the camelCase names of the fields (the backend's serializers must match)."""
-        return tuple(camel(item.name) for item in dataclasses.fields(cls))
-
 
 # --- Tasks: backend → node ---------------------------------------------------------------------
 
@@ -234,6 +152,20 @@ NOT_CONNECTED = "session_not_connected"
 
 
 @dataclasses.dataclass(frozen=True)
+class GroupCall(NodeTask):
+    """RPC: one group operation `op` (OPS) of a session, with its `params` (node_agent/
+    group_calls.py lists each one's). `{"result": ...}` or `{"error": code, "message": str}`."""
+
+    OPS: ClassVar[tuple[str, ...]] = ("list", "info", "create", "participants", "invite_link")
+    OPS += ("invite_info", "join", "update", "leave")
+    name: ClassVar[str] = TASK_PREFIX + "group_call"
+    rpc: ClassVar[bool] = True
+    session_id: str
+    op: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class SandboxAction(NodeTask):
     """Simulate the phone of a sandbox session: `scan` {phoneNumber?, qrString?}, `incoming`
     {from, type, text?, media?, location?, contact?}, `logout` or `disconnect` (no params)."""
@@ -245,7 +177,7 @@ class SandboxAction(NodeTask):
 
 
 NODE_TASKS: tuple[type[NodeTask], ...] = (SessionStart, SessionStop, SessionLogout, SessionDelete)
-NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction)
+NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction, GroupCall)
 
 # --- Reports: node → backend -------------------------------------------------------------------
 

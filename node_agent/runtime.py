@@ -31,6 +31,7 @@ from node_agent.engine_events import EngineEvents
 from node_agent.engines.base import Engine, holding_engine
 from node_agent.engines.sandbox import SandboxEngine
 from node_agent.engines.whatsapp import WhatsAppEngine, neonize_installed
+from node_agent.group_calls import GroupCalls
 from node_agent.messages import Messages
 from node_agent.outbox import OutboxSender
 from node_agent.reports import Reporter
@@ -51,13 +52,7 @@ class NodeRuntime:
     def __init__(self, config: NodeConfig, engines: dict[str, Engine] | None = None) -> None:
         self.config = config
         self.db = NodeDatabase(config.node_db_path)
-        self.outbox = OutboxSender(
-            self.db,
-            config.backend_url,
-            config.backend_auth_token,
-            config.worker_id,
-            linger_s=config.report_linger_s,
-        )
+        self.outbox = OutboxSender.for_node(self.db, config)
         self.reporter = Reporter(self.db, self.outbox.wake, config.worker_id)
         self.shared: SharedSessionStore | None = None
         if config.session_store_url:
@@ -74,6 +69,7 @@ class NodeRuntime:
         self.messages = Messages(self.db, self.reporter, self.engines, self.shared)
         self.send_queue = SendQueue(self.messages, self.message_send, config)
         self.checks = NumberChecks(self.db, self.engines)
+        self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
@@ -162,6 +158,7 @@ class NodeRuntime:
                 )
         self.outbox.stop(flush_timeout_s=flush_timeout_s)
         self.db.close()
+        self.groups.store.close()
         if self.shared is not None:
             self.shared.close()
 

@@ -10,6 +10,8 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # `desired`: running (resume it here), stopped (keep it here, off) or moved (it runs on another
@@ -213,3 +215,17 @@ USAGE_COUNTS_SQL = (
     " AND created_at >= ? AND created_at < ?)"
     " GROUP BY session_id ORDER BY session_id"
 )
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one write transaction of `conn` (opened by `open_sqlite`, so in
+    autocommit mode, where the sqlite3 module's own `with conn` opens none): committed at its
+    end, rolled back if it raises. The caller holds the connection's lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

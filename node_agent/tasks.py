@@ -96,6 +96,13 @@ def check_number(**kwargs: Any) -> dict[str, Any]:
     return get_runtime().check_number(protocol.CheckNumber.from_wire(kwargs))
 
 
+@shared_task(**task_options(protocol.GroupCall))
+def group_call(**kwargs: Any) -> dict[str, Any]:
+    """Run one group operation of a session (node_agent/group_calls.py): `{result}` or
+    `{error, message}`."""
+    return get_runtime().groups.call(protocol.GroupCall.from_wire(kwargs))
+
+
 @shared_task(**task_options(protocol.SandboxAction))
 def sandbox_action(**kwargs: Any) -> None:
     """Simulate a phone action on a sandbox session: scan, incoming, logout or disconnect."""

@@ -46,6 +46,21 @@ class TransientSendError(SendError):
     """A later try may succeed (e.g. `session_not_connected`); nothing was sent."""
 
 
+class GroupError(Exception):
+    """WhatsApp refused a group call, or the group is not known: `code` says which.
+
+    Codes (the backend answers each with its own 4xx): `group_not_found`, `not_admin`,
+    `not_participant`, `invite_invalid` (an unknown, revoked or expired invite code),
+    `already_participant`, `session_not_connected`, `groups_unsupported` (the engine has no
+    groups), `whatsapp_error` (anything else WhatsApp said; `message` holds its words).
+    """
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message or code
+
+
 class Engine(abc.ABC):
     """One WhatsApp connection library behind the node runtime."""
 
@@ -112,6 +127,52 @@ class Engine(abc.ABC):
     def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
         """Run a simulated phone action (sandbox only)."""
         raise NotImplementedError(f"engine {self.name!r} has no simulated actions")
+
+    # --- Groups (node_agent/groups.py documents the shapes; GroupError for every refusal) ---
+
+    def groups_joined(self, session_id: str) -> list[dict[str, Any]]:
+        """Return every group the account is in, as GroupInfo dicts, in one WhatsApp call."""
+        raise GroupError("groups_unsupported")
+
+    def group_info(self, session_id: str, group_jid: str) -> dict[str, Any]:
+        """Return one group's GroupInfo."""
+        raise GroupError("groups_unsupported")
+
+    def group_create(
+        self, session_id: str, subject: str, participants: list[str]
+    ) -> dict[str, Any]:
+        """Create a group of `participants` (JIDs) with the account as its owner; return its
+        GroupInfo."""
+        raise GroupError("groups_unsupported")
+
+    def group_participants(
+        self, session_id: str, group_jid: str, action: str, participants: list[str]
+    ) -> list[dict[str, Any]]:
+        """`action` (add | remove | promote | demote) each of `participants` (JIDs); return one
+        ParticipantResult per JID, in the order given."""
+        raise GroupError("groups_unsupported")
+
+    def group_invite_link(self, session_id: str, group_jid: str, reset: bool = False) -> str:
+        """Return the group's invite link (`https://chat.whatsapp.com/<code>`); `reset` revokes
+        the current one and returns its successor."""
+        raise GroupError("groups_unsupported")
+
+    def group_invite_info(self, session_id: str, code: str) -> dict[str, Any]:
+        """Return the GroupInfo WhatsApp shows for an invite `code` before joining."""
+        raise GroupError("groups_unsupported")
+
+    def group_join(self, session_id: str, code: str) -> str:
+        """Join the group of invite `code`; return its JID."""
+        raise GroupError("groups_unsupported")
+
+    def group_update(self, session_id: str, group_jid: str, changes: dict[str, Any]) -> None:
+        """Apply `changes` (GroupChanges: subject, description, announce, locked,
+        joinApproval, picture) in order; the first refusal raises."""
+        raise GroupError("groups_unsupported")
+
+    def group_leave(self, session_id: str, group_jid: str) -> None:
+        """Leave the group."""
+        raise GroupError("groups_unsupported")
 
     @abc.abstractmethod
     def shutdown(self) -> None:

@@ -20,6 +20,8 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
   `SANDBOX_RECONNECT_DELAY_S` (2 s). `logout` action: `logged_out` (`logged_out_from_phone`).
 - Resuming with credentials whose device the network no longer knows: `logged_out`
   (`device_removed`).
+- Groups among sandbox sessions and contacts, with WhatsApp's rules and two more magic numbers
+  (sandbox_groups: `…98` refuses being added, so it takes an invite).
 
 Every type is accepted (text, image, video, audio, voice, document, sticker, location,
 contact, reaction). Every message sent lands in the shared network's ledger (see sandbox_network)
@@ -42,6 +44,7 @@ from node_agent import protocol
 from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
+from node_agent.engines.sandbox_groups import SandboxGroups
 from node_agent.engines.sandbox_network import SandboxNetwork
 from node_agent.engines.sandbox_phone import SandboxPhone
 from node_agent.scheduler import Scheduler
@@ -81,7 +84,7 @@ class _Session:
     gen: int = 0
 
 
-class SandboxEngine(SandboxPhone, Engine):
+class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
     """Simulated sessions of this node, linked through the shared SandboxNetwork."""
 
     name = "sandbox"
@@ -317,3 +320,5 @@ class SandboxEngine(SandboxPhone, Engine):
             self._sessions.clear()
         self._scheduler.stop()
         self._network.close()
+        if self._group_net is not None:
+            self._group_net.close()

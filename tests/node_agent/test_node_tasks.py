@@ -12,6 +12,7 @@ WIRE_NAMES = {
     "node_agent.tasks.messages_list": tasks.messages_list,
     "node_agent.tasks.check_number": tasks.check_number,
     "node_agent.tasks.sandbox_action": tasks.sandbox_action,
+    "node_agent.tasks.group_call": tasks.group_call,
 }
 
 
@@ -31,6 +32,7 @@ def test_rpc_tasks_store_their_answer_and_are_acknowledged_early():
     assert {t.name for t in protocol.NODE_TASKS if t.rpc} == {
         "node_agent.tasks.messages_list",
         "node_agent.tasks.check_number",
+        "node_agent.tasks.group_call",
     }
 
 
