@@ -11,3 +11,16 @@ class PublicIdConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+class GroupJidConverter:
+    """A group in a URL: its JID (`120363…@g.us`, or the older `<phone>-<time>@g.us`) or the
+    digits before `@g.us`; Python gets the whole JID."""
+
+    regex = r"[0-9]{5,30}(?:-[0-9]{5,20})?(?:@g\.us)?"
+
+    def to_python(self, value: str) -> str:
+        return value if value.endswith("@g.us") else f"{value}@g.us"
+
+    def to_url(self, value: str) -> str:
+        return value

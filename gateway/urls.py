@@ -6,12 +6,13 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing.overview import overview
-from gateway.converters import PublicIdConverter
+from gateway.converters import GroupJidConverter, PublicIdConverter
 from gateway.health import health
 from gateway.metrics_web import metrics
 from sessions_app.messages.api.views import MessageSendApi
 
 register_converter(PublicIdConverter, "id")
+register_converter(GroupJidConverter, "group")
 
 handler404 = "gateway.errors.handler404"
 handler500 = "gateway.errors.handler500"

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 LIST_MAX_AGE_S = 300.0
 BUSY_TIMEOUT_S = 10.0
-LIST_LIMIT_MAX = 500
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_groups (
     session_id TEXT NOT NULL,
@@ -158,7 +157,7 @@ class GroupCalls:
             return {"error": "bad_request", "message": f"bad parameters: {exc}"}
 
     def _list(self, engine: Engine, session_id: str, p: dict[str, Any]) -> dict[str, Any]:
-        limit = min(max(int(p.get("limit") or 100), 1), LIST_LIMIT_MAX)
+        limit = min(max(int(p.get("limit") or 100), 1), groups.LIST_LIMIT_MAX)
         offset = max(int(p.get("offset") or 0), 0)
         last = self.store.refreshed(session_id)
         if p.get("refresh") or last is None or self._clock() - last[1] > LIST_MAX_AGE_S:

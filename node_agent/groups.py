@@ -31,6 +31,7 @@ from typing import Any
 
 GROUP_SERVER = "g.us"
 SUBJECT_MAX = 100
+LIST_LIMIT_MAX = 500  # groups in one page of a listing
 DESCRIPTION_MAX = 2048
 PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
 PARTICIPANT_RESULTS = (

@@ -166,3 +166,46 @@ class DeliveryInProgress(Conflict):
 class ReplayWindowPassed(Conflict):
     code = "replay_window_passed"
     message = "This delivery is too old to replay."
+
+
+# --- Groups (what WhatsApp said, node_agent.engines.base.GroupError's codes) --------------------
+
+
+class GroupNotFound(NotFound):
+    code = "group_not_found"
+    message = "No such group, or this account cannot see it."
+
+
+class GroupNotAdmin(GatewayError):
+    code = "not_admin"
+    message = "Only the group's admins can do this."
+    http_status = 403
+
+
+class GroupNotParticipant(GatewayError):
+    code = "not_participant"
+    message = "This account is not in the group."
+    http_status = 403
+
+
+class GroupInviteInvalid(NotFound):
+    code = "invite_invalid"
+    message = "This invite link or code is not valid (revoked, expired or unknown)."
+
+
+class GroupAlreadyParticipant(Conflict):
+    code = "already_participant"
+    message = "This account is in the group already."
+
+
+class GroupsUnsupported(Conflict):
+    code = "groups_unsupported"
+    message = "This session's engine has no groups."
+
+
+class WhatsAppRefused(GatewayError):
+    """WhatsApp refused a call for a reason the gateway has no code of; `message` is its words."""
+
+    code = "whatsapp_error"
+    message = "WhatsApp refused the request."
+    http_status = 422
