@@ -76,6 +76,7 @@ REPORT_KINDS = (
     "session_status",
     "message_status",
     "message_received",
+    "group_event",
     "media",
     "usage",
     "register",

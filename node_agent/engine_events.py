@@ -12,6 +12,7 @@ status is that node's to report), and linking progress of a session no longer wa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from node_agent.database import NodeDatabase
@@ -40,6 +41,8 @@ class EngineEvents:
         self._reporter = reporter
         self._messages = messages
         self._sharing = sharing
+        # Called after a `group` event is reported (the node's group store forgets its copy).
+        self.on_group: Callable[[str, dict[str, Any]], None] | None = None
 
     def handle(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         """Apply one engine event; unknown kinds are logged and ignored."""
@@ -101,6 +104,10 @@ class EngineEvents:
             self._messages.receipt(data["wa_message_id"], data["status"])
         elif kind == "receipts":
             self._receipts(data["receipts"])
+        elif kind == "group":
+            self._reporter.group_event(session_id, data)
+            if self.on_group is not None:
+                self.on_group(session_id, data)
         else:
             log.warning("unknown engine event %s for %s", kind, session_id)
 

@@ -98,6 +98,13 @@ class GroupStore:
                 "DELETE FROM session_groups WHERE session_id = ? AND jid = ?", (session_id, jid)
             )
 
+    def stale(self, session_id: str) -> None:
+        """Make the session's next listing ask WhatsApp."""
+        with self._lock:
+            self._conn.execute(
+                "DELETE FROM session_groups_refreshed WHERE session_id = ?", (session_id,)
+            )
+
     def refreshed(self, session_id: str) -> tuple[str, float] | None:
         """Return (ISO time, monotonic seconds) of the session's last fill, or None."""
         with self._lock:
@@ -139,6 +146,13 @@ class GroupCalls:
         self._engines = engines
         self._clock = clock
         self.store = GroupStore(db_path)
+
+    def changed(self, session_id: str, event: dict[str, Any]) -> None:
+        """A `group` event of the session's engine: its copy of the group is stale (forgotten
+        when the session left it, else the next listing asks WhatsApp again)."""
+        if event.get("event") == "left":
+            self.store.drop(session_id, str(event.get("group")))
+        self.store.stale(session_id)
 
     def call(self, task: protocol.GroupCall) -> dict[str, Any]:
         """Run one operation; return its answer (module docstring). Never raises for a refusal."""

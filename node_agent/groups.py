@@ -48,7 +48,6 @@ PARTICIPANT_RESULTS = (
 CHANGE_KEYS = ("subject", "description", "announce", "locked", "joinApproval", "picture")
 INVITE_LINK_PREFIX = "https://chat.whatsapp.com/"
 _GROUP_JID = re.compile(r"[0-9]{5,30}(-[0-9]{5,20})?@g\.us")
-_INVITE_CODE = re.compile(r"[A-Za-z0-9]{10,40}")
 
 
 def group_jid(value: str) -> str | None:
@@ -59,16 +58,15 @@ def group_jid(value: str) -> str | None:
     return value if _GROUP_JID.fullmatch(value) else None
 
 
+# An invite as users paste it: a link (`https://chat.whatsapp.com/<code>`, the scheme optional)
+# or the code alone.
+INVITE_PATTERN = r"^(?:(?:https?://)?chat\.whatsapp\.com/)?([A-Za-z0-9]{10,40})/?$"
+
+
 def invite_code(value: str) -> str | None:
-    """Return the invite code of a link (`https://chat.whatsapp.com/<code>`) or a bare code,
-    else None."""
-    value = value.strip()
-    for prefix in (INVITE_LINK_PREFIX, "chat.whatsapp.com/", "http://chat.whatsapp.com/"):
-        if value.startswith(prefix):
-            value = value[len(prefix) :]
-            break
-    value = value.split("?", 1)[0].rstrip("/")
-    return value if _INVITE_CODE.fullmatch(value) else None
+    """Return the invite code of a link or a bare code (INVITE_PATTERN), else None."""
+    found = re.fullmatch(INVITE_PATTERN[1:-1], value.strip())
+    return found.group(1) if found else None
 
 
 def participant(

@@ -188,6 +188,7 @@ MEDIA_UPLOAD_PATH = "/api/webhooks/media"
 REPORTS_PATH = "/api/webhooks/reports"
 REGISTER_PATH = "/api/admin/workers/register"
 USAGE_REPORT_PATH = "/api/webhooks/usage-report"
+GROUP_EVENT_PATH = "/api/webhooks/group-event"
 
 
 def heartbeat_path(worker_id: str) -> str:
@@ -270,8 +271,30 @@ class UsageReport(NodeReport):
     sessions: list[dict[str, Any]]
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupEventReport(NodeReport):
+    """A group the session is in changed (GROUP_EVENTS): `event_id` (unique per change: the
+    backend emits one webhook event per id), `group` (its JID), `by` (who did it, a JID, when
+    WhatsApp says), `data`: joined {info: GroupInfo | null}; left {}; participants {action: add
+    | remove | promote | demote, participants: [JID]}; updated {changes: {subject?,
+    description?, announce?, locked?, joinApproval?, picture?: bool (set or removed)}}."""
+
+    PATH: ClassVar[str] = GROUP_EVENT_PATH
+    session_id: str
+    event: str
+    event_id: str
+    group: str
+    data: dict[str, Any]
+    by: str | None = None
+    worker_id: str = ""
+    timestamp: str = ""
+
+
+GROUP_EVENTS = ("joined", "left", "participants", "updated")
+
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).
 BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)
+BATCHED_PATHS += (GROUP_EVENT_PATH,)
 REPORT_BATCH_MAX = 200
 
 

@@ -123,6 +123,25 @@ class Reporter:
         self._wake()
         return body
 
+    def group_event(self, session_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """Queue a group-event report of an engine's `group` event (its keys: `event`,
+        `event_id`, `group`, `data`, `by`?); return the body."""
+        with self.lock:
+            body = self._queue(
+                protocol.GroupEventReport(
+                    session_id=session_id,
+                    event=event["event"],
+                    event_id=event["event_id"],
+                    group=event["group"],
+                    data=event.get("data") or {},
+                    by=event.get("by") or None,
+                    worker_id=self.worker_id,
+                    timestamp=self._next_ts(),
+                )
+            )
+        self._wake()
+        return body
+
     def message_received(self, session_id: str, incoming: dict[str, Any]) -> dict[str, Any]:
         """Queue a message-received report for an engine's `incoming` dict; return the body.
 

@@ -71,6 +71,7 @@ class NodeRuntime:
         self.checks = NumberChecks(self.db, self.engines)
         self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
+        self._events.on_group = self.groups.changed
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
         self._lifecycle = threading.Lock()

@@ -16,6 +16,8 @@ method waits on it), with these kinds and `data` keys:
   protocol.INCOMING_CONTENT_KEYS; its types protocol.MESSAGE_TYPES)
 - `receipt`: `wa_message_id`, `status` (`delivered` | `read`)
 - `receipts`: `receipts`, a list of `{wa_message_id, status}` (several `receipt`s, in order)
+- `group`: `event` (joined | left | participants | updated), `event_id` (unique per change),
+  `group` (its JID), `by` (who did it, or None), `data` (protocol.GroupEventReport's)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.
 """

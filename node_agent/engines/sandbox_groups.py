@@ -11,6 +11,8 @@ sessions, on one node or two, can be in one group. What it simulates:
   the subject, description and picture unless the group is `locked`. A non-member is refused
   `not_participant`, an unknown group `group_not_found`, an unknown invite `invite_invalid`.
 - Joining by invite adds the session as a member (joining again is harmless); leaving removes it.
+- Every change is told to the members' sessions held by the same engine as `group` events
+  (joined, left, participants, updated), as WhatsApp tells every member.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS sandbox_group_members (
 );
 """
 _SETTINGS = ("announce", "locked", "joinApproval")
+_DONE = ("added", "removed", "promoted", "demoted")
 
 
 def _code() -> str:
@@ -286,6 +289,29 @@ class SandboxGroups:
                 self._group_net = SandboxGroupNetwork(self._config.sandbox_network_path)
             return self._group_net, me
 
+    def _tell(self, group_jid: str, by: str, notices: list[tuple[str, str, dict]]) -> None:
+        """Emit `group` events to this engine's connected sessions among `notices` (member JID,
+        event, data), from the scheduler thread, as WhatsApp tells every member of a change.
+        Sessions on other nodes are not told (they see the change on their next listing)."""
+        change = secrets.token_hex(8)
+        with self._lock:
+            held = {
+                protocol.user_jid(s.credentials["phoneNumber"]): s
+                for s in self._sessions.values()
+                if s.state == "connected" and s.credentials
+            }
+            for member, event, data in notices:
+                session = held.get(member)
+                if session is not None:
+                    payload = {"event": event, "event_id": change, "group": group_jid}
+                    self._later(0, session, self._group_emit, {**payload, "by": by, "data": data})
+
+    def _group_emit(self, session: Any, payload: dict[str, Any]) -> None:
+        self.emit(session.session_id, "group", **payload)
+
+    def _members(self, info: dict[str, Any]) -> list[str]:
+        return [p["jid"] for p in info["participants"]]
+
     def groups_joined(self, session_id: str) -> list[dict[str, Any]]:
         net, me = self._groups(session_id)
         return net.of_member(me)
@@ -298,13 +324,28 @@ class SandboxGroups:
         self, session_id: str, subject: str, participants: list[str]
     ) -> dict[str, Any]:
         net, me = self._groups(session_id)
-        return net.create(me, subject, participants)
+        info = net.create(me, subject, participants)
+        self._tell(info["id"], me, [(m, "joined", {"info": info}) for m in self._members(info)])
+        return info
 
     def group_participants(
         self, session_id: str, group_jid: str, action: str, participants: list[str]
     ) -> list[dict[str, Any]]:
         net, me = self._groups(session_id)
-        return net.participants(me, group_jid, action, participants)
+        results = net.participants(me, group_jid, action, participants)
+        done = [r["jid"] for r in results if r["result"] in _DONE]
+        if done:
+            info = net.info(group_jid)
+            notice = {"action": action, "participants": done}
+            notices = [(m, "participants", notice) for m in self._members(info) if m not in done]
+            if action == "add":
+                notices += [(m, "joined", {"info": info}) for m in done]
+            elif action == "remove":
+                notices += [(m, "left", {}) for m in done]
+            else:
+                notices += [(m, "participants", notice) for m in done]
+            self._tell(group_jid, me, notices)
+        return results
 
     def group_invite_link(self, session_id: str, group_jid: str, reset: bool = False) -> str:
         net, me = self._groups(session_id)
@@ -316,12 +357,25 @@ class SandboxGroups:
 
     def group_join(self, session_id: str, code: str) -> str:
         net, me = self._groups(session_id)
-        return net.join(me, code)
+        before = self._members(net.info(net.by_code(code)))
+        group_jid = net.join(me, code)
+        if me not in before:
+            info = net.info(group_jid)
+            notice = {"action": "add", "participants": [me]}
+            notices = [(m, "participants", notice) for m in before]
+            self._tell(group_jid, me, [*notices, (me, "joined", {"info": info})])
+        return group_jid
 
     def group_update(self, session_id: str, group_jid: str, changes: dict[str, Any]) -> None:
         net, me = self._groups(session_id)
         net.update(me, group_jid, changes)
+        told = {k: (v is not None if k == "picture" else v) for k, v in changes.items()}
+        members = self._members(net.info(group_jid))
+        self._tell(group_jid, me, [(m, "updated", {"changes": told}) for m in members])
 
     def group_leave(self, session_id: str, group_jid: str) -> None:
         net, me = self._groups(session_id)
         net.leave(me, group_jid)
+        notice = {"action": "remove", "participants": [me]}
+        others = [(m, "participants", notice) for m in self._members(net.info(group_jid))]
+        self._tell(group_jid, me, [*others, (me, "left", {})])

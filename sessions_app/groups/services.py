@@ -14,7 +14,8 @@ from django.conf import settings
 from gateway.errors import GatewayError
 from node_agent.protocol import NOT_CONNECTED, GroupCall
 from sessions_app import errors
-from sessions_app.sessions.models import Session
+from sessions_app.sessions.models import Session, node_serves
+from sessions_app.webhooks.events import event_emit
 from workers_app.errors import NodeRequestFailed
 from workers_app.node_client import node_call
 
@@ -60,3 +61,39 @@ def group_call(*, session: Session, op: str, **params: Any) -> Any:
     if refusal is errors.WhatsAppRefused:
         raise refusal(f"WhatsApp refused: {str(answer.get('message') or code)[:300]}")
     raise refusal()
+
+
+def group_event_apply(
+    *,
+    session_id: str,
+    event: str,
+    event_id: str,
+    group: str,
+    by: str | None,
+    data: dict[str, Any],
+    node_id: str | None = None,
+    claimed: str = "",
+) -> None:
+    """Apply a node's group-event report (protocol.GroupEventReport): emit `group.<event>` with
+    data {sessionId, group, by, ...the report's data}, once per (session, `event_id`).
+
+    Only from a node that serves the session (`node_serves`, as for incoming messages). Raises
+    SessionNotFound, also for a session of another node.
+    """
+    session = (
+        Session.objects.filter(id=session_id)
+        .only("id", "owner_id", "worker_id", "moved_from")
+        .first()
+    )
+    if session is None or not all(
+        node_serves(reporter, session.worker_id, session.moved_from)
+        for reporter in (node_id, claimed or None)
+    ):
+        raise errors.SessionNotFound()
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_=f"group.{event}",
+        data={"sessionId": session.id, "group": group, "by": by, **data},
+        dedupe_key=f"{session.id}:{event_id}",
+    )

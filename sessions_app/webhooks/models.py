@@ -19,6 +19,10 @@ EVENT_TYPES = (
     "session.status",
     "session.qr",
     "usage.threshold",
+    "group.joined",
+    "group.left",
+    "group.participants",
+    "group.updated",
 )
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every

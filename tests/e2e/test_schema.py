@@ -23,7 +23,7 @@ MAX_EXAMPLES = 3
 #   URL must download;
 # - a session's name needs a character that draws (sessions_app/messages/text.py);
 # - pacing: minDelayMs <= maxDelayMs, newNumberDays needs a cap; usage: at most 366 days;
-#   a usage report: one UTC hour, each session once.
+#   a usage report: one UTC hour, each session once; a group's picture must be a JPEG.
 STATE_OR_SEMANTICS = [
     "POST /api/v1/messages",
     "POST /api/send",
@@ -37,6 +37,9 @@ STATE_OR_SEMANTICS = [
     "PUT /api/v1/sessions/{session_id}/pacing",
     "GET /api/v1/usage",
     "POST /api/webhooks/usage-report",
+    "POST /api/v1/sessions/{session_id}/groups",
+    "POST /api/v1/sessions/{session_id}/groups/{group_id}/participants",
+    "PUT /api/v1/sessions/{session_id}/groups/{group_id}/picture",
 ]
 
 CONFIG = """

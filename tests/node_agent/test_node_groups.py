@@ -123,12 +123,13 @@ def test_list_is_served_from_the_store_paged_and_searched(two, monkeypatch):
     assert [g["subject"] for g in first["groups"]] == ["Group 0", "Group 1"]
     assert [g["subject"] for g in ok(call(two, "s1", "list", offset=4))["groups"]] == ["Group 4"]
     assert [g["subject"] for g in ok(call(two, "s1", "list", query="p 3"))["groups"]] == ["Group 3"]
-    # A group made on the phone since is seen on the next refresh, not before.
-    sandbox = two.engines["sandbox"]
-    sandbox.group_create("s1", "From the phone", [])
+    # A group made where this node hears nothing of it (another node's session adds Alice) is
+    # seen on the next refresh, not before.
+    network = two.engines["sandbox"]._group_net
+    network.create(jid(BOB), "From elsewhere", [jid(ALICE)])
     assert ok(call(two, "s1", "list"))["total"] == 5
     assert ok(call(two, "s1", "list", refresh=True))["total"] == 6
-    sandbox.group_create("s1", "Later", [])
+    network.create(jid(BOB), "Later", [jid(ALICE)])
     clock = two.groups._clock
     monkeypatch.setattr(two.groups, "_clock", lambda: clock() + LIST_MAX_AGE_S + 1)
     assert ok(call(two, "s1", "list"))["total"] == 7  # stale: filled again in one call
@@ -142,3 +143,44 @@ def test_refusals_are_codes_never_exceptions(two):
     assert call(two, "gone", "list")["error"] == "session_not_connected"
     create = call(two, "s1", "create", subject="x", participants="6281200000200")
     assert create["error"] == "bad_request"
+
+
+def test_every_change_is_reported_to_each_members_session_as_a_group_event(two, backend):
+    from node_agent.protocol import GROUP_EVENT_PATH
+    from tests.node_agent.node_helpers import wait_until
+
+    def events(session_id):
+        return [
+            (b["event"], b["data"].get("action"), b.get("by"))
+            for b in backend.bodies(GROUP_EVENT_PATH, sessionId=session_id)
+        ]
+
+    group = ok(call(two, "s1", "create", subject="News", participants=[jid(BOB)]))["id"]
+    ok(call(two, "s1", "participants", group=group, action="promote", participants=[jid(BOB)]))
+    ok(call(two, "s2", "update", group=group, changes={"subject": "News 2"}))
+    ok(call(two, "s2", "leave", group=group))
+    expected_bob = [
+        ("joined", None, jid(ALICE)),
+        ("participants", "promote", jid(ALICE)),
+        ("updated", None, jid(BOB)),
+        ("left", None, jid(BOB)),
+    ]
+    wait_until(lambda: len(events("s2")) == 4 and len(events("s1")) == 4, message="events")
+    assert events("s2") == expected_bob
+    assert events("s1") == [
+        ("joined", None, jid(ALICE)),
+        ("participants", "promote", jid(ALICE)),
+        ("updated", None, jid(BOB)),
+        ("participants", "remove", jid(BOB)),
+    ]
+    [joined] = [
+        b for b in backend.bodies(GROUP_EVENT_PATH, sessionId="s2") if b["event"] == "joined"
+    ]
+    assert joined["group"] == group
+    assert joined["data"]["info"]["subject"] == "News"
+    [updated] = [
+        b for b in backend.bodies(GROUP_EVENT_PATH, sessionId="s1") if b["event"] == "updated"
+    ]
+    assert updated["data"] == {"changes": {"subject": "News 2"}}
+    # The node's copy of Bob's groups forgot the group he left.
+    assert ok(call(two, "s2", "list"))["total"] == 0

@@ -9,9 +9,10 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway.fields import StrictBooleanField, StrictCharField
+from gateway.fields import StrictBooleanField, StrictCharField, StrictRegexField
 from node_agent.groups import (
     DESCRIPTION_MAX,
+    INVITE_PATTERN,
     LIST_LIMIT_MAX,
     PARTICIPANT_ACTIONS,
     PARTICIPANT_RESULTS,
@@ -66,11 +67,6 @@ class GroupUpdateInput(serializers.Serializer):
     locked = StrictBooleanField(required=False, help_text="Only admins edit the group's info")
     joinApproval = StrictBooleanField(required=False, help_text="Admins approve who joins by link")
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs:
-            raise serializers.ValidationError("Give at least one setting to change.")
-        return attrs
-
 
 class GroupPictureInput(serializers.Serializer):
     image = StrictCharField(
@@ -96,15 +92,15 @@ class ParticipantsInput(serializers.Serializer):
 
 
 class InviteInput(serializers.Serializer):
-    invite = StrictCharField(
-        max_length=200, help_text="https://chat.whatsapp.com/<code>, or the code"
+    invite = StrictRegexField(
+        INVITE_PATTERN,
+        max_length=200,
+        help_text="https://chat.whatsapp.com/<code>, or the code",
+        error_messages={"invalid": "Not an invite link or code."},
     )
 
     def validate_invite(self, value: str) -> str:
-        code = invite_code(value)
-        if code is None:
-            raise serializers.ValidationError("Not an invite link or code.", code="invite_invalid")
-        return code
+        return invite_code(value) or value  # the pattern matched: it has a code
 
 
 # --- Outputs (for the schema) -----------------------------------------------------------------

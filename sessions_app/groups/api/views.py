@@ -125,11 +125,16 @@ class GroupDetailApi(SessionApiView):
         request=s.GroupUpdateInput,
         responses={200: s.GroupOutput, **error_answers(_IN_GROUP)},
         summary="Change the subject, description or settings",
-        description="Applied in the body's order; the first refusal stops (earlier ones stay).",
+        description=(
+            "Applied in the body's order; the first refusal stops (earlier ones stay). An empty "
+            "body changes nothing and answers the group as it is."
+        ),
     )
     def patch(self, request: Any, session_id: str, group_id: str) -> Any:
         session = self.get_session(session_id)
         changes = _valid(s.GroupUpdateInput, request.data)
+        if not changes:
+            return envelope(group_call(session=session, op="info", group=group_id))
         return envelope(group_call(session=session, op="update", group=group_id, changes=changes))
 
 

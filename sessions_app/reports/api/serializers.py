@@ -80,6 +80,17 @@ class MessageReceivedReportInput(PrototypeFields, serializers.Serializer):
     message = IncomingMessageInput()
 
 
+class GroupEventReportInput(PrototypeFields, serializers.Serializer):
+    sessionId = StrictCharField(max_length=32)
+    workerId = worker_id_field("The reporting node's id.")
+    event = serializers.ChoiceField(choices=protocol.GROUP_EVENTS)
+    eventId = StrictCharField(max_length=100)
+    group = StrictCharField(max_length=100)
+    by = StrictCharField(max_length=100, required=False, allow_null=True, default=None)
+    data = serializers.DictField(help_text="The event's details (protocol.GroupEventReport).")
+    timestamp = serializers.DateTimeField()
+
+
 class MediaUploadInput(PrototypeFields, serializers.Serializer):
     sessionId = StrictCharField(max_length=32)
     file = serializers.FileField()

@@ -12,6 +12,7 @@ urlpatterns = [
         views.MessageReceivedReportApi.as_view(),
         name="message-received",
     ),
+    path("webhooks/group-event", views.GroupEventReportApi.as_view(), name="group-event"),
     path("webhooks/reports", views.ReportBatchApi.as_view(), name="reports"),
     path("webhooks/media", views.MediaUploadReportApi.as_view(), name="media-upload"),
     path("internal/media/<id:media_id>", views.NodeMediaDownloadApi.as_view(), name="media"),

@@ -23,12 +23,14 @@ from gateway.metrics import CountedReport, node_report_counted
 from gateway.schema import error_answers
 from node_agent import protocol
 from sessions_app.errors import MessageNotFound, SessionNotFound
+from sessions_app.groups.services import group_event_apply
 from sessions_app.media.api.views import media_file_response
 from sessions_app.media.selectors import media_get_for_node
 from sessions_app.media.services import media_descriptor, media_store_received
 from sessions_app.messages.services import message_received_apply
 from sessions_app.messages.statuses import StatusReport, message_statuses_apply
 from sessions_app.reports.api.serializers import (
+    GroupEventReportInput,
     MediaUploadInput,
     MessageReceivedReportInput,
     MessageStatusReportInput,
@@ -117,17 +119,36 @@ def apply_message_received(body: Any, node: NodeIdentity) -> dict[str, Any]:
     return {"sessionId": data["sessionId"], "accepted": True}
 
 
+def apply_group_event(body: Any, node: NodeIdentity) -> dict[str, Any]:
+    """Apply a group-event report; answer `{sessionId, accepted}`. Raises SessionNotFound, also
+    for a session the node (or the node it names) does not serve."""
+    data = _valid(GroupEventReportInput, body)
+    group_event_apply(
+        session_id=data["sessionId"],
+        event=data["event"],
+        event_id=data["eventId"],
+        group=data["group"],
+        by=data["by"],
+        data=dict(data["data"]),
+        node_id=node.worker_id,
+        claimed=data["workerId"],
+    )
+    return {"sessionId": data["sessionId"], "accepted": True}
+
+
 # One handler per report a batch may carry (node_agent.protocol.BATCHED_PATHS), and its kind in
 # the metrics (gateway_node_reports_total).
 KINDS = {
     protocol.SESSION_STATUS_PATH: "session_status",
     protocol.MESSAGE_STATUS_PATH: "message_status",
     protocol.MESSAGE_RECEIVED_PATH: "message_received",
+    protocol.GROUP_EVENT_PATH: "group_event",
 }
 HANDLERS: dict[str, Callable[[Any, NodeIdentity], dict[str, Any]]] = {
     protocol.SESSION_STATUS_PATH: apply_session_status,
     protocol.MESSAGE_STATUS_PATH: apply_message_status,
     protocol.MESSAGE_RECEIVED_PATH: apply_message_received,
+    protocol.GROUP_EVENT_PATH: apply_group_event,
 }
 
 
@@ -164,6 +185,18 @@ class MessageStatusReportApi(CountedReport, NodeApiView):
     )
     def post(self, request: Any) -> Any:
         return envelope(apply_message_status(request.data, self.node))
+
+
+class GroupEventReportApi(CountedReport, NodeApiView):
+    report_kind = "group_event"
+
+    @extend_schema(
+        tags=TAGS,
+        request=GroupEventReportInput,
+        responses={200: None, **error_answers({404: "`session_not_found`."})},
+    )
+    def post(self, request: Any) -> Any:
+        return envelope(apply_group_event(request.data, self.node))
 
 
 class MessageReceivedReportApi(CountedReport, NodeApiView):

@@ -42,6 +42,7 @@ def _sent(call):
          "create", {"subject": "Kopi",
                     "participants": ["6281200000002@s.whatsapp.net", "12345678901234@lid"]}),
         ("get", f"/groups/{GROUP}", None, "info", {"group": GROUP}),
+        ("patch", f"/groups/{GROUP}", {}, "info", {"group": GROUP}),
         ("get", "/groups/120363041234567890", None, "info", {"group": GROUP}),
         ("patch", f"/groups/{GROUP}", {"subject": "New", "announce": True}, "update",
          {"group": GROUP, "changes": {"subject": "New", "announce": True}}),
@@ -109,14 +110,14 @@ def test_each_refusal_of_the_node_is_its_own_status_and_code(api, session, code,
         ("post", "/groups", {"subject": "ok", "participants": ["12"]}),
         ("post", "/groups", {"subject": "ok", "participants": [GROUP]}),
         ("post", "/groups", {"subject": "ok", "participants": "6281200000002"}),
-        ("patch", f"/groups/{GROUP}", {}),
         ("patch", f"/groups/{GROUP}", {"announce": "yes"}),
         ("patch", f"/groups/{GROUP}", {"description": "d" * 2049}),
         ("put", f"/groups/{GROUP}/picture", {"image": "aGVsbG8="}),
         ("put", f"/groups/{GROUP}/picture", {"image": "not base64!"}),
         ("post", f"/groups/{GROUP}/participants", {"action": "kick", "participants": ["628120"]}),
         ("post", f"/groups/{GROUP}/participants", {"action": "add", "participants": []}),
-        ("post", "/groups/join", {"invite": "https://example.com/x"}),
+        ("post", "/groups/join", {"invite": "https://example.com/AbCdEf1234567890"}),
+        ("post", "/groups/join", {"invite": "https://chat.whatsapp.com/AbCdEf1234567890?x=1"}),
         ("post", "/groups/join", {}),
     ],
 )
@@ -173,3 +174,65 @@ def test_a_silent_node_is_504(api, session):
     with mock.patch("sessions_app.groups.services.node_call", side_effect=NodeTimeout()):
         response = api.get(f"/api/v1/sessions/{session.id}/groups")
     assert (response.status_code, response.json()["error"]["code"]) == (504, "node_timeout")
+
+
+# --- A node's group events become webhook events ------------------------------------------------
+
+
+def _group_event(session, *, event="participants", event_id="c1", worker_id=""):
+    return {
+        "sessionId": session.id,
+        "workerId": worker_id,
+        "event": event,
+        "eventId": event_id,
+        "group": GROUP,
+        "by": "6281200000001@s.whatsapp.net",
+        "data": {"action": "promote", "participants": ["6281200000002@s.whatsapp.net"]},
+        "timestamp": "2026-12-07T10:00:00Z",
+    }
+
+
+def test_a_group_event_report_is_one_signed_webhook_event_once(
+    node_api, user, settings, django_capture_on_commit_callbacks
+):
+    from node_agent.protocol import GROUP_EVENT_PATH
+    from sessions_app.webhooks.endpoints import endpoint_create
+    from sessions_app.webhooks.models import WebhookDelivery, WebhookEvent
+
+    settings.ALLOW_PRIVATE_URLS = True
+    endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["group.participants"])
+    session = ConnectedSessionFactory(owner=user)
+    report = _group_event(session, worker_id=session.worker_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = node_api.post(GROUP_EVENT_PATH, report, format="json")
+        batch = node_api.post(
+            "/api/webhooks/reports",
+            {"reports": [{"path": GROUP_EVENT_PATH, "body": report}]},
+            format="json",
+        )  # the same change again, in a batch: a repeat
+    assert first.status_code == 200, first.json()
+    assert batch.json()["data"]["results"] == [{"status": 200, "code": ""}]
+    [event] = WebhookEvent.objects.all()
+    assert event.type == "group.participants"
+    assert event.payload["data"] == {
+        "sessionId": session.id,
+        "group": GROUP,
+        "by": "6281200000001@s.whatsapp.net",
+        "action": "promote",
+        "participants": ["6281200000002@s.whatsapp.net"],
+    }
+    assert WebhookDelivery.objects.filter(event=event).count() == 1
+
+
+def test_a_group_event_of_a_session_the_node_does_not_serve_is_404(node_api, user):
+    from node_agent.protocol import GROUP_EVENT_PATH
+    from sessions_app.webhooks.models import WebhookEvent
+
+    session = ConnectedSessionFactory(owner=user)
+    response = node_api.post(
+        GROUP_EVENT_PATH, _group_event(session, worker_id="node-elsewhere"), format="json"
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "session_not_found")
+    bad = node_api.post(GROUP_EVENT_PATH, _group_event(session, event="exploded"), format="json")
+    assert bad.status_code == 400
+    assert not WebhookEvent.objects.exists()
