@@ -8,7 +8,8 @@ and puts its parts together; README "The WhatsApp engine" tells the story:
 - device_store.py: where each session's device keys live (SQLite file or PostgreSQL);
 - client.py: building a run's neonize client; connection.py: a thread per run that connects
   and retries with back-off, within the fd budget; events.py: one dispatcher thread that turns
-  neonize's events into the engine's kinds; sending.py: sends and number checks;
+  neonize's events into the engine's kinds; sending.py: sends and number checks; groups.py:
+  group calls and their answers in node_agent/groups.py shapes;
 - ffi.py: what is process-wide about neonize, above all the FFI gate: every FFI call goes
   through it (starts and stops alone, spaced; measured on neonize 0.5.2).
 
@@ -31,6 +32,7 @@ from node_agent.engines.whatsapp.connection import Connector
 from node_agent.engines.whatsapp.device_store import DeviceStore
 from node_agent.engines.whatsapp.events import EventDispatcher
 from node_agent.engines.whatsapp.ffi import FfiGate
+from node_agent.engines.whatsapp.groups import GroupCalls
 from node_agent.engines.whatsapp.reachability import Reachability
 from node_agent.engines.whatsapp.registry import SessionRegistry
 from node_agent.engines.whatsapp.run import SessionRun
@@ -62,6 +64,7 @@ class WhatsAppEngine(Engine):
             config, self._gate, self._registry, self._device_store, self._new_client
         )
         self._sender = Sender(config, self._gate, self._registry)
+        self._groups = GroupCalls(config, self._gate, self._registry)
         self._reachability = Reachability(config)
 
     def reachable(self) -> bool:
@@ -189,6 +192,48 @@ class WhatsAppEngine(Engine):
     def typing(self, session_id: str, payload: dict[str, Any], composing: bool) -> None:
         """Show or clear "typing…" in the message's chat; see sending.Sender.typing."""
         self._sender.typing(session_id, payload, composing)
+
+    # Groups: see groups.GroupCalls (neonize's calls, GroupError codes, what 0.5.2 cannot do)
+
+    def groups_joined(self, session_id: str) -> list[dict[str, Any]]:
+        """Return the GroupInfo of every group the account is in. Raises GroupError."""
+        return self._groups.joined(session_id)
+
+    def group_info(self, session_id: str, group_jid: str) -> dict[str, Any]:
+        """Return one group's GroupInfo. Raises GroupError."""
+        return self._groups.info(session_id, group_jid)
+
+    def group_create(
+        self, session_id: str, subject: str, participants: list[str]
+    ) -> dict[str, Any]:
+        """Create a group owned by the account; return its GroupInfo. Raises GroupError."""
+        return self._groups.create(session_id, subject, participants)
+
+    def group_participants(
+        self, session_id: str, group_jid: str, action: str, participants: list[str]
+    ) -> list[dict[str, Any]]:
+        """Add, remove, promote or demote; one ParticipantResult per JID. Raises GroupError."""
+        return self._groups.participants(session_id, group_jid, action, participants)
+
+    def group_invite_link(self, session_id: str, group_jid: str, reset: bool = False) -> str:
+        """Return the group's invite link (`reset`: a new one). Raises GroupError."""
+        return self._groups.invite_link(session_id, group_jid, reset)
+
+    def group_invite_info(self, session_id: str, code: str) -> dict[str, Any]:
+        """Return the GroupInfo of an invite code before joining. Raises GroupError."""
+        return self._groups.invite_info(session_id, code)
+
+    def group_join(self, session_id: str, code: str) -> str:
+        """Join by invite code; return the group JID. Raises GroupError."""
+        return self._groups.join(session_id, code)
+
+    def group_update(self, session_id: str, group_jid: str, changes: dict[str, Any]) -> None:
+        """Apply GroupChanges in order (not joinApproval or picture removal). Raises GroupError."""
+        self._groups.update(session_id, group_jid, changes)
+
+    def group_leave(self, session_id: str, group_jid: str) -> None:
+        """Leave the group. Raises GroupError."""
+        self._groups.leave(session_id, group_jid)
 
     def shutdown(self) -> None:
         """Stop every session within WHATSAPP_STOP_TIMEOUT_S, then the engine's threads.
