@@ -3,9 +3,13 @@ API, the backend's RPC over the real broker, the node and the sandbox's shared n
 
 from __future__ import annotations
 
-import pytest
+from collections import Counter
 
-from tests.e2e.stack import Api
+import pytest
+from standardwebhooks import Webhook
+
+from tests.e2e.stack import Api, wait_for
+from tests.sessions_app.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 CONTACT = "6281200000300"
@@ -20,7 +24,21 @@ def test_two_sessions_share_a_group_through_every_step(gateway_stack):
     stack = gateway_stack
     alice = Api(stack.base_url, stack.create_api_key("alice-groups@example.com"))
     bob = Api(stack.base_url, stack.create_api_key("bob-groups@example.com"))
+    receiver = Receiver().start()
+    try:
+        _steps(alice, bob, receiver)
+    finally:
+        receiver.stop()
+
+
+GROUP_EVENTS = ["group.joined", "group.left", "group.participants", "group.updated"]
+
+
+def _steps(alice: Api, bob: Api, receiver: Receiver) -> None:
     a, b = alice.link_sandbox("A"), bob.link_sandbox("B")
+    hook = bob.ok(
+        "POST", "/api/v1/webhooks", json={"url": receiver.url, "eventTypes": GROUP_EVENTS}
+    )
     bob_jid = f"{_phone(bob, b)}@s.whatsapp.net"
     at_a, at_b = f"/api/v1/sessions/{a}/groups", f"/api/v1/sessions/{b}/groups"
 
@@ -59,3 +77,21 @@ def test_two_sessions_share_a_group_through_every_step(gateway_stack):
     assert bob.ok("POST", f"{at_b}/join", json={"invite": invite["link"]}) == {"id": gid}
     status, gone = bob.call("GET", f"/api/v1/sessions/{a}/groups/{gid}")
     assert (status, gone["error"]["code"]) == (404, "session_not_found")  # Alice's session
+
+    # Every step Bob's session saw arrived as a signed webhook event, once.
+    alice_jid = f"{_phone(alice, a)}@s.whatsapp.net"
+    expected = Counter(
+        {
+            ("group.joined", alice_jid): 1,  # created with him in it
+            ("group.updated", alice_jid): 1,  # locked
+            ("group.participants", alice_jid): 1,  # promoted
+            ("group.updated", bob_jid): 1,  # renamed
+            ("group.left", bob_jid): 1,
+            ("group.joined", bob_jid): 1,  # by the invite
+        }
+    )
+    wait_for(lambda: len(receiver.requests) >= sum(expected.values()), timeout_s=30, what="events")
+    payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
+    assert Counter((p["type"], p["data"]["by"]) for p in payloads) == expected
+    assert {p["data"]["group"] for p in payloads} == {gid}
+    assert {p["sessionId"] for p in payloads} == {b}
