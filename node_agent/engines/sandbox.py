@@ -45,13 +45,12 @@ from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
 from node_agent.engines.sandbox_groups import SandboxGroups
-from node_agent.engines.sandbox_network import SandboxNetwork
+from node_agent.engines.sandbox_network import NOT_ON_WHATSAPP_SUFFIX, SandboxNetwork
 from node_agent.engines.sandbox_phone import SandboxPhone
 from node_agent.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
-NOT_ON_WHATSAPP_SUFFIX = "99"
 PAIR_CODE_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTVWXYZ"  # WhatsApp's: no 0, O, I, U
 SUPPORTED_TYPES = protocol.MESSAGE_TYPES
 CHAT_STATES_KEPT = 1000  # the newest typing records a sandbox engine keeps (tests read them)
@@ -244,7 +243,10 @@ class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
             if type_ not in SUPPORTED_TYPES:
                 raise PermanentSendError("unsupported_type", f"Unsupported type {type_!r}.")
             to = str(payload.get("to") or payload.get("chatId", "").split("@")[0])
-            if self.check_number(session_id, to) is None:
+            chat = payload.get("chatId") or protocol.user_jid(to)
+            if chat.endswith("@g.us"):
+                self.group_send_check(session, chat)
+            elif self.check_number(session_id, to) is None:
                 raise PermanentSendError(
                     "recipient_not_on_whatsapp", f"{to} is not on WhatsApp (sandbox)."
                 )
@@ -254,10 +256,12 @@ class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
                 wa_message_id=wa_message_id,
                 session_id=session_id,
                 from_phone=session.credentials["phoneNumber"],
-                to_jid=payload.get("chatId") or protocol.user_jid(to),
+                to_jid=chat,
                 type_=type_,
                 payload=payload,
             )
+            if chat.endswith("@g.us"):
+                self.group_deliver(session, chat, wa_message_id, payload)
             for delay_s, status in (
                 (self._config.sandbox_delivery_delay_s, "delivered"),
                 (self._config.sandbox_read_delay_s, "read"),

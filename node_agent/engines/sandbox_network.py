@@ -15,6 +15,10 @@ from typing import Any
 from node_agent.clock import utc_now_iso
 from node_agent.database import open_sqlite
 
+# The network's magic numbers (by the last digits of a phone number): not on WhatsApp; a contact
+# whose privacy settings refuse being added to groups (sandbox_groups.py).
+NOT_ON_WHATSAPP_SUFFIX = "99"
+REFUSES_ADDS_SUFFIX = "98"
 # Several node processes write the file: wait this long for another one's write lock.
 BUSY_TIMEOUT_S = 10.0
 SCHEMA = """

@@ -65,6 +65,11 @@ def _steps(alice: Api, bob: Api, receiver: Receiver) -> None:
     assert promoted == [{"jid": bob_jid, "result": "promoted"}]
     assert bob.ok("PATCH", f"{at_b}/{gid}", json={"subject": "Team 2"})["subject"] == "Team 2"
 
+    sent = alice.ok(
+        "POST", "/api/v1/messages", json={"sessionId": a, "to": gid, "text": "Halo tim"}
+    )
+    assert sent["chatId"] == gid
+
     listed = bob.ok("GET", at_b, params={"refresh": "true"})
     assert [g["subject"] for g in listed["groups"]] == ["Team 2"]
     info = alice.ok("GET", f"{at_a}/{gid}")

@@ -184,3 +184,29 @@ def test_every_change_is_reported_to_each_members_session_as_a_group_event(two, 
     assert updated["data"] == {"changes": {"subject": "News 2"}}
     # The node's copy of Bob's groups forgot the group he left.
     assert ok(call(two, "s2", "list"))["total"] == 0
+
+
+def test_a_message_to_the_group_reaches_the_other_members_sessions(two, backend):
+    from node_agent.protocol import MESSAGE_RECEIVED_PATH, MESSAGE_STATUS_PATH
+    from tests.node_agent.node_helpers import wait_until
+
+    group = ok(call(two, "s1", "create", subject="Chat", participants=[jid(BOB)]))["id"]
+    text = {"to": group.split("@")[0], "chatId": group, "type": "text", "text": "Halo semua"}
+    assert two.message_send("m1", "s1", text) == "sent"
+    [received] = wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s2"))
+    message = received["message"]
+    assert (message["chatId"], message["from"], message["text"]) == (group, ALICE, "Halo semua")
+    assert (message["isGroup"], message["senderJid"]) == (True, jid(ALICE))
+    assert backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s1") == []  # not to the sender
+    # Announce-only: a member who is not an admin may not send; a non-member never.
+    ok(call(two, "s1", "update", group=group, changes={"announce": True}))
+    assert two.message_send("m2", "s2", {**text, "text": "me too"}) == "failed"
+    ok(call(two, "s2", "leave", group=group))
+    assert two.message_send("m3", "s2", text) == "failed"
+
+    def failed():
+        bodies = backend.bodies(MESSAGE_STATUS_PATH, sessionId="s2")
+        return {b["messageId"]: b["error"]["code"] for b in bodies if b["status"] == "failed"}
+
+    wait_until(lambda: len(failed()) == 2, message="two failed reports")
+    assert failed() == {"m2": "not_admin", "m3": "not_participant"}
