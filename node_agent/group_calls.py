@@ -22,7 +22,6 @@ and leaving deletes it.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import threading
@@ -31,8 +30,9 @@ from typing import Any
 
 from node_agent import groups, protocol
 from node_agent.clock import utc_now_iso
-from node_agent.engines.base import Engine, GroupError, holding_engine
+from node_agent.engines.base import Engine, GroupError
 from node_agent.schema import open_sqlite, write_transaction
+from node_agent.session_calls import answer_call
 
 log = logging.getLogger(__name__)
 
@@ -156,19 +156,15 @@ class GroupCalls:
 
     def call(self, task: protocol.GroupCall) -> dict[str, Any]:
         """Run one operation; return its answer (module docstring). Never raises for a refusal."""
-        engine = holding_engine(self._engines, self._db.session_get(task.session_id, full=False))
-        if engine is None:
-            return {"error": protocol.NOT_CONNECTED, "message": "Session is not running here."}
-        handler = _OPS.get(task.op)
-        if handler is None:
-            return {"error": "bad_request", "message": f"unknown group operation {task.op!r}"}
-        try:
-            return {"result": handler(self, engine, task.session_id, dict(task.params or {}))}
-        except GroupError as exc:
-            return {"error": exc.code, "message": exc.message}
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            log.warning("group %s of %s: bad parameters: %s", task.op, task.session_id, exc)
-            return {"error": "bad_request", "message": f"bad parameters: {exc}"}
+        return answer_call(
+            self,
+            _OPS,
+            db=self._db,
+            engines=self._engines,
+            session_id=task.session_id,
+            op=task.op,
+            params=task.params,
+        )
 
     def _list(self, engine: Engine, session_id: str, p: dict[str, Any]) -> dict[str, Any]:
         limit = min(max(int(p.get("limit") or 100), 1), groups.LIST_LIMIT_MAX)

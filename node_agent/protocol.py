@@ -176,8 +176,22 @@ class SandboxAction(NodeTask):
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass(frozen=True)
+class ContactCall(NodeTask):
+    """RPC: one contact or profile operation `op` (OPS) of a session, with its `params`
+    (node_agent/contact_calls.py lists each one's). Answers as GroupCall does."""
+
+    OPS: ClassVar[tuple[str, ...]] = ("list", "profile", "picture", "block", "unblock")
+    OPS += ("blocklist", "me", "me_update", "lid")
+    name: ClassVar[str] = TASK_PREFIX + "contact_call"
+    rpc: ClassVar[bool] = True
+    session_id: str
+    op: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
 NODE_TASKS: tuple[type[NodeTask], ...] = (SessionStart, SessionStop, SessionLogout, SessionDelete)
-NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction, GroupCall)
+NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction, GroupCall, ContactCall)
 
 # --- Reports: node → backend -------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import psycopg
 from node_agent import INSTANCE_ID, protocol
 from node_agent.checks import NumberChecks
 from node_agent.config import NodeConfig
+from node_agent.contact_calls import ContactCalls
 from node_agent.database import NodeDatabase
 from node_agent.engine_events import EngineEvents
 from node_agent.engines.base import Engine, holding_engine
@@ -70,6 +71,7 @@ class NodeRuntime:
         self.send_queue = SendQueue(self.messages, self.message_send, config)
         self.checks = NumberChecks(self.db, self.engines)
         self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
+        self.contacts = ContactCalls(self.db, self.engines)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._events.on_group = self.groups.changed
         self._closed = False

@@ -103,6 +103,13 @@ def group_call(**kwargs: Any) -> dict[str, Any]:
     return get_runtime().groups.call(protocol.GroupCall.from_wire(kwargs))
 
 
+@shared_task(**task_options(protocol.ContactCall))
+def contact_call(**kwargs: Any) -> dict[str, Any]:
+    """Run one contact or profile operation of a session (node_agent/contact_calls.py):
+    `{result}` or `{error, message}`."""
+    return get_runtime().contacts.call(protocol.ContactCall.from_wire(kwargs))
+
+
 @shared_task(**task_options(protocol.SandboxAction))
 def sandbox_action(**kwargs: Any) -> None:
     """Simulate a phone action on a sandbox session: scan, incoming, logout or disconnect."""

@@ -48,7 +48,19 @@ class TransientSendError(SendError):
     """A later try may succeed (e.g. `session_not_connected`); nothing was sent."""
 
 
-class GroupError(Exception):
+class CallRefused(Exception):
+    """WhatsApp refused a call of a session (a group's, a contact's, the profile's), or what it
+    names is not known: `code` says which (GroupError lists the group codes; the contact calls
+    use `contact_not_found`, `session_not_connected`, `contacts_unsupported`,
+    `whatsapp_error`); `message` says more."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message or code
+
+
+class GroupError(CallRefused):
     """WhatsApp refused a group call, or the group is not known: `code` says which.
 
     Codes (the backend answers each with its own 4xx): `group_not_found`, `not_admin`,
@@ -56,11 +68,6 @@ class GroupError(Exception):
     `already_participant`, `session_not_connected`, `groups_unsupported` (the engine has no
     groups), `whatsapp_error` (anything else WhatsApp said; `message` holds its words).
     """
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message or code
 
 
 class Engine(abc.ABC):
@@ -175,6 +182,44 @@ class Engine(abc.ABC):
     def group_leave(self, session_id: str, group_jid: str) -> None:
         """Leave the group."""
         raise GroupError("groups_unsupported")
+
+    # --- Contacts and the account's profile (node_agent/contacts.py: shapes; CallRefused) ---
+
+    def contacts(self, session_id: str) -> list[dict[str, Any]]:
+        """Return the session's contacts as Contact dicts, from its own store (no WhatsApp
+        request)."""
+        raise CallRefused("contacts_unsupported")
+
+    def contact_profile(self, session_id: str, jid: str) -> dict[str, Any]:
+        """Return a person's Profile (push name, about, business, whether a picture is shown)."""
+        raise CallRefused("contacts_unsupported")
+
+    def contact_picture(self, session_id: str, jid: str) -> bytes | None:
+        """Return the JPEG bytes of a person's profile picture, or of the account's own (`jid`
+        ""), downloaded by the node; None when there is none or it is hidden from the account."""
+        raise CallRefused("contacts_unsupported")
+
+    def contact_block(self, session_id: str, jid: str, block: bool) -> None:
+        """Block (`block`) or unblock a person."""
+        raise CallRefused("contacts_unsupported")
+
+    def blocklist(self, session_id: str) -> list[str]:
+        """Return the JIDs the account has blocked."""
+        raise CallRefused("contacts_unsupported")
+
+    def own_profile(self, session_id: str) -> dict[str, Any]:
+        """Return the account's own Profile."""
+        raise CallRefused("contacts_unsupported")
+
+    def own_profile_update(self, session_id: str, changes: dict[str, Any]) -> None:
+        """Apply ProfileChanges (pushName, about, picture: JPEG bytes or None to remove) in that
+        order; the first refusal raises."""
+        raise CallRefused("contacts_unsupported")
+
+    def lid_lookup(self, session_id: str, jid: str) -> dict[str, Any]:
+        """Return {phone, lid} for a phone JID or a `@lid` JID from the session's own store
+        (either None when WhatsApp has not told it)."""
+        raise CallRefused("contacts_unsupported")
 
     @abc.abstractmethod
     def shutdown(self) -> None:

@@ -21,7 +21,8 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
 - Resuming with credentials whose device the network no longer knows: `logged_out`
   (`device_removed`).
 - Groups among sandbox sessions and contacts, with WhatsApp's rules and two more magic numbers
-  (sandbox_groups: `…98` refuses being added, so it takes an invite).
+  (sandbox_groups: `…98` refuses being added, so it takes an invite); contacts and profiles
+  with theirs (sandbox_contacts: `…97` a business, `…96` private, `…77` has a LID).
 
 Every type is accepted (text, image, video, audio, voice, document, sticker, location,
 contact, reaction). Every message sent lands in the shared network's ledger (see sandbox_network)
@@ -44,6 +45,7 @@ from node_agent import protocol
 from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
+from node_agent.engines.sandbox_contacts import SandboxContacts
 from node_agent.engines.sandbox_groups import SandboxGroups
 from node_agent.engines.sandbox_network import NOT_ON_WHATSAPP_SUFFIX, SandboxNetwork
 from node_agent.engines.sandbox_phone import SandboxPhone
@@ -83,7 +85,7 @@ class _Session:
     gen: int = 0
 
 
-class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
+class SandboxEngine(SandboxContacts, SandboxGroups, SandboxPhone, Engine):
     """Simulated sessions of this node, linked through the shared SandboxNetwork."""
 
     name = "sandbox"
@@ -262,6 +264,8 @@ class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
             )
             if chat.endswith("@g.us"):
                 self.group_deliver(session, chat, wa_message_id, payload)
+            else:
+                self.contact_met(session_id, chat)
             for delay_s, status in (
                 (self._config.sandbox_delivery_delay_s, "delivered"),
                 (self._config.sandbox_read_delay_s, "read"),
@@ -324,5 +328,6 @@ class SandboxEngine(SandboxGroups, SandboxPhone, Engine):
             self._sessions.clear()
         self._scheduler.stop()
         self._network.close()
-        if self._group_net is not None:
-            self._group_net.close()
+        for store in (self._group_net, self._contact_book):
+            if store is not None:
+                store.close()

@@ -89,6 +89,7 @@ class SandboxPhone:
         for key in ("media", "location", "contact"):
             if isinstance(params.get(key), dict):
                 incoming[key] = params[key]
+        self.contact_met(session.session_id, incoming["chatId"])  # type: ignore[attr-defined]
         self.emit(session.session_id, "message", incoming=incoming)
 
     def _phone_logout(self, session: Any, params: dict[str, Any]) -> None:

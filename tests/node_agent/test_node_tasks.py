@@ -13,6 +13,7 @@ WIRE_NAMES = {
     "node_agent.tasks.check_number": tasks.check_number,
     "node_agent.tasks.sandbox_action": tasks.sandbox_action,
     "node_agent.tasks.group_call": tasks.group_call,
+    "node_agent.tasks.contact_call": tasks.contact_call,
 }
 
 
@@ -33,6 +34,7 @@ def test_rpc_tasks_store_their_answer_and_are_acknowledged_early():
         "node_agent.tasks.messages_list",
         "node_agent.tasks.check_number",
         "node_agent.tasks.group_call",
+        "node_agent.tasks.contact_call",
     }
 
 

@@ -1,0 +1,244 @@
+"""Contacts and profiles of the sandbox (the contact calls of node_agent.engines.base).
+
+A sandbox session's contacts are the people it has written to, who wrote to it, and the members
+of its groups. Every sandbox number has a profile, with magic numbers (by the last digits) so
+integrations can test each case:
+
+- `…97`: a business (`business` true, `verifiedName` "Sandbox Shop <last 4>");
+- `…96`: hides its profile picture and its "about" (as WhatsApp's privacy settings do);
+- `…77`: has a LID, `9<its digits reversed>@lid` (so `6281200000077` is `97700000021826@lid`):
+  lookups map one form to the other, and its Contact carries both.
+
+Every other number shows a generated picture (a JPEG in a colour of its own) and the about text
+"Hey there! I am using WhatsApp.". Blocking is kept per session. The account's own push name,
+about and picture are kept in the shared network file with its groups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from typing import Any
+
+from node_agent import contacts, protocol
+from node_agent.engines.base import CallRefused
+from node_agent.schema import open_sqlite, write_transaction
+
+BUSINESS_SUFFIX = "97"
+PRIVATE_SUFFIX = "96"
+HAS_LID_SUFFIX = "77"
+ABOUT = "Hey there! I am using WhatsApp."
+BUSY_TIMEOUT_S = 10.0
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sandbox_contacts (
+    session_id TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (session_id, jid)
+);
+CREATE TABLE IF NOT EXISTS sandbox_blocks (
+    session_id TEXT NOT NULL,
+    jid TEXT NOT NULL,
+    PRIMARY KEY (session_id, jid)
+);
+CREATE TABLE IF NOT EXISTS sandbox_profiles (
+    jid TEXT PRIMARY KEY,
+    profile TEXT NOT NULL
+);
+"""
+
+
+def sandbox_lid(phone: str) -> str | None:
+    """Return the LID of a sandbox number (`…77` only, module docstring), else None."""
+    return f"9{phone[::-1]}@lid" if phone.endswith(HAS_LID_SUFFIX) else None
+
+
+def sandbox_phone_of_lid(lid: str) -> str | None:
+    """Return the sandbox number of a LID `sandbox_lid` made, else None."""
+    user = lid.removesuffix("@lid")
+    phone = user[1:][::-1] if user.startswith("9") and user.isdigit() else ""
+    return phone if phone and sandbox_lid(phone) == lid else None
+
+
+def sandbox_picture(phone: str) -> bytes:
+    """Return the generated profile picture of a sandbox number: a 96×96 JPEG."""
+    from PIL import Image  # only when a picture is asked for
+
+    digest = hashlib.sha256(phone.encode()).digest()
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (digest[0], digest[1], digest[2])).save(out, "JPEG")
+    return out.getvalue()
+
+
+class SandboxContactBook:
+    """Contacts, blocks and own profiles in the network file at `path` (its own connection)."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.Lock()
+        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _column(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return [row[0] for row in self._conn.execute(sql, params).fetchall()]
+
+    def met(self, session_id: str, jid: str) -> None:
+        """Remember that the session wrote to, or heard from, `jid` (a phone or LID JID)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO sandbox_contacts VALUES (?, ?)", (session_id, jid)
+            )
+
+    def known(self, session_id: str) -> list[str]:
+        return self._column(
+            "SELECT jid FROM sandbox_contacts WHERE session_id = ? ORDER BY jid", (session_id,)
+        )
+
+    def block(self, session_id: str, jid: str, block: bool) -> None:
+        with self._lock, write_transaction(self._conn):
+            self._conn.execute(
+                "DELETE FROM sandbox_blocks WHERE session_id = ? AND jid = ?", (session_id, jid)
+            )
+            if block:
+                self._conn.execute("INSERT INTO sandbox_blocks VALUES (?, ?)", (session_id, jid))
+
+    def blocked(self, session_id: str) -> list[str]:
+        return self._column(
+            "SELECT jid FROM sandbox_blocks WHERE session_id = ? ORDER BY jid", (session_id,)
+        )
+
+    def own(self, jid: str) -> dict[str, Any]:
+        found = self._column("SELECT profile FROM sandbox_profiles WHERE jid = ?", (jid,))
+        return json.loads(found[0]) if found else {}
+
+    def own_set(self, jid: str, values: dict[str, Any]) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO sandbox_profiles VALUES (?, ?)", (jid, json.dumps(values))
+            )
+
+
+def _person(jid: str) -> tuple[str, str | None]:
+    """Return (phone, lid) of a sandbox JID. Raises CallRefused contact_not_found."""
+    if jid.endswith("@lid"):
+        phone = sandbox_phone_of_lid(jid)
+        if phone is None:
+            raise CallRefused("contact_not_found", f"No sandbox number has the LID {jid}.")
+        return phone, jid
+    phone = contacts.phone_of(jid) or ""
+    if not phone or phone.endswith("99"):  # the network's "not on WhatsApp"
+        raise CallRefused("contact_not_found", f"{jid} is not on WhatsApp (sandbox).")
+    return phone, sandbox_lid(phone)
+
+
+class SandboxContacts:
+    """The contact calls of SandboxEngine (a mixin: it uses the engine's sessions, lock, config
+    and its groups' network)."""
+
+    _sessions: dict[str, Any]
+    _lock: Any
+    _config: Any
+    _contact_book: SandboxContactBook | None = None
+    _contacts_met: set[tuple[str, str]] | None = None  # written already: skip the write
+
+    def _book(self, session_id: str) -> tuple[SandboxContactBook, str]:
+        """Return the contact book and the session's own JID. Raises CallRefused
+        session_not_connected."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None or session.state != "connected" or not session.credentials:
+                raise CallRefused("session_not_connected", "Session is not connected.")
+            if self._contact_book is None:
+                self._contact_book = SandboxContactBook(self._config.sandbox_network_path)
+            return self._contact_book, protocol.user_jid(session.credentials["phoneNumber"])
+
+    def contact_met(self, session_id: str, jid: str) -> None:
+        """Note a person the session wrote to or heard from (the engine's send and incoming)."""
+        if not jid.endswith(("@s.whatsapp.net", "@lid")):
+            return
+        if self._contacts_met is None:
+            self._contacts_met = set()
+        if (session_id, jid) not in self._contacts_met:
+            self._book(session_id)[0].met(session_id, jid)
+            self._contacts_met.add((session_id, jid))
+
+    def contacts(self, session_id: str) -> list[dict[str, Any]]:
+        book, me = self._book(session_id)
+        people = set(book.known(session_id))
+        for info in self.groups_joined(session_id):  # type: ignore[attr-defined]
+            people.update(p["jid"] for p in info["participants"])
+        people.discard(me)
+        found = []
+        for jid in sorted(people):
+            try:
+                phone, lid = _person(jid)
+            except CallRefused:
+                continue
+            found.append(
+                contacts.contact(
+                    protocol.user_jid(phone), lid=lid, push_name=f"Sandbox {phone[-4:]}"
+                )
+            )
+        return found
+
+    def contact_profile(self, session_id: str, jid: str) -> dict[str, Any]:
+        self._book(session_id)
+        phone, lid = _person(jid)
+        private = phone.endswith(PRIVATE_SUFFIX)
+        business = phone.endswith(BUSINESS_SUFFIX)
+        return contacts.profile(
+            protocol.user_jid(phone),
+            lid=lid,
+            push_name=f"Sandbox {phone[-4:]}",
+            about=None if private else ABOUT,
+            business=business,
+            verified_name=f"Sandbox Shop {phone[-4:]}" if business else None,
+            has_picture=not private,
+        )
+
+    def contact_picture(self, session_id: str, jid: str) -> bytes | None:
+        book, me = self._book(session_id)
+        if not jid or jid == me:
+            own = book.own(me)
+            return bytes.fromhex(own["picture"]) if own.get("picture") else None
+        phone, _lid = _person(jid)
+        return None if phone.endswith(PRIVATE_SUFFIX) else sandbox_picture(phone)
+
+    def contact_block(self, session_id: str, jid: str, block: bool) -> None:
+        book, _me = self._book(session_id)
+        phone, _lid = _person(jid)
+        book.block(session_id, protocol.user_jid(phone), block)
+
+    def blocklist(self, session_id: str) -> list[str]:
+        book, _me = self._book(session_id)
+        return book.blocked(session_id)
+
+    def own_profile(self, session_id: str) -> dict[str, Any]:
+        book, me = self._book(session_id)
+        own = book.own(me)
+        return contacts.profile(
+            me,
+            push_name=own.get("pushName") or f"Sandbox {me.split('@')[0][-4:]}",
+            about=own.get("about", ABOUT),
+            has_picture=bool(own.get("picture")),
+        )
+
+    def own_profile_update(self, session_id: str, changes: dict[str, Any]) -> None:
+        book, me = self._book(session_id)
+        own = book.own(me)
+        for key in contacts.PROFILE_CHANGE_KEYS:
+            if key in changes:
+                value = changes[key]
+                own[key] = value.hex() if key == "picture" and value is not None else value
+        book.own_set(me, own)
+
+    def lid_lookup(self, session_id: str, jid: str) -> dict[str, Any]:
+        self._book(session_id)
+        phone, lid = _person(jid)
+        return {"phone": phone, "lid": lid}
