@@ -209,3 +209,21 @@ class WhatsAppRefused(GatewayError):
     code = "whatsapp_error"
     message = "WhatsApp refused the request."
     http_status = 422
+
+
+# --- Contacts and profiles ----------------------------------------------------------------------
+
+
+class ContactNotFound(NotFound):
+    code = "contact_not_found"
+    message = "No such person on WhatsApp, or the session does not know them."
+
+
+class ContactsUnsupported(Conflict):
+    code = "contacts_unsupported"
+    message = "This session's engine cannot do this with contacts or the profile."
+
+
+class PictureNotFound(NotFound):
+    code = "picture_not_found"
+    message = "No profile picture, or it is hidden from this account."

@@ -38,7 +38,12 @@ def test_the_import_contracts_hold(capsys):
 
 
 # The node protocol (what the backend imports of the node agent): the standard library and itself.
-WIRE_MODULES = ("node_agent.protocol", "node_agent.wire", "node_agent.groups")
+WIRE_MODULES = (
+    "node_agent.protocol",
+    "node_agent.wire",
+    "node_agent.groups",
+    "node_agent.contacts",
+)
 
 
 @pytest.mark.parametrize("module", WIRE_MODULES)

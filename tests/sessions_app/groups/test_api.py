@@ -21,7 +21,7 @@ def session(user):
 
 
 def _node(answer):
-    return mock.patch("sessions_app.groups.services.node_call", return_value=answer)
+    return mock.patch("sessions_app.calls.node_call", return_value=answer)
 
 
 def _sent(call):
@@ -171,7 +171,7 @@ def test_a_session_that_is_not_connected_is_409_before_the_node_is_asked(api, se
 
 
 def test_a_silent_node_is_504(api, session):
-    with mock.patch("sessions_app.groups.services.node_call", side_effect=NodeTimeout()):
+    with mock.patch("sessions_app.calls.node_call", side_effect=NodeTimeout()):
         response = api.get(f"/api/v1/sessions/{session.id}/groups")
     assert (response.status_code, response.json()["error"]["code"]) == (504, "node_timeout")
 
