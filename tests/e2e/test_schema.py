@@ -23,7 +23,8 @@ MAX_EXAMPLES = 3
 #   URL must download;
 # - a session's name needs a character that draws (sessions_app/messages/text.py);
 # - pacing: minDelayMs <= maxDelayMs, newNumberDays needs a cap; usage: at most 366 days;
-#   a usage report: one UTC hour, each session once; a group's picture must be a JPEG.
+#   a usage report: one UTC hour, each session once; a group's or profile's picture must be a
+#   JPEG; a contact in a path is a phone number or a person's JID.
 STATE_OR_SEMANTICS = [
     "POST /api/v1/messages",
     "POST /api/send",
@@ -40,6 +41,12 @@ STATE_OR_SEMANTICS = [
     "POST /api/v1/sessions/{session_id}/groups",
     "POST /api/v1/sessions/{session_id}/groups/{group_id}/participants",
     "PUT /api/v1/sessions/{session_id}/groups/{group_id}/picture",
+    "GET /api/v1/sessions/{session_id}/contacts/{contact}",
+    "GET /api/v1/sessions/{session_id}/contacts/{contact}/picture",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/block",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/unblock",
+    "GET /api/v1/sessions/{session_id}/lids/{contact}",
+    "PUT /api/v1/sessions/{session_id}/profile/picture",
 ]
 
 # The routes that wait on the session's node (an RPC over the broker).
@@ -59,6 +66,18 @@ NODE_RPC = [
     f"GET {_GROUP}/{{group_id}}/invite",
     f"POST {_GROUP}/{{group_id}}/invite/revoke",
     f"POST {_GROUP}/{{group_id}}/leave",
+    "GET /api/v1/sessions/{session_id}/contacts",
+    "GET /api/v1/sessions/{session_id}/contacts/{contact}",
+    "GET /api/v1/sessions/{session_id}/contacts/{contact}/picture",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/block",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/unblock",
+    "GET /api/v1/sessions/{session_id}/blocklist",
+    "GET /api/v1/sessions/{session_id}/lids/{contact}",
+    "GET /api/v1/sessions/{session_id}/profile",
+    "PATCH /api/v1/sessions/{session_id}/profile",
+    "GET /api/v1/sessions/{session_id}/profile/picture",
+    "PUT /api/v1/sessions/{session_id}/profile/picture",
+    "DELETE /api/v1/sessions/{session_id}/profile/picture",
 ]
 
 CONFIG = """

@@ -35,6 +35,10 @@ EVENTS = {
     "MessageEv": "message",
     "ReceiptEv": "receipt",
     "UndecryptableMessageEv": "undecryptable",
+    # Group changes (group_events.py): created or joined, a GroupInfo notification, a picture.
+    "JoinedGroupEv": "group",
+    "GroupInfoEv": "group",
+    "PictureEv": "group",
 }
 
 # on_go_event(run, kind, data): called on Go's thread; must neither block nor raise.
