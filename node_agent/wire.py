@@ -52,7 +52,8 @@ MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction")
 # Keys of an incoming message that are its content: kept in the node's history and passed on in
 # the message-received report.
 INCOMING_CONTENT_KEYS = tuple(
-    "text media location contact reaction quotedId mentions pushName isGroup senderJid".split()
+    "text media location contact reaction quotedId mentions pushName isGroup senderJid fromPhone"
+    " fromLid".split()
 )
 # A file on the wire (a send payload's `media`, an upload's answer): what the backend keeps of it.
 MEDIA_DESCRIPTOR_KEYS = ("id", "mimetype", "filename", "size", "sha256")

@@ -45,7 +45,7 @@ from node_agent import protocol
 from node_agent.clock import utc_in_iso, utc_now_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.base import Engine, EventCallback, PermanentSendError, TransientSendError
-from node_agent.engines.sandbox_contacts import SandboxContacts
+from node_agent.engines.sandbox_contacts import SandboxContacts, sandbox_phone_of_lid
 from node_agent.engines.sandbox_groups import SandboxGroups
 from node_agent.engines.sandbox_network import NOT_ON_WHATSAPP_SUFFIX, SandboxNetwork
 from node_agent.engines.sandbox_phone import SandboxPhone
@@ -246,6 +246,9 @@ class SandboxEngine(SandboxContacts, SandboxGroups, SandboxPhone, Engine):
                 raise PermanentSendError("unsupported_type", f"Unsupported type {type_!r}.")
             to = str(payload.get("to") or payload.get("chatId", "").split("@")[0])
             chat = payload.get("chatId") or protocol.user_jid(to)
+            if chat.endswith("@lid"):  # the same chat as the number's (sandbox_contacts)
+                to = sandbox_phone_of_lid(chat) or NOT_ON_WHATSAPP_SUFFIX
+                chat = protocol.user_jid(to)
             if chat.endswith("@g.us"):
                 self.group_send_check(session, chat)
             elif self.check_number(session_id, to) is None:

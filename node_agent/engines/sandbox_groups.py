@@ -25,6 +25,7 @@ from typing import Any
 from node_agent import protocol
 from node_agent.clock import utc_now_iso
 from node_agent.engines.base import GroupError, PermanentSendError
+from node_agent.engines.sandbox_contacts import sandbox_lid
 from node_agent.engines.sandbox_group_network import SandboxGroupNetwork
 
 _DONE = ("added", "removed", "promoted", "demoted")
@@ -103,6 +104,8 @@ class SandboxGroups:
             "timestamp": utc_now_iso(),
             "isGroup": True,
             "senderJid": protocol.user_jid(phone),
+            "fromPhone": phone,
+            "fromLid": sandbox_lid(phone),
         }
         for key in ("text", "media", "location", "contact", "reaction", "mentions"):
             if payload.get(key) is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from node_agent import protocol
 from node_agent.clock import utc_now_iso
+from node_agent.engines.sandbox_contacts import sandbox_lid
 
 log = logging.getLogger("node_agent.engines.sandbox")
 
@@ -81,6 +82,8 @@ class SandboxPhone:
             "chatId": protocol.user_jid(sender),
             "type": params.get("type") or "text",
             "timestamp": utc_now_iso(),
+            "fromPhone": sender,
+            "fromLid": sandbox_lid(sender),
         }
         if params.get("text") is not None:
             incoming["text"] = str(params["text"])

@@ -113,3 +113,15 @@ def test_refusals_are_codes(alice):
     assert call(alice, "s1", "profile", jid="120363000000000001@g.us")["error"] == "bad_request"
     assert call(alice, "s1", "wave")["error"] == "bad_request"
     assert call(alice, "nobody", "list")["error"] == "session_not_connected"
+
+
+def test_a_send_to_a_lid_lands_in_the_chat_of_its_number(alice):
+    lid = sandbox_lid(WITH_LID)
+    sent = alice.message_send(
+        "m1", "s1", {"to": lid.split("@")[0], "chatId": lid, "type": "text", "text": "a"}
+    )
+    assert sent == "sent"
+    [row] = alice.engines["sandbox"].network.ledger("m1")
+    assert row["to_jid"] == jid(WITH_LID)
+    unknown = {"to": "123456789", "chatId": "123456789@lid", "type": "text", "text": "a"}
+    assert alice.message_send("m2", "s1", unknown) == "failed"

@@ -158,7 +158,7 @@ def test_incoming_message_is_stored_and_reported(runtime, backend):
     stored = runtime.db.message_list("s1", direction="in")
     assert len(stored) == 1
     assert stored[0]["wa_message_id"] == message["id"]
-    assert stored[0]["payload"] == {"text": "hi"}
+    assert stored[0]["payload"] == {"text": "hi", "fromPhone": "6281299990000", "fromLid": None}
 
 
 def test_duplicate_task_during_a_running_send_does_not_fail_it(runtime, backend):

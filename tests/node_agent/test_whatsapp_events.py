@@ -249,6 +249,7 @@ def test_incoming_text_is_reported_and_stored_once(make_wa_runtime, backend):
         "pushName": "Ana",
         "isGroup": False,
         "senderJid": f"{PEER}@s.whatsapp.net",
+        "fromPhone": PEER,  # the sender's other form (a LID) only when WhatsApp tells it
     }
     outbox_drained(runtime)  # both were handled (settle): every report they made has arrived
     assert len(backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1")) == 1
@@ -373,3 +374,23 @@ def test_send_needs_a_connection_and_builds_replies_with_mentions(make_wa_runtim
     assert (context.stanzaID, context.participant) == ("3EB0PREV", f"{PEER}@s.whatsapp.net")
     assert list(context.mentionedJID) == [f"{PHONE}@s.whatsapp.net"]
     assert re.fullmatch(r"\d+@s\.whatsapp\.net", context.mentionedJID[0])
+
+
+def test_a_sender_addressed_by_lid_carries_both_forms_when_whatsapp_tells_them():
+    from neonize.proto.Neonize_pb2 import JID, MessageSource
+
+    from node_agent.engines.whatsapp.mapping import sender_ids
+
+    lid = JID(
+        User="123456789012345", Server="lid", RawAgent=0, Device=0, Integrator=0, IsEmpty=False
+    )
+    phone = JID(
+        User=PEER, Server="s.whatsapp.net", RawAgent=0, Device=0, Integrator=0, IsEmpty=False
+    )
+    both = MessageSource(Sender=lid, SenderAlt=phone)
+    assert sender_ids(both) == {"fromPhone": PEER, "fromLid": "123456789012345@lid"}
+    assert sender_ids(MessageSource(Sender=lid)) == {
+        "fromPhone": None,
+        "fromLid": "123456789012345@lid",
+    }
+    assert sender_ids(MessageSource(Sender=phone)) == {"fromPhone": PEER, "fromLid": None}

@@ -116,6 +116,22 @@ def _sender_phone(source: Any) -> str:
     return sender.User
 
 
+def sender_ids(source: Any) -> dict[str, str | None]:
+    """Return `fromPhone` (E.164 digits) and `fromLid` (`…@lid`) of a message's sender, each
+    when WhatsApp tells it: whatsmeow's MessageSource has the JID the message came from
+    (`Sender`, a phone JID or a LID) and, since the LID migration, the other form (`SenderAlt`)."""
+    ids: dict[str, str | None] = {"fromPhone": None, "fromLid": None}
+    alt = source.SenderAlt if source.HasField("SenderAlt") else None
+    for jid in (source.Sender, alt):
+        if jid is None or not jid.User:
+            continue
+        if jid.Server == "lid":
+            ids["fromLid"] = ids["fromLid"] or f"{jid.User}@lid"
+        elif jid.Server == "s.whatsapp.net":
+            ids["fromPhone"] = ids["fromPhone"] or jid.User
+    return ids
+
+
 def _context(sub: Any) -> dict[str, Any]:
     if not sub.HasField("contextInfo"):
         return {}
@@ -181,9 +197,9 @@ def incoming(event: Any) -> dict[str, Any] | None:
     """Return the engine's `incoming` dict of a `Message` event, or None to skip it.
 
     Skipped: our own messages (sent from another linked device) and messages with no content
-    the gateway reports yet. Keys: id, from (phone digits), chatId, type, timestamp, pushName,
-    isGroup, senderJid, text?, media? {mimetype, size, caption?, filename?}, quotedId?,
-    mentions?, location?, contact?.
+    the gateway reports yet. Keys: id, from (phone digits, else the LID's number), chatId, type,
+    timestamp, pushName, isGroup, senderJid, fromPhone, fromLid (`sender_ids`), text?, media?
+    {mimetype, size, caption?, filename?}, quotedId?, mentions?, location?, contact?.
     """
     info = event.Info
     source = info.MessageSource
@@ -200,5 +216,6 @@ def incoming(event: Any) -> dict[str, Any] | None:
         "pushName": info.Pushname,
         "isGroup": bool(source.IsGroup),
         "senderJid": jid_str(source.Sender),
+        **sender_ids(source),
         **content,
     }
