@@ -210,3 +210,21 @@ def test_a_message_to_the_group_reaches_the_other_members_sessions(two, backend)
 
     wait_until(lambda: len(failed()) == 2, message="two failed reports")
     assert failed() == {"m2": "not_admin", "m3": "not_participant"}
+
+
+def test_a_session_in_500_groups_lists_them_from_one_engine_call(two, monkeypatch):
+    """bench/groups_list.py measures the time; here: one fill, every page from the copy."""
+    ok(call(two, "s1", "list"))  # opens the sandbox's group network
+    network = two.engines["sandbox"]._group_net
+    for n in range(500):
+        network.create(jid(BOB), f"G{n:03d}", [jid(ALICE)])
+    calls = []
+    joined = two.engines["sandbox"].groups_joined
+    monkeypatch.setattr(
+        two.engines["sandbox"], "groups_joined", lambda sid: calls.append(sid) or joined(sid)
+    )
+    first = ok(call(two, "s1", "list", limit=500, refresh=True))
+    assert (first["total"], len(first["groups"])) == (500, 500)
+    pages = [ok(call(two, "s1", "list", limit=100, offset=o))["groups"] for o in range(0, 500, 100)]
+    assert [g["subject"] for page in pages for g in page] == [f"G{n:03d}" for n in range(500)]
+    assert calls == ["s1"]  # one WhatsApp (engine) call for all of them
