@@ -141,6 +141,9 @@ def recent_messages(request: HtmxHttpRequest, session: Session) -> dict[str, Any
 
 def detail_page(request: HtmxHttpRequest, session: Session, **extra: Any) -> HttpResponse:
     """Render one session's whole page (panel, test message form, recent messages)."""
+    to = request.GET.get("to", "")[:100]
+    if to and "send_form" not in extra:  # "Send a message" of a group or contact row
+        extra["send_form"] = SendTestForm(prefix="send", initial={"to": to})
     context = _panel_context(session, **extra)
     context.update(recent_messages(request, session))
     return render(request, "sessions_app/detail.html", context)

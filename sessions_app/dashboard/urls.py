@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sessions_app.dashboard import messages, traffic, webhooks
+from sessions_app.dashboard import messages, people, traffic, webhooks
 from sessions_app.dashboard import sessions as views
 
 app_name = "sessions"
@@ -26,6 +26,9 @@ urlpatterns = [
     path(f"{SESSION}/messages", messages.session_messages, name="messages"),
     path(f"{SESSION}/messages/<id:message_id>", messages.message_status, name="message_status"),
     path(f"{SESSION}/log", traffic.message_log, name="message_log"),
+    path(f"{SESSION}/groups", people.session_groups, name="groups"),
+    path(f"{SESSION}/groups/<str:group_id>", people.session_group, name="group"),
+    path(f"{SESSION}/contacts", people.session_contacts, name="contacts"),
     path("events", traffic.event_monitor, name="events"),
     path("events/feed", traffic.event_feed, name="event_feed"),
     path("webhooks", webhooks.webhook_list_view, name="webhooks"),
