@@ -277,3 +277,34 @@ def test_every_dashboard_page_loads_under_the_csp(gateway_stack):
             assert bar.evaluate("e => e.style.width").endswith("%")
         page.goto(f"{base}/api/docs/")
         expect(page.locator(".swagger-ui .info").first).to_be_visible(timeout=TIMEOUT_MS)
+
+
+def test_a_sessions_groups_and_contacts_pages_and_send_to_a_group(gateway_stack):
+    """A group made through the API shows on the Groups page with its members; its "Send a
+    message" addresses the test form, and the message goes to the group."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.stack import Api
+
+    base = gateway_stack.base_url
+    with logged_in_page(gateway_stack, "dashboard-groups") as page:
+        session_id = _create_linked_sandbox_session(page, base, name="Group session")
+        api = Api(base, gateway_stack.create_api_key(EMAIL))  # a key of the browser's user
+        group = api.ok(
+            "POST",
+            f"/api/v1/sessions/{session_id}/groups",
+            json={"subject": "Browser group", "participants": ["+62 812-0000-0177"]},
+        )
+        page.get_by_role("link", name="Groups").click()
+        expect(page.locator("table.groups")).to_contain_text("Browser group")
+        page.get_by_role("link", name="Browser group").click()
+        expect(page.locator("table.members")).to_contain_text("6281200000177@s.whatsapp.net")
+        expect(page.locator("table.members")).to_contain_text("creator")
+        page.get_by_role("link", name="Send a message").click()
+        expect(page.locator("#id_send-to")).to_have_value(group["id"])
+        page.fill("#id_send-text", "Halo grup")
+        page.get_by_role("button", name="Send", exact=True).click()
+        expect(page.locator("#message-status .mbadge")).to_have_text("read", timeout=TIMEOUT_MS)
+        page.goto(f"{base}/sessions/{session_id}/contacts")
+        expect(page.locator("table.contacts")).to_contain_text("97710000021826@lid")
+        _screenshot(page, "dashboard-contacts")
