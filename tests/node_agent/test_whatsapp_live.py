@@ -88,3 +88,44 @@ def test_live_send_receive_receipts_and_lid_reply(live_runtime, backend, capsys)
     reply.update({"to": incoming["from"], "replyTo": incoming["id"]})
     assert build_text_message(reply, tuple(incoming["chatId"].split("@")))
     assert live_runtime.message_send("live-m2", "live-qr", reply) == "sent"
+
+
+def test_live_group_create_promote_rename_invite_and_leave(live_runtime, backend, capsys):
+    """A group with the second account: made, its info read back, the second account promoted,
+    renamed, its invite link read and revoked, then left; each change reported as a group
+    event of the session (the phone of the second account shows them too)."""
+    from node_agent.protocol import GROUP_EVENT_PATH, GroupCall
+
+    to = env("WHATSAPP_LIVE_TO")
+    live_runtime.restore()  # resumes live-qr from its store (pair it first)
+    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+
+    def group(op, **params):
+        answer = live_runtime.groups.call(GroupCall(session_id="live-qr", op=op, params=params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    member = f"{to}@s.whatsapp.net"
+    made = group("create", subject="gateway live group", participants=[member])
+    gid = made["id"]
+    assert {p["phone"] for p in made["participants"]} >= {to}
+    assert group("participants", group=gid, action="promote", participants=[member]) == [
+        {"jid": member, "result": "promoted"}
+    ]
+    assert group("update", group=gid, changes={"subject": "gateway live group 2"})["subject"] == (
+        "gateway live group 2"
+    )
+    first = group("invite_link", group=gid)
+    assert group("invite_link", group=gid, reset=True)["code"] != first["code"]
+    with capsys.disabled():
+        print(f"\nThe second account ({to}) sees the group {gid!r}, renamed, as an admin.")
+    group("leave", group=gid)
+    events = wait_until(
+        lambda: [
+            b["event"]
+            for b in backend.bodies(GROUP_EVENT_PATH, sessionId="live-qr")
+            if b["group"] == gid
+        ],
+        timeout_s=60,
+    )
+    assert "joined" in events
