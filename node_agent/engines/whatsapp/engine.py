@@ -9,7 +9,8 @@ and puts its parts together; README "The WhatsApp engine" tells the story:
 - client.py: building a run's neonize client; connection.py: a thread per run that connects
   and retries with back-off, within the fd budget; events.py: one dispatcher thread that turns
   neonize's events into the engine's kinds; sending.py: sends and number checks; groups.py:
-  group calls and their answers in node_agent/groups.py shapes;
+  group calls and their answers in node_agent/groups.py shapes; contacts.py: contact and
+  profile calls in node_agent/contacts.py shapes;
 - ffi.py: what is process-wide about neonize, above all the FFI gate: every FFI call goes
   through it (starts and stops alone, spaced; measured on neonize 0.5.2).
 
@@ -29,6 +30,7 @@ from node_agent.engines.base import Engine, EventCallback
 from node_agent.engines.whatsapp import builders
 from node_agent.engines.whatsapp.client import new_client
 from node_agent.engines.whatsapp.connection import Connector
+from node_agent.engines.whatsapp.contacts import ContactCalls
 from node_agent.engines.whatsapp.device_store import DeviceStore
 from node_agent.engines.whatsapp.events import EventDispatcher
 from node_agent.engines.whatsapp.ffi import FfiGate
@@ -65,6 +67,7 @@ class WhatsAppEngine(Engine):
         )
         self._sender = Sender(config, self._gate, self._registry)
         self._groups = GroupCalls(config, self._gate, self._registry)
+        self._contacts = ContactCalls(config, self._gate, self._registry)
         self._reachability = Reachability(config)
 
     def reachable(self) -> bool:
@@ -234,6 +237,41 @@ class WhatsAppEngine(Engine):
     def group_leave(self, session_id: str, group_jid: str) -> None:
         """Leave the group. Raises GroupError."""
         self._groups.leave(session_id, group_jid)
+
+    # Contacts and profile: see contacts.ContactCalls (neonize's calls, CallRefused codes)
+
+    def contacts(self, session_id: str) -> list[dict[str, Any]]:
+        """Return the store's Contacts (no WhatsApp request). Raises CallRefused."""
+        return self._contacts.contacts(session_id)
+
+    def contact_profile(self, session_id: str, jid: str) -> dict[str, Any]:
+        """Return a person's Profile. Raises CallRefused."""
+        return self._contacts.profile(session_id, jid)
+
+    def contact_picture(self, session_id: str, jid: str) -> bytes | None:
+        """Return a profile picture's JPEG (`jid` "": the account's), or None. Raises
+        CallRefused."""
+        return self._contacts.picture(session_id, jid)
+
+    def contact_block(self, session_id: str, jid: str, block: bool) -> None:
+        """Block or unblock a person. Raises CallRefused."""
+        self._contacts.block(session_id, jid, block)
+
+    def blocklist(self, session_id: str) -> list[str]:
+        """Return the blocked JIDs. Raises CallRefused."""
+        return self._contacts.blocklist(session_id)
+
+    def own_profile(self, session_id: str) -> dict[str, Any]:
+        """Return the account's own Profile. Raises CallRefused."""
+        return self._contacts.own_profile(session_id)
+
+    def own_profile_update(self, session_id: str, changes: dict[str, Any]) -> None:
+        """Apply ProfileChanges in order (not picture removal). Raises CallRefused."""
+        self._contacts.own_profile_update(session_id, changes)
+
+    def lid_lookup(self, session_id: str, jid: str) -> dict[str, Any]:
+        """Return {phone, lid} from the store (no WhatsApp request). Raises CallRefused."""
+        return self._contacts.lid_lookup(session_id, jid)
 
     def shutdown(self) -> None:
         """Stop every session within WHATSAPP_STOP_TIMEOUT_S, then the engine's threads.
