@@ -19,18 +19,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 from typing import Any
 
 from node_agent import contacts, protocol
 from node_agent.engines.base import CallRefused
-from node_agent.schema import open_sqlite, write_transaction
+from node_agent.engines.sandbox_network import NetworkFile
+from node_agent.schema import write_transaction
 
 BUSINESS_SUFFIX = "97"
 PRIVATE_SUFFIX = "96"
 HAS_LID_SUFFIX = "77"
 ABOUT = "Hey there! I am using WhatsApp."
-BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sandbox_contacts (
     session_id TEXT NOT NULL,
@@ -71,18 +70,10 @@ def sandbox_picture(phone: str) -> bytes:
     return out.getvalue()
 
 
-class SandboxContactBook:
+class SandboxContactBook(NetworkFile):
     """Contacts, blocks and own profiles in the network file at `path` (its own connection)."""
 
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = SCHEMA
 
     def _column(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._lock:

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from node_agent import groups
 from node_agent.clock import format_ts, utc_now_iso
 from node_agent.engines.base import GroupError
-from node_agent.engines.sandbox_network import NOT_ON_WHATSAPP_SUFFIX, REFUSES_ADDS_SUFFIX
-from node_agent.schema import open_sqlite, write_transaction
+from node_agent.engines.sandbox_network import (
+    NOT_ON_WHATSAPP_SUFFIX,
+    REFUSES_ADDS_SUFFIX,
+    NetworkFile,
+)
+from node_agent.schema import write_transaction
 
 ADD_REQUEST_TTL = timedelta(days=3)
-BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sandbox_groups (
     jid TEXT PRIMARY KEY,
@@ -45,18 +47,10 @@ def _code() -> str:
     return secrets.token_urlsafe(16).replace("-", "A").replace("_", "B")[:22]
 
 
-class SandboxGroupNetwork:
+class SandboxGroupNetwork(NetworkFile):
     """The sandbox's groups in the network file at `path` (its own connection, WAL)."""
 
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = SCHEMA
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self._conn.execute(sql, params).fetchall()]

@@ -44,8 +44,12 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 
 
-class SandboxNetwork:
-    """Access to the shared network file at `path` (created with its folder)."""
+class NetworkFile:
+    """A connection of its own to the shared network file at `path` (created with its folder),
+    with the tables of `SCHEMA` (the subclass's), guarded by `_lock`. The ledger, the groups
+    (sandbox_group_network) and the contact book (sandbox_contacts) each keep one."""
+
+    SCHEMA = ""
 
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
@@ -53,12 +57,18 @@ class SandboxNetwork:
         # A simulation: its writes survive a crash of any node process, which is what the
         # ledger's exactly-once proofs need; an fsync per message sent (FULL) only costs CPU.
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self._conn.executescript(self.SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""
         with self._lock:
             self._conn.close()
+
+
+class SandboxNetwork(NetworkFile):
+    """The ledger and the linked devices in the shared network file."""
+
+    SCHEMA = SCHEMA
 
     def ledger_add(
         self,
