@@ -24,6 +24,10 @@ WORKER_TOKEN = "test-node-token-0123456789"
 E2E_DIR = os.path.join(os.path.dirname(__file__), "e2e")
 
 
+def pytest_configure(config: Any) -> None:
+    settings.PASSWORD_HASHERS = ["tests.hashers.FewIterationsPBKDF2"]
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark every test under tests/e2e/ `e2e`, so `-m "not e2e"` leaves out all that start
     real processes (and only those: every such test lives there)."""

@@ -17,10 +17,10 @@ PASSWORD = "correct horse battery staple"
 
 @functools.cache
 def password_hash() -> str:
-    """Return one real hash of PASSWORD, made once per run and shared by every test user.
+    """Return one hash of PASSWORD, made once per run and shared by every test user.
 
-    A full PBKDF2 hash costs ~0.3 s; a fast test hasher instead would break the tests whose own
-    gunicorn checks a login with the real one.
+    It is PBKDF2 with the test hasher's few iterations (tests/hashers.py), which the gunicorn of
+    an end-to-end test verifies with Django's own hasher.
     """
     return make_password(PASSWORD)
 

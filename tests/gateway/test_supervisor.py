@@ -113,7 +113,11 @@ def test_what_a_dead_process_forked_does_not_outlive_it(tmp_path: Path):
 
 
 def test_stop_asks_nicely_then_kills_what_lingers(tmp_path: Path):
-    stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    ignoring = tmp_path / "ignoring"
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(ignoring)!r}, 'w').close(); time.sleep(60)"
+    )
     polite = "import time; time.sleep(60)"
     out = io.StringIO()
     supervisor = Supervisor(
@@ -123,6 +127,8 @@ def test_stop_asks_nicely_then_kills_what_lingers(tmp_path: Path):
     )
     thread = _running(supervisor)
     wait_for(lambda: all(c.popen for c in supervisor.children), timeout_s=5, what="both up")
+    # a SIGTERM that arrives before the handler is installed would end it politely
+    wait_for(ignoring.exists, timeout_s=10, what="stubborn ignoring SIGTERM")
     pids = [c.popen.pid for c in supervisor.children]
     _stopped(supervisor, thread)
     assert not any(psutil.pid_exists(pid) for pid in pids)
