@@ -77,6 +77,7 @@ REPORT_KINDS = (
     "message_status",
     "message_received",
     "group_event",
+    "session_event",
     "media",
     "usage",
     "register",

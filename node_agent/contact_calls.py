@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from node_agent import contacts, protocol
+from node_agent.contact_events import ContactNames
 from node_agent.engines.base import Engine
 from node_agent.session_calls import Handler, answer_call
 
@@ -26,9 +27,10 @@ from node_agent.session_calls import Handler, answer_call
 class ContactCalls:
     """Answer ContactCall tasks with the engine that holds the session."""
 
-    def __init__(self, db: Any, engines: Mapping[str, Engine]) -> None:
+    def __init__(self, db: Any, db_path: str, engines: Mapping[str, Engine]) -> None:
         self._db = db
         self._engines = engines
+        self.names = ContactNames(db_path)  # the push names seen (contact_events.py)
 
     def call(self, task: protocol.ContactCall) -> dict[str, Any]:
         """Run one operation; return its answer (module docstring). Never raises for a refusal."""

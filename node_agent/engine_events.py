@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from node_agent import contact_events
 from node_agent.database import NodeDatabase
 from node_agent.messages import Messages
 from node_agent.reports import Reporter
@@ -43,6 +44,8 @@ class EngineEvents:
         self._sharing = sharing
         # Called after a `group` event is reported (the node's group store forgets its copy).
         self.on_group: Callable[[str, dict[str, Any]], None] | None = None
+        # The push names seen, to tell renames from incoming messages (contact_events.py).
+        self.names: contact_events.ContactNames | None = None
 
     def handle(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         """Apply one engine event; unknown kinds are logged and ignored."""
@@ -100,6 +103,12 @@ class EngineEvents:
             report(session_id, "FAILED", reason=data["reason"])
         elif kind == "message":
             self._messages.incoming(session_id, data["incoming"])
+            if self.names is not None:
+                renamed = contact_events.renamed(self.names, session_id, data["incoming"])
+                if renamed is not None:
+                    self._contact(session_id, renamed)
+        elif kind == "contact":
+            self._contact(session_id, data)
         elif kind == "receipt":
             self._messages.receipt(data["wa_message_id"], data["status"])
         elif kind == "receipts":
@@ -110,6 +119,18 @@ class EngineEvents:
                 self.on_group(session_id, data)
         else:
             log.warning("unknown engine event %s for %s", kind, session_id)
+
+    def _contact(self, session_id: str, event: dict[str, Any]) -> None:
+        """Report a `contact` event as contact.updated (a push name it carries is recorded, so
+        the contact's next message does not report it again)."""
+        name = event["changes"].get("pushName")
+        if name and self.names is not None:
+            key = contact_events.name_key(event["contact"], event.get("phone"), event.get("lid"))
+            self.names.seen(session_id, key, name)
+        data = {k: event.get(k) for k in ("contact", "phone", "lid", "changes")}
+        self._reporter.session_event(
+            session_id, contact_events.CONTACT_UPDATED, event["event_id"], data
+        )
 
     def _receipts(self, receipts: list[dict[str, str]]) -> None:
         """Apply receipts in one transaction: one commit for all (each still with its report).

@@ -24,20 +24,18 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from node_agent import groups, protocol
 from node_agent.clock import utc_now_iso
 from node_agent.engines.base import Engine, GroupError
-from node_agent.schema import open_sqlite, write_transaction
+from node_agent.schema import OwnTables, write_transaction
 from node_agent.session_calls import answer_call
 
 log = logging.getLogger(__name__)
 
 LIST_MAX_AGE_S = 300.0
-BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_groups (
     session_id TEXT NOT NULL,
@@ -55,18 +53,11 @@ CREATE TABLE IF NOT EXISTS session_groups_refreshed (
 """
 
 
-class GroupStore:
+class GroupStore(OwnTables):
     """The groups each session is in, as last seen, in the node's SQLite file (its own
     connection and tables; NodeDatabase owns the rest of the file)."""
 
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
-        self._conn.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    SCHEMA = SCHEMA
 
     def replace(self, session_id: str, infos: list[dict[str, Any]], monotonic_s: float) -> str:
         """Store `infos` as all the session's groups; return when (ISO 8601 UTC)."""

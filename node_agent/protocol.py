@@ -203,6 +203,7 @@ REPORTS_PATH = "/api/webhooks/reports"
 REGISTER_PATH = "/api/admin/workers/register"
 USAGE_REPORT_PATH = "/api/webhooks/usage-report"
 GROUP_EVENT_PATH = "/api/webhooks/group-event"
+SESSION_EVENT_PATH = "/api/webhooks/session-event"
 
 
 def heartbeat_path(worker_id: str) -> str:
@@ -306,9 +307,29 @@ class GroupEventReport(NodeReport):
 
 GROUP_EVENTS = ("joined", "left", "participants", "updated")
 
+
+@dataclasses.dataclass(frozen=True)
+class SessionEventReport(NodeReport):
+    """An event of the session for its owner's webhooks, of a type in SESSION_EVENT_TYPES:
+    `event_id` (unique per event: the backend emits one webhook event per id), `data` (the
+    event's keys; the backend adds `sessionId`). contact.updated: {contact: JID as WhatsApp
+    named it, phone: digits | null, lid: LID JID | null, changes: {pushName?: str, picture?:
+    bool (set or removed)}}."""
+
+    PATH: ClassVar[str] = SESSION_EVENT_PATH
+    session_id: str
+    type: str
+    event_id: str
+    data: dict[str, Any]
+    worker_id: str = ""
+    timestamp: str = ""
+
+
+SESSION_EVENT_TYPES = ("contact.updated",)
+
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).
 BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)
-BATCHED_PATHS += (GROUP_EVENT_PATH,)
+BATCHED_PATHS += (GROUP_EVENT_PATH, SESSION_EVENT_PATH)
 REPORT_BATCH_MAX = 200
 
 

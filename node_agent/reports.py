@@ -142,6 +142,24 @@ class Reporter:
         self._wake()
         return body
 
+    def session_event(
+        self, session_id: str, type_: str, event_id: str, data: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Queue a session-event report (protocol.SESSION_EVENT_TYPES); return the body."""
+        with self.lock:
+            body = self._queue(
+                protocol.SessionEventReport(
+                    session_id=session_id,
+                    type=type_,
+                    event_id=event_id,
+                    data=data,
+                    worker_id=self.worker_id,
+                    timestamp=self._next_ts(),
+                )
+            )
+        self._wake()
+        return body
+
     def message_received(self, session_id: str, incoming: dict[str, Any]) -> dict[str, Any]:
         """Queue a message-received report for an engine's `incoming` dict; return the body.
 

@@ -71,9 +71,10 @@ class NodeRuntime:
         self.send_queue = SendQueue(self.messages, self.message_send, config)
         self.checks = NumberChecks(self.db, self.engines)
         self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
-        self.contacts = ContactCalls(self.db, self.engines)
+        self.contacts = ContactCalls(self.db, config.node_db_path, self.engines)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._events.on_group = self.groups.changed
+        self._events.names = self.contacts.names
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
         self._lifecycle = threading.Lock()
@@ -162,6 +163,7 @@ class NodeRuntime:
         self.outbox.stop(flush_timeout_s=flush_timeout_s)
         self.db.close()
         self.groups.store.close()
+        self.contacts.names.close()
         if self.shared is not None:
             self.shared.close()
 
@@ -295,6 +297,7 @@ class NodeRuntime:
         with self._session_lock(session_id):
             self._logout(session_id)
             self.db.session_delete(session_id)
+            self.contacts.names.forget(session_id)
             pattern = os.path.join(self.config.session_storage_path, glob.escape(session_id) + ".*")
             for path in glob.glob(pattern):
                 os.remove(path)
@@ -352,15 +355,6 @@ class NodeRuntime:
         return (row is not None and row["desired"] == "moved") or (
             row is None and self.shared is not None
         )
-
-    def messages_list(self, ask: protocol.MessagesList) -> list[dict[str, Any]]:
-        """Return the page of a session's messages, both ways, that `ask` names; each has
-        protocol.HISTORY_ITEM_KEYS (see messages.history_item)."""
-        return self.messages.history(ask)
-
-    def check_number(self, ask: protocol.CheckNumber) -> dict[str, Any]:
-        """Answer a number check, spaced per session; see NumberChecks.check."""
-        return self.checks.check(ask)
 
     # Health
 

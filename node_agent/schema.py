@@ -1,7 +1,8 @@
 """The node's SQLite file, as tables: the schema, its columns, and opening a connection.
 
-NodeDatabase (database.py) is the one reader and writer of this file; the sandbox network opens
-its own file the same way (`open_sqlite`).
+NodeDatabase (database.py) owns this file's tables; stores with tables of their own (the node's
+group store, its contact names, the sandbox network's file) each keep a connection of their own
+(`OwnTables`, `open_sqlite`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -229,3 +231,21 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+class OwnTables:
+    """A connection of its own to the SQLite file at `path` (created with its folder, by
+    `open_sqlite`), with the tables of `SCHEMA` (the subclass's), guarded by `_lock`."""
+
+    SCHEMA = ""
+    BUSY_TIMEOUT_S = 10.0
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.Lock()
+        self._conn = open_sqlite(path, busy_timeout_s=self.BUSY_TIMEOUT_S)
+        self._conn.executescript(self.SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

@@ -86,14 +86,14 @@ def message_send(**kwargs: Any) -> str:
 @shared_task(**task_options(protocol.MessagesList))
 def messages_list(**kwargs: Any) -> list[dict[str, Any]]:
     """Return a session's history from the node's SQLite (see protocol.HISTORY_ITEM_KEYS)."""
-    return get_runtime().messages_list(protocol.MessagesList.from_wire(kwargs))
+    return get_runtime().messages.history(protocol.MessagesList.from_wire(kwargs))
 
 
 @shared_task(**task_options(protocol.CheckNumber))
 def check_number(**kwargs: Any) -> dict[str, Any]:
     """Return `{jid}` (None when not on WhatsApp), `{error: "session_not_connected"}`, or
     `{error: "rate_limited", retryAfterS}` past the session's spacing of checks."""
-    return get_runtime().check_number(protocol.CheckNumber.from_wire(kwargs))
+    return get_runtime().checks.check(protocol.CheckNumber.from_wire(kwargs))
 
 
 @shared_task(**task_options(protocol.GroupCall))

@@ -18,6 +18,8 @@ method waits on it), with these kinds and `data` keys:
 - `receipts`: `receipts`, a list of `{wa_message_id, status}` (several `receipt`s, in order)
 - `group`: `event` (joined | left | participants | updated), `event_id` (unique per change),
   `group` (its JID), `by` (who did it, or None), `data` (protocol.GroupEventReport's)
+- `contact`: `event_id` (unique per change), `contact` (the person's JID), `phone`, `lid` (or
+  None), `changes` {pushName?, picture?: bool} (node_agent/contact_events.py)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.
 """

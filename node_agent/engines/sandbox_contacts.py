@@ -11,7 +11,9 @@ integrations can test each case:
 
 Every other number shows a generated picture (a JPEG in a colour of its own) and the about text
 "Hey there! I am using WhatsApp.". Blocking is kept per session. The account's own push name,
-about and picture are kept in the shared network file with its groups.
+about and picture are kept in the shared network file with its groups; when a sandbox session
+changes its push name or picture, the sessions of the same engine that know it (wrote to it,
+heard from it, share a group) get a `contact` event, and its messages carry the new push name.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import secrets
 from typing import Any
 
 from node_agent import contacts, protocol
+from node_agent.contact_events import contact_event
 from node_agent.engines.base import CallRefused
 from node_agent.engines.sandbox_network import NetworkFile
 from node_agent.schema import write_transaction
@@ -159,22 +163,33 @@ class SandboxContacts:
             self._book(session_id)[0].met(session_id, jid)
             self._contacts_met.add((session_id, jid))
 
-    def contacts(self, session_id: str) -> list[dict[str, Any]]:
-        book, me = self._book(session_id)
+    def _people(self, session_id: str, book: SandboxContactBook, me: str) -> set[str]:
+        """Return the JIDs the session knows: met, and the members of its groups."""
         people = set(book.known(session_id))
         for info in self.groups_joined(session_id):  # type: ignore[attr-defined]
             people.update(p["jid"] for p in info["participants"])
         people.discard(me)
+        return people
+
+    def push_name_of(self, session_id: str, jid: str) -> str:
+        """Return the push name of sandbox number `jid`: a sandbox session's own (its profile),
+        else `Sandbox <last 4 digits>`."""
+        book, _me = self._book(session_id)
+        phone = contacts.phone_of(jid) or ""
+        return book.own(protocol.user_jid(phone)).get("pushName") or f"Sandbox {phone[-4:]}"
+
+    def contacts(self, session_id: str) -> list[dict[str, Any]]:
+        book, me = self._book(session_id)
+        people = self._people(session_id, book, me)
         found = []
         for jid in sorted(people):
             try:
                 phone, lid = _person(jid)
             except CallRefused:
                 continue
+            jid = protocol.user_jid(phone)
             found.append(
-                contacts.contact(
-                    protocol.user_jid(phone), lid=lid, push_name=f"Sandbox {phone[-4:]}"
-                )
+                contacts.contact(jid, lid=lid, push_name=self.push_name_of(session_id, jid))
             )
         return found
 
@@ -186,7 +201,7 @@ class SandboxContacts:
         return contacts.profile(
             protocol.user_jid(phone),
             lid=lid,
-            push_name=f"Sandbox {phone[-4:]}",
+            push_name=self.push_name_of(session_id, protocol.user_jid(phone)),
             about=None if private else ABOUT,
             business=business,
             verified_name=f"Sandbox Shop {phone[-4:]}" if business else None,
@@ -228,6 +243,27 @@ class SandboxContacts:
                 value = changes[key]
                 own[key] = value.hex() if key == "picture" and value is not None else value
         book.own_set(me, own)
+        told = {k: changes[k] for k in ("pushName", "picture") if k in changes}
+        if "picture" in told:
+            told["picture"] = told["picture"] is not None
+        if told:
+            self._tell_contacts(me, told)
+
+    def _tell_contacts(self, me: str, changes: dict[str, Any]) -> None:
+        """Emit a `contact` event of `me` to this engine's connected sessions that know it, as
+        WhatsApp tells the account's contacts. Sessions on other nodes are not told."""
+        key = secrets.token_hex(8)
+        with self._lock:
+            for other in list(self._sessions.values()):
+                if other.state != "connected" or not other.credentials:
+                    continue
+                book, other_me = self._book(other.session_id)
+                if other_me != me and me in self._people(other.session_id, book, other_me):
+                    event = contact_event(me, changes, key=key, lid=sandbox_lid(me.split("@")[0]))
+                    self._later(0, other, self._contact_emit, event)  # type: ignore[attr-defined]
+
+    def _contact_emit(self, session: Any, event: dict[str, Any]) -> None:
+        self.emit(session.session_id, "contact", **event)  # type: ignore[attr-defined]
 
     def lid_lookup(self, session_id: str, jid: str) -> dict[str, Any]:
         self._book(session_id)

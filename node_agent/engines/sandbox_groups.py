@@ -96,6 +96,7 @@ class SandboxGroups:
         """Hand a message sent to a group to the other members' sessions this engine holds, as
         an incoming group message (`isGroup`, `senderJid`). Engine lock held."""
         phone = session.credentials["phoneNumber"]
+        push_name = self.push_name_of(session.session_id, protocol.user_jid(phone))  # type: ignore[attr-defined]
         incoming: dict[str, Any] = {
             "id": wa_message_id,
             "from": phone,
@@ -106,6 +107,7 @@ class SandboxGroups:
             "senderJid": protocol.user_jid(phone),
             "fromPhone": phone,
             "fromLid": sandbox_lid(phone),
+            "pushName": push_name,
         }
         for key in ("text", "media", "location", "contact", "reaction", "mentions"):
             if payload.get(key) is not None:

@@ -9,18 +9,16 @@ sandbox phones.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 from node_agent.clock import utc_now_iso
-from node_agent.database import open_sqlite
+from node_agent.schema import OwnTables
 
 # The network's magic numbers (by the last digits of a phone number): not on WhatsApp; a contact
 # whose privacy settings refuse being added to groups (sandbox_groups.py).
 NOT_ON_WHATSAPP_SUFFIX = "99"
 REFUSES_ADDS_SUFFIX = "98"
 # Several node processes write the file: wait this long for another one's write lock.
-BUSY_TIMEOUT_S = 10.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,25 +42,16 @@ CREATE TABLE IF NOT EXISTS devices (
 """
 
 
-class NetworkFile:
-    """A connection of its own to the shared network file at `path` (created with its folder),
-    with the tables of `SCHEMA` (the subclass's), guarded by `_lock`. The ledger, the groups
-    (sandbox_group_network) and the contact book (sandbox_contacts) each keep one."""
-
-    SCHEMA = ""
+class NetworkFile(OwnTables):
+    """A connection of its own to the shared network file at `path`, with the subclass's
+    tables. The ledger, the groups (sandbox_group_network) and the contact book
+    (sandbox_contacts) each keep one."""
 
     def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._conn = open_sqlite(path, busy_timeout_s=BUSY_TIMEOUT_S)
+        super().__init__(path)
         # A simulation: its writes survive a crash of any node process, which is what the
         # ledger's exactly-once proofs need; an fsync per message sent (FULL) only costs CPU.
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(self.SCHEMA)
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
 
 
 class SandboxNetwork(NetworkFile):

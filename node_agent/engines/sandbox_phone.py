@@ -87,6 +87,8 @@ class SandboxPhone:
         }
         if params.get("text") is not None:
             incoming["text"] = str(params["text"])
+        if params.get("pushName"):  # a new one is a rename (node_agent/contact_events.py)
+            incoming["pushName"] = str(params["pushName"])
         # Media arrive as the descriptor of a file the backend already keeps (as a real node
         # uploads a received file before reporting it); location and contact as given.
         for key in ("media", "location", "contact"):

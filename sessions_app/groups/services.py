@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from node_agent.protocol import GroupCall
-from sessions_app import errors
 from sessions_app.calls import session_call
-from sessions_app.sessions.models import Session, node_serves
-from sessions_app.webhooks.events import event_emit
+from sessions_app.sessions.models import Session
+from sessions_app.sessions.services import session_event_apply
 
 
 def group_call(*, session: Session, op: str, **params: Any) -> Any:
@@ -36,25 +35,13 @@ def group_event_apply(
     claimed: str = "",
 ) -> None:
     """Apply a node's group-event report (protocol.GroupEventReport): emit `group.<event>` with
-    data {sessionId, group, by, ...the report's data}, once per (session, `event_id`).
-
-    Only from a node that serves the session (`node_serves`, as for incoming messages). Raises
-    SessionNotFound, also for a session of another node.
-    """
-    session = (
-        Session.objects.filter(id=session_id)
-        .only("id", "owner_id", "worker_id", "moved_from")
-        .first()
-    )
-    if session is None or not all(
-        node_serves(reporter, session.worker_id, session.moved_from)
-        for reporter in (node_id, claimed or None)
-    ):
-        raise errors.SessionNotFound()
-    event_emit(
-        owner_id=session.owner_id,
-        session_id=session.id,
+    data {sessionId, group, by, ...the report's data}, once per (session, `event_id`). Raises
+    what `session_event_apply` raises."""
+    session_event_apply(
+        session_id=session_id,
         type_=f"group.{event}",
-        data={"sessionId": session.id, "group": group, "by": by, **data},
-        dedupe_key=f"{session.id}:{event_id}",
+        event_id=event_id,
+        data={"group": group, "by": by, **data},
+        node_id=node_id,
+        claimed=claimed,
     )

@@ -25,8 +25,9 @@ from sessions_app.messages.models import OutboundMessage
 from sessions_app.messages.payloads import build_payload, request_fingerprint
 from sessions_app.messages.statuses import message_status_apply
 from sessions_app.recipients import Recipient
-from sessions_app.sessions.models import Session, node_serves
+from sessions_app.sessions.models import Session
 from sessions_app.sessions.pacing import new_number_cap_check, send_pacing
+from sessions_app.sessions.selectors import session_reported
 from sessions_app.webhooks.events import message_received_emit, usage_threshold_emit
 from workers_app.node_client import node_call, node_publish_on_commit
 
@@ -242,16 +243,7 @@ def message_received_apply(
     The message itself stays in the node's history. Raises SessionNotFound, also for a session
     of another node.
     """
-    session = (
-        Session.objects.filter(id=session_id)
-        .only("id", "owner_id", "worker_id", "moved_from")
-        .first()
-    )
-    if session is None or not all(
-        node_serves(reporter, session.worker_id, session.moved_from)
-        for reporter in (node_id, claimed or None)
-    ):
-        raise SessionNotFound()
+    session = session_reported(session_id=session_id, node_id=node_id, claimed=claimed)
     usage_record_add(
         user_id=session.owner_id,
         session_id=session.id,

@@ -62,8 +62,8 @@ def sandbox_incoming(*, owner: User, session: Session, message: dict[str, Any]) 
     """Have a sandbox contact send the session a message.
 
     `message` is `{from (E.164 digits), type, text?, media? (a MediaSource's fields),
-    location?, contact? {name, phone?, vcard?}}`. Its file is kept as a received one, as a
-    node uploads what WhatsApp delivered, before the action goes out. Raises what
+    location?, contact? {name, phone?, vcard?}, pushName?}`. Its file is kept as a received
+    one, as a node uploads what WhatsApp delivered, before the action goes out. Raises what
     `sandbox_action` and `media_store` raise.
     """
     params = dict(message)

@@ -63,6 +63,23 @@ def session_for_node(*, session_id: str, node_id: str | None = None) -> Session:
     return session
 
 
+def session_reported(*, session_id: str, node_id: str | None, claimed: str = "") -> Session:
+    """Return the session a node's report is about (only id, owner_id, worker_id, moved_from
+    loaded), if both the reporting node `node_id` (its own credential; None: the shared token)
+    and the node the report `claimed` serve it (`node_serves`). Raises SessionNotFound."""
+    session = (
+        Session.objects.filter(id=session_id)
+        .only("id", "owner_id", "worker_id", "moved_from")
+        .first()
+    )
+    if session is None or not all(
+        node_serves(reporter, session.worker_id, session.moved_from)
+        for reporter in (node_id, claimed or None)
+    ):
+        raise SessionNotFound()
+    return session
+
+
 def engine_suggested() -> str:
     """The engine a new session's form preselects: the sandbox on the embedded default (a
     first run on one machine) or when no online node reaches WhatsApp, else WhatsApp."""

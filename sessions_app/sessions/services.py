@@ -8,6 +8,7 @@ The fleet (`workers_app.fleet`) moves sessions between nodes through `session_re
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,8 +22,9 @@ from node_agent.protocol import NodeTask, SessionDelete, SessionLogout, SessionS
 from sessions_app.errors import PhoneNumberRequired, SessionAlreadyConnected, SessionNotFound
 from sessions_app.reasons import NODE_MOVED
 from sessions_app.sessions.models import Session
+from sessions_app.sessions.selectors import session_reported
 from sessions_app.sessions.status import STARTING, qr_png_data_url, session_status_set
-from sessions_app.webhooks.events import session_status_emit
+from sessions_app.webhooks.events import event_emit, session_status_emit
 from workers_app.models import Worker
 from workers_app.node_client import node_publish_on_commit
 from workers_app.placement import worker_pick_for
@@ -293,3 +295,30 @@ def session_status_apply(
     session.save()
     session_status_emit(session=session, before=before, timestamp=timestamp)
     return session
+
+
+def session_event_apply(
+    *,
+    session_id: str,
+    type_: str,
+    event_id: str,
+    data: dict[str, Any],
+    node_id: str | None = None,
+    claimed: str = "",
+) -> None:
+    """Apply a node's report of a session's event (protocol.SessionEventReport, and the group
+    events): emit `type_` (a webhooks.models.EVENT_TYPES entry) with data {sessionId, **data},
+    once per (session, `event_id`).
+
+    Only from a node that serves the session (`session_reported`: `node_id` is the reporting
+    node's credential, None the shared token; `claimed` the node the report names). Raises
+    SessionNotFound, also for a session of another node.
+    """
+    session = session_reported(session_id=session_id, node_id=node_id, claimed=claimed)
+    event_emit(
+        owner_id=session.owner_id,
+        session_id=session.id,
+        type_=type_,
+        data={"sessionId": session.id, **data},
+        dedupe_key=f"{session.id}:{event_id}",
+    )

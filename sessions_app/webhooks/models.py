@@ -23,6 +23,7 @@ EVENT_TYPES = (
     "group.left",
     "group.participants",
     "group.updated",
+    "contact.updated",
 )
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every

@@ -223,7 +223,7 @@ def test_history_pages_newest_first_and_filters_by_direction_and_text(runtime, b
     wait_until(lambda: len(backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="s1")) == 3)
 
     def page(**ask):
-        return runtime.messages_list(protocol.MessagesList(session_id="s1", **ask))
+        return runtime.messages.history(protocol.MessagesList(session_id="s1", **ask))
 
     def texts(items):
         return [item["content"].get("text") for item in items]

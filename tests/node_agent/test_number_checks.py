@@ -131,8 +131,8 @@ def test_one_check_of_a_session_waits_at_a_time():
 
 def test_the_node_answers_a_spent_sessions_check_rate_limited(runtime, backend):
     connect(runtime, backend)
-    first = runtime.check_number(_ask("s1", 1))
+    first = runtime.checks.check(_ask("s1", 1))
     assert first == {"jid": "6281200000001@s.whatsapp.net"}
-    assert runtime.check_number(_ask("s1", 1)) == {"error": RATE_LIMITED, "retryAfterS": 60}
-    not_running = runtime.check_number(_ask("nope", 1))
+    assert runtime.checks.check(_ask("s1", 1)) == {"error": RATE_LIMITED, "retryAfterS": 60}
+    not_running = runtime.checks.check(_ask("nope", 1))
     assert not_running == {"error": protocol.NOT_CONNECTED}

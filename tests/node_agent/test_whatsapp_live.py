@@ -129,3 +129,48 @@ def test_live_group_create_promote_rename_invite_and_leave(live_runtime, backend
         timeout_s=60,
     )
     assert "joined" in events
+
+
+def test_live_profiles_contacts_and_a_rename(live_runtime, backend, capsys):
+    """The second account's profile and picture read through neonize, the account's own about
+    text set and read back, blocking and unblocking it, and its rename seen on its next message
+    as a contact.updated."""
+    import base64
+
+    from node_agent.protocol import SESSION_EVENT_PATH, ContactCall
+
+    to = env("WHATSAPP_LIVE_TO")
+    live_runtime.restore()  # resumes live-qr from its store (pair it first)
+    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+
+    def contact(op, **params):
+        answer = live_runtime.contacts.call(ContactCall(session_id="live-qr", op=op, params=params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    member = f"{to}@s.whatsapp.net"
+    profile = contact("profile", jid=member)
+    assert profile["phone"] == to
+    if profile["hasPicture"]:
+        picture = contact("picture", jid=member)
+        assert base64.b64decode(picture["base64"]).startswith(b"\xff\xd8")
+    assert contact("me_update", changes={"about": "gateway live test"})["about"] == (
+        "gateway live test"
+    )
+    contact("block", jid=member)
+    assert member in contact("blocklist")["jids"]
+    contact("unblock", jid=member)
+    assert member not in contact("blocklist")["jids"]
+    with capsys.disabled():
+        print(f"\nOn {to}: write to the linked account, change your name (Settings > profile),")
+        print("then write again.")
+    renamed = wait_until(
+        lambda: [
+            b["data"]
+            for b in backend.bodies(SESSION_EVENT_PATH, sessionId="live-qr")
+            if "pushName" in b["data"]["changes"]
+        ],
+        timeout_s=300,
+        message="a contact.updated rename",
+    )
+    assert renamed[-1]["phone"] == to

@@ -35,10 +35,11 @@ EVENTS = {
     "MessageEv": "message",
     "ReceiptEv": "receipt",
     "UndecryptableMessageEv": "undecryptable",
-    # Group changes (group_events.py): created or joined, a GroupInfo notification, a picture.
+    # Group changes (group_events.py): created or joined, a GroupInfo notification.
     "JoinedGroupEv": "group",
     "GroupInfoEv": "group",
-    "PictureEv": "group",
+    # A group's or a person's picture set or removed (group_events.py, contact_events.py).
+    "PictureEv": "picture",
 }
 
 # on_go_event(run, kind, data): called on Go's thread; must neither block nor raise.

@@ -25,9 +25,10 @@ Mapping, one event per kind of change (a notification may carry several), in thi
     GroupInfo.Leave with our own JID → left {} (last; our JID is in no other event)
 
 `by` of a GroupInfo is its Sender (None when absent: e.g. notify=invite). Not reported: Delete,
-Ephemeral, Link/Unlink, NewInviteLink, UnknownChanges (nothing to say in our shapes), contacts'
-pictures. neonize 0.5.2's GroupInfoEvent has no MembershipApprovalMode (whatsmeow parses it; the
-encoder drops it), so `joinApproval` changes are never reported; nor SenderPN or Suspended.
+Ephemeral, Link/Unlink, NewInviteLink, UnknownChanges (nothing to say in our shapes); a person's
+picture is a contact change (contact_events.py). neonize 0.5.2's GroupInfoEvent has no
+MembershipApprovalMode (whatsmeow parses it; the encoder drops it), so `joinApproval` changes
+are never reported; nor SenderPN or Suspended.
 
 event_id (event_id()): whatsmeow keeps no notification id, so it hashes what the change
 carries: the group, `Timestamp`, Sender and Notify, the kind and what changed (the sorted JIDs
@@ -49,7 +50,7 @@ from node_agent.engines.whatsapp.groups import bare_jid, group_info_of, jid_or_n
 from node_agent.groups import GROUP_SERVER
 
 # The neonize event classes (neonize/events.py names) whose events changes_of() maps; client.py's
-# EVENTS sends them to the dispatcher as kind `group`.
+# EVENTS sends them to the dispatcher as kind `group` (PictureEv as `picture`, for both kinds).
 EVENT_CLASSES = ("JoinedGroupEv", "GroupInfoEv", "PictureEv")
 ACTIONS = (("add", "Join"), ("remove", "Leave"), ("promote", "Promote"), ("demote", "Demote"))
 

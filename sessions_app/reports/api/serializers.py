@@ -91,6 +91,15 @@ class GroupEventReportInput(PrototypeFields, serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
+class SessionEventReportInput(PrototypeFields, serializers.Serializer):
+    sessionId = StrictCharField(max_length=32)
+    workerId = worker_id_field("The reporting node's id.")
+    type = serializers.ChoiceField(choices=protocol.SESSION_EVENT_TYPES)
+    eventId = StrictCharField(max_length=100)
+    data = serializers.DictField(help_text="The event's keys (protocol.SessionEventReport).")
+    timestamp = serializers.DateTimeField()
+
+
 class MediaUploadInput(PrototypeFields, serializers.Serializer):
     sessionId = StrictCharField(max_length=32)
     file = serializers.FileField()

@@ -13,6 +13,7 @@ urlpatterns = [
         name="message-received",
     ),
     path("webhooks/group-event", views.GroupEventReportApi.as_view(), name="group-event"),
+    path("webhooks/session-event", views.SessionEventReportApi.as_view(), name="session-event"),
     path("webhooks/reports", views.ReportBatchApi.as_view(), name="reports"),
     path("webhooks/media", views.MediaUploadReportApi.as_view(), name="media-upload"),
     path("internal/media/<id:media_id>", views.NodeMediaDownloadApi.as_view(), name="media"),

@@ -35,10 +35,11 @@ from sessions_app.reports.api.serializers import (
     MessageReceivedReportInput,
     MessageStatusReportInput,
     ReportBatchInput,
+    SessionEventReportInput,
     SessionStatusReportInput,
 )
 from sessions_app.sessions.selectors import session_for_node
-from sessions_app.sessions.services import session_status_apply
+from sessions_app.sessions.services import session_event_apply, session_status_apply
 from sessions_app.webhooks.events import emit_batch
 
 TAGS = ["node reports"]
@@ -136,6 +137,21 @@ def apply_group_event(body: Any, node: NodeIdentity) -> dict[str, Any]:
     return {"sessionId": data["sessionId"], "accepted": True}
 
 
+def apply_session_event(body: Any, node: NodeIdentity) -> dict[str, Any]:
+    """Apply a session-event report; answer `{sessionId, accepted}`. Raises SessionNotFound,
+    also for a session the node (or the node it names) does not serve."""
+    data = _valid(SessionEventReportInput, body)
+    session_event_apply(
+        session_id=data["sessionId"],
+        type_=data["type"],
+        event_id=data["eventId"],
+        data=dict(data["data"]),
+        node_id=node.worker_id,
+        claimed=data["workerId"],
+    )
+    return {"sessionId": data["sessionId"], "accepted": True}
+
+
 # One handler per report a batch may carry (node_agent.protocol.BATCHED_PATHS), and its kind in
 # the metrics (gateway_node_reports_total).
 KINDS = {
@@ -143,12 +159,14 @@ KINDS = {
     protocol.MESSAGE_STATUS_PATH: "message_status",
     protocol.MESSAGE_RECEIVED_PATH: "message_received",
     protocol.GROUP_EVENT_PATH: "group_event",
+    protocol.SESSION_EVENT_PATH: "session_event",
 }
 HANDLERS: dict[str, Callable[[Any, NodeIdentity], dict[str, Any]]] = {
     protocol.SESSION_STATUS_PATH: apply_session_status,
     protocol.MESSAGE_STATUS_PATH: apply_message_status,
     protocol.MESSAGE_RECEIVED_PATH: apply_message_received,
     protocol.GROUP_EVENT_PATH: apply_group_event,
+    protocol.SESSION_EVENT_PATH: apply_session_event,
 }
 
 
@@ -197,6 +215,18 @@ class GroupEventReportApi(CountedReport, NodeApiView):
     )
     def post(self, request: Any) -> Any:
         return envelope(apply_group_event(request.data, self.node))
+
+
+class SessionEventReportApi(CountedReport, NodeApiView):
+    report_kind = "session_event"
+
+    @extend_schema(
+        tags=TAGS,
+        request=SessionEventReportInput,
+        responses={200: None, **error_answers({404: "`session_not_found`."})},
+    )
+    def post(self, request: Any) -> Any:
+        return envelope(apply_session_event(request.data, self.node))
 
 
 class MessageReceivedReportApi(CountedReport, NodeApiView):

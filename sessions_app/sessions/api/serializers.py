@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from node_agent.contacts import PUSH_NAME_MAX
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
 from sessions_app.fields import PhoneNumberField
 from sessions_app.messages.api.serializers import ContactInput, LocationInput, MediaInput
@@ -180,6 +181,11 @@ class SandboxIncomingInput(serializers.Serializer):
     media = MediaInput(required=False)
     location = LocationInput(required=False)
     contact = ContactInput(required=False)
+    pushName = StrictCharField(
+        max_length=PUSH_NAME_MAX,
+        required=False,
+        help_text="The name the contact gives themselves (a new one is a contact.updated).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         type_ = attrs["type"]
