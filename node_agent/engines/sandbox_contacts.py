@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS sandbox_profiles (
     jid TEXT PRIMARY KEY,
     profile TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sandbox_push_names (
+    jid TEXT PRIMARY KEY,
+    push_name TEXT NOT NULL
+);
 """
 
 
@@ -112,6 +116,17 @@ class SandboxContactBook(NetworkFile):
         found = self._column("SELECT profile FROM sandbox_profiles WHERE jid = ?", (jid,))
         return json.loads(found[0]) if found else {}
 
+    def push_name(self, jid: str) -> str | None:
+        found = self._column("SELECT push_name FROM sandbox_push_names WHERE jid = ?", (jid,))
+        return found[0] if found else None
+
+    def push_name_set(self, jid: str, name: str) -> None:
+        """Keep the push name a contact of the sandbox gave themselves (`incoming`'s)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO sandbox_push_names VALUES (?, ?)", (jid, name)
+            )
+
     def own_set(self, jid: str, values: dict[str, Any]) -> None:
         with self._lock:
             self._conn.execute(
@@ -173,10 +188,11 @@ class SandboxContacts:
 
     def push_name_of(self, session_id: str, jid: str) -> str:
         """Return the push name of sandbox number `jid`: a sandbox session's own (its profile),
-        else `Sandbox <last 4 digits>`."""
+        else the last one it wrote under (`incoming`), else `Sandbox <last 4 digits>`."""
         book, _me = self._book(session_id)
-        phone = contacts.phone_of(jid) or ""
-        return book.own(protocol.user_jid(phone)).get("pushName") or f"Sandbox {phone[-4:]}"
+        person = protocol.user_jid(contacts.phone_of(jid) or "")
+        found = book.own(person).get("pushName") or book.push_name(person)
+        return found or f"Sandbox {person.split('@')[0][-4:]}"
 
     def contacts(self, session_id: str) -> list[dict[str, Any]]:
         book, me = self._book(session_id)
@@ -195,17 +211,19 @@ class SandboxContacts:
 
     def contact_profile(self, session_id: str, jid: str) -> dict[str, Any]:
         self._book(session_id)
+        book, _me = self._book(session_id)
         phone, lid = _person(jid)
         private = phone.endswith(PRIVATE_SUFFIX)
         business = phone.endswith(BUSINESS_SUFFIX)
+        own = book.own(protocol.user_jid(phone))  # a sandbox session's own profile, if any
         return contacts.profile(
             protocol.user_jid(phone),
             lid=lid,
             push_name=self.push_name_of(session_id, protocol.user_jid(phone)),
-            about=None if private else ABOUT,
+            about=None if private else own.get("about", ABOUT),
             business=business,
             verified_name=f"Sandbox Shop {phone[-4:]}" if business else None,
-            has_picture=not private,
+            has_picture=not private and bool(own.get("picture", True)),
         )
 
     def contact_picture(self, session_id: str, jid: str) -> bytes | None:
@@ -214,7 +232,12 @@ class SandboxContacts:
             own = book.own(me)
             return bytes.fromhex(own["picture"]) if own.get("picture") else None
         phone, _lid = _person(jid)
-        return None if phone.endswith(PRIVATE_SUFFIX) else sandbox_picture(phone)
+        if phone.endswith(PRIVATE_SUFFIX):
+            return None
+        own = book.own(protocol.user_jid(phone))
+        if "picture" in own:  # a sandbox session's own, set or removed
+            return bytes.fromhex(own["picture"]) if own["picture"] else None
+        return sandbox_picture(phone)
 
     def contact_block(self, session_id: str, jid: str, block: bool) -> None:
         book, _me = self._book(session_id)
@@ -238,14 +261,17 @@ class SandboxContacts:
     def own_profile_update(self, session_id: str, changes: dict[str, Any]) -> None:
         book, me = self._book(session_id)
         own = book.own(me)
+        before = dict(own)
         for key in contacts.PROFILE_CHANGE_KEYS:
             if key in changes:
                 value = changes[key]
                 own[key] = value.hex() if key == "picture" and value is not None else value
         book.own_set(me, own)
-        told = {k: changes[k] for k in ("pushName", "picture") if k in changes}
-        if "picture" in told:
-            told["picture"] = told["picture"] is not None
+        told: dict[str, Any] = {}  # what changed that contacts are told (not the about)
+        if own.get("pushName") != before.get("pushName"):
+            told["pushName"] = own["pushName"]
+        if own.get("picture") != before.get("picture"):
+            told["picture"] = own.get("picture") is not None
         if told:
             self._tell_contacts(me, told)
 

@@ -9,7 +9,8 @@ sessions, on one node or two, can be in one group. What it simulates:
   an invite code valid 3 days (WhatsApp's own offer, which the API passes on).
 - Only admins add, remove, promote, demote, change the settings or the invite link; anyone edits
   the subject, description and picture unless the group is `locked`. A non-member is refused
-  `not_participant`, an unknown group `group_not_found`, an unknown invite `invite_invalid`.
+  `not_participant` (also reading its info), an unknown group `group_not_found`, an unknown
+  invite `invite_invalid`.
 - Joining by invite adds the session as a member (joining again is harmless); leaving removes it.
 - Every change is told to the members' sessions held by the same engine as `group` events
   (joined, left, participants, updated), as WhatsApp tells every member; a message sent to the
@@ -130,8 +131,11 @@ class SandboxGroups:
         return net.of_member(me)
 
     def group_info(self, session_id: str, group_jid: str) -> dict[str, Any]:
-        net, _me = self._groups(session_id)
-        return net.info(group_jid)
+        net, me = self._groups(session_id)
+        info = net.info(group_jid)
+        if me not in self._members(info):  # WhatsApp shows a group to its members only
+            raise GroupError("not_participant", "This account is not in the group.")
+        return info
 
     def group_create(
         self, session_id: str, subject: str, participants: list[str]

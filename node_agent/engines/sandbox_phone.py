@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import time
 from typing import Any
 
 from node_agent import protocol
@@ -20,6 +21,23 @@ def sandbox_phone(session_id: str) -> str:
     """Return the deterministic sandbox phone of a session: `1555` + 7 digits."""
     digest = int(hashlib.sha256(session_id.encode()).hexdigest(), 16)
     return f"1555{digest % 10**7:07d}"
+
+
+# Actions the API accepted one after the other may reach the node's task threads in another
+# order; each waits until REORDER_S after it was accepted (`acceptedAt`, Unix seconds), so they
+# run in the order the API accepted them.
+REORDER_S = 0.2
+HOLD_MAX_S = 1.0  # however far ahead the backend's clock is
+
+
+def _hold_s(params: dict[str, Any]) -> float:
+    try:
+        accepted = float(params.get("acceptedAt") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    if not accepted:
+        return 0.0
+    return min(max(accepted + REORDER_S - time.time(), 0.0), HOLD_MAX_S)
 
 
 class SandboxPhone:
@@ -51,7 +69,7 @@ class SandboxPhone:
                 log.info("sandbox %s ignored: session %s is not running", action, session_id)
                 return
             # Run on the scheduler thread: events never reach the runtime inside an engine call.
-            self._later(0, session, handler, params)
+            self._later(_hold_s(params), session, handler, params)
 
     def _scan(self, session: Any, params: dict[str, Any]) -> None:
         if session.state not in ("qr", "pairing"):
@@ -89,6 +107,9 @@ class SandboxPhone:
             incoming["text"] = str(params["text"])
         if params.get("pushName"):  # a new one is a rename (node_agent/contact_events.py)
             incoming["pushName"] = str(params["pushName"])
+            self._book(session.session_id)[0].push_name_set(  # type: ignore[attr-defined]
+                incoming["chatId"], incoming["pushName"]
+            )
         # Media arrive as the descriptor of a file the backend already keeps (as a real node
         # uploads a received file before reporting it); location and contact as given.
         for key in ("media", "location", "contact"):

@@ -41,7 +41,7 @@ def group_event_apply(
         session_id=session_id,
         type_=f"group.{event}",
         event_id=event_id,
-        data={"group": group, "by": by, **data},
+        data={**data, "group": group, "by": by},
         node_id=node_id,
         claimed=claimed,
     )

@@ -6,6 +6,7 @@ like the phone of a linked account); only sessions with engine `sandbox` take th
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.db import transaction
@@ -79,6 +80,8 @@ def sandbox_incoming(*, owner: User, session: Session, message: dict[str, Any]) 
     if params["type"] == "contact" and not params["contact"].get("vcard"):
         contact = params["contact"]
         contact["vcard"] = vcard_of(contact["name"], contact["phone"])
+    # The node runs them in the order they were accepted (node_agent/engines/sandbox_phone.py).
+    params["acceptedAt"] = time.time()
     sandbox_action(owner=owner, session=session, action="incoming", params=params)
 
 

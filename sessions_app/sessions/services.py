@@ -319,6 +319,6 @@ def session_event_apply(
         owner_id=session.owner_id,
         session_id=session.id,
         type_=type_,
-        data={"sessionId": session.id, **data},
+        data={**data, "sessionId": session.id},  # the report's data never names another
         dedupe_key=f"{session.id}:{event_id}",
     )

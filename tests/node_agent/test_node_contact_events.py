@@ -80,3 +80,55 @@ def test_a_sessions_own_changes_reach_the_sessions_that_know_it(runtime, backend
     runtime.engines["sandbox"].wait_idle()
     outbox_drained(runtime)
     assert len(contact_updates(backend, "s2")) == 3  # the known name is not a rename again
+
+
+def test_what_a_contact_and_a_session_show_follows_their_changes(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    connect(runtime, backend, "s2", BOB)
+    runtime.sandbox_action("s2", "incoming", {"from": WITH_LID, "text": "x", "pushName": "Ana"})
+    me_update(runtime, "s1", about="Buka 9-5", picture=base64.b64encode(b"\xff\xd8\xffA").decode())
+    runtime.engines["sandbox"].wait_idle()
+
+    def contact(op, **params):
+        answer = runtime.contacts.call(protocol.ContactCall(session_id="s2", op=op, params=params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    wait_until(lambda: contact("list")["total"] == 1, message="Ana is a contact")
+    assert [c["pushName"] for c in contact("list", query="ana")["contacts"]] == ["Ana"]
+    assert contact("profile", jid=jid(WITH_LID))["pushName"] == "Ana"
+    alice = contact("profile", jid=jid(ALICE))
+    assert (alice["about"], alice["hasPicture"]) == ("Buka 9-5", True)
+    assert base64.b64decode(contact("picture", jid=jid(ALICE))["base64"]) == b"\xff\xd8\xffA"
+    me_update(runtime, "s1", picture=None)
+    assert contact("profile", jid=jid(ALICE))["hasPicture"] is False
+    assert contact("picture", jid=jid(ALICE)) is None
+
+
+def test_a_change_to_what_it_was_tells_nobody(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    connect(runtime, backend, "s2", BOB)
+    runtime.sandbox_action("s1", "incoming", {"from": BOB, "text": "hi"})  # they know each other
+    runtime.engines["sandbox"].wait_idle()
+    for _ in range(2):
+        me_update(runtime, "s2", pushName="Same")
+        me_update(runtime, "s2", picture=None)
+    wait_until(lambda: contact_updates(backend, "s1"), message="the rename")
+    runtime.engines["sandbox"].wait_idle()
+    outbox_drained(runtime)
+    assert contact_updates(backend, "s1") == [(jid(BOB), {"pushName": "Same"})]
+
+
+def test_incoming_actions_run_in_the_order_the_api_accepted_them(runtime, backend):
+    import time
+
+    connect(runtime, backend, "s1", ALICE)
+    accepted = time.time()
+    for n in reversed(range(5)):  # they reach the node last first
+        params = {"from": WITH_LID, "text": f"m{n}", "acceptedAt": accepted + n * 0.01}
+        runtime.sandbox_action("s1", "incoming", params)
+    got = wait_until(
+        lambda: len(b := backend.bodies(protocol.MESSAGE_RECEIVED_PATH, sessionId="s1")) == 5 and b,
+        message="five messages",
+    )
+    assert [b["message"]["text"] for b in got] == [f"m{n}" for n in range(5)]

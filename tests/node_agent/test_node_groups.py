@@ -99,6 +99,7 @@ def test_invite_link_join_by_link_revoke_and_leave(two):
     assert call(two, "s2", "invite_info", code=invite["code"])["error"] == "invite_invalid"
     assert ok(call(two, "s2", "leave", group=group)) == {}
     assert call(two, "s2", "leave", group=group)["error"] == "not_participant"
+    assert call(two, "s2", "info", group=group)["error"] == "not_participant"  # members only
 
 
 def test_settings_and_a_locked_group_refuse_members_edits(two):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rest_framework import serializers
 
 from gateway.fields import PrototypeFields, StrictCharField, StrictIntegerField
-from node_agent import protocol
+from node_agent import groups, protocol
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 
@@ -80,6 +81,55 @@ class MessageReceivedReportInput(PrototypeFields, serializers.Serializer):
     message = IncomingMessageInput()
 
 
+# An event's `data` as JSON at most (a webhook body carries it to the user as it is).
+EVENT_DATA_MAX_BYTES = 512 * 1024  # a joined group of 1,024 members: ~130 KB
+
+
+def bounded_data(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse an event's `data` past EVENT_DATA_MAX_BYTES as JSON."""
+    if len(json.dumps(value, separators=(",", ":"))) > EVENT_DATA_MAX_BYTES:
+        raise serializers.ValidationError(f"At most {EVENT_DATA_MAX_BYTES} bytes of JSON.")
+    return value
+
+
+class ContactChangesInput(PrototypeFields, serializers.Serializer):
+    pushName = StrictCharField(max_length=100, required=False)
+    picture = serializers.BooleanField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("No change.")
+        return attrs
+
+
+class ContactUpdatedInput(PrototypeFields, serializers.Serializer):
+    contact = StrictCharField(max_length=100)
+    phone = StrictCharField(max_length=32, allow_null=True, required=False, default=None)
+    lid = StrictCharField(max_length=100, allow_null=True, required=False, default=None)
+    changes = ContactChangesInput()
+
+
+# The shape of each session event's `data` (protocol.SessionEventReport).
+SESSION_EVENT_DATA = {"contact.updated": ContactUpdatedInput}
+
+
+def _jids(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and len(v) < 100 for v in value)
+
+
+GROUP_EVENT_DATA: dict[str, dict[str, Any]] = {
+    "joined": {"info": lambda v: v is None or isinstance(v, dict)},
+    "left": {},
+    "participants": {
+        "action": lambda v: v in groups.PARTICIPANT_ACTIONS,
+        "participants": _jids,
+    },
+    "updated": {
+        "changes": lambda v: isinstance(v, dict) and set(v) <= {*groups.CHANGE_KEYS, "picture"}
+    },
+}
+
+
 class GroupEventReportInput(PrototypeFields, serializers.Serializer):
     sessionId = StrictCharField(max_length=32)
     workerId = worker_id_field("The reporting node's id.")
@@ -87,8 +137,20 @@ class GroupEventReportInput(PrototypeFields, serializers.Serializer):
     eventId = StrictCharField(max_length=100)
     group = StrictCharField(max_length=100)
     by = StrictCharField(max_length=100, required=False, allow_null=True, default=None)
-    data = serializers.DictField(help_text="The event's details (protocol.GroupEventReport).")
+    data = serializers.DictField(
+        help_text="The event's details (protocol.GroupEventReport).", validators=[bounded_data]
+    )
     timestamp = serializers.DateTimeField()
+
+    def validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The shape each event's data has (protocol.GroupEventReport); nothing else passes."""
+        event = self.initial_data.get("event") if isinstance(self.initial_data, dict) else None
+        allowed = GROUP_EVENT_DATA.get(str(event), {})
+        for key, value in data.items():
+            check = allowed.get(key)
+            if check is None or not check(value):
+                raise serializers.ValidationError(f"Unexpected {key!r} for a {event} event.")
+        return data
 
 
 class SessionEventReportInput(PrototypeFields, serializers.Serializer):
@@ -98,6 +160,13 @@ class SessionEventReportInput(PrototypeFields, serializers.Serializer):
     eventId = StrictCharField(max_length=100)
     data = serializers.DictField(help_text="The event's keys (protocol.SessionEventReport).")
     timestamp = serializers.DateTimeField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        shape = SESSION_EVENT_DATA[attrs["type"]](data=attrs["data"])
+        if not shape.is_valid():
+            raise serializers.ValidationError({"data": shape.errors})
+        attrs["data"] = dict(shape.validated_data)
+        return attrs
 
 
 class MediaUploadInput(PrototypeFields, serializers.Serializer):

@@ -73,3 +73,44 @@ def test_refused_reports_write_nothing(node_api, user, other_user):
             "validation_error",
         )
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_report_cannot_name_another_session_or_pass_what_is_not_its_shape(
+    node_api, user, other_user, settings
+):
+    from node_agent.protocol import GROUP_EVENT_PATH
+
+    session = ConnectedSessionFactory(owner=user)
+    theirs = ConnectedSessionFactory(owner=other_user)
+    settings.ALLOW_PRIVATE_URLS = True
+    endpoint_create(owner=user, url="http://127.0.0.1:9/hook", event_types=["*"])
+    report = _report(session)
+    report["data"]["sessionId"] = theirs.id
+    assert node_api.post(SESSION_EVENT_PATH, report, format="json").status_code == 200
+    [event] = WebhookEvent.objects.all()
+    assert event.payload["data"]["sessionId"] == session.id
+    group = {
+        "sessionId": session.id,
+        "workerId": "",
+        "event": "updated",
+        "eventId": "g1",
+        "group": "120363041234567890@g.us",
+        "by": None,
+        "timestamp": "2026-12-07T10:00:00Z",
+    }
+    for data in (
+        {"changes": "not an object"},
+        {"changes": {"subject": "x"}, "sessionId": theirs.id},
+        {"changes": {"colour": "red"}},
+        {"changes": {"subject": "x" * (600 * 1024)}},
+    ):
+        response = node_api.post(GROUP_EVENT_PATH, {**group, "data": data}, format="json")
+        assert response.status_code == 400, data
+    for data in (
+        {"contact": 5, "changes": {"pushName": "A"}},
+        {"contact": ANA, "changes": {}},
+        {"contact": ANA, "changes": {"picture": "yes please"}},
+    ):
+        response = node_api.post(SESSION_EVENT_PATH, _report(session, **data), format="json")
+        assert response.status_code == 400, data
+    assert WebhookEvent.objects.count() == 1
