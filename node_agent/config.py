@@ -181,11 +181,13 @@ class NodeConfig:
         return cls(**values)
 
 
+def _data(env: Mapping[str, str], name: str) -> str:
+    """Return `name` under DATA_DIR (default `data`), where the backend keeps its files too."""
+    return os.path.join(env.get("DATA_DIR") or "data", name)
+
+
 def _result_backend(env: Mapping[str, str], values: dict[str, Any]) -> str:
-    data_dir = env.get("DATA_DIR") or "data"
-    return env.get("REDIS_URL") or "file://" + os.path.join(
-        os.path.abspath(data_dir), "celery-results"
-    )
+    return env.get("REDIS_URL") or "file://" + os.path.abspath(_data(env, "celery-results"))
 
 
 # The defaults of `from_env` that are not the fields' own, by variable: each is computed from
@@ -196,7 +198,13 @@ DERIVED: dict[str, Callable[[Mapping[str, str], dict[str, Any]], Any]] = {
     # One node per machine unless told otherwise, named after the machine.
     "WORKER_ID": lambda env, values: f"node-{socket.gethostname()}",
     # Its own SQLite file per node, so several nodes can share one data folder.
-    "NODE_DB_PATH": lambda env, values: f"data/node-{values['worker_id']}.sqlite3",
+    "NODE_DB_PATH": lambda env, values: _data(env, f"node-{values['worker_id']}.sqlite3"),
+    # The node's files under DATA_DIR, beside the backend's (the embedded broker's folder must
+    # be the one the backend writes to).
+    "CELERY_BROKER_FOLDER": lambda env, values: _data(env, "broker"),
+    "SESSION_STORAGE_PATH": lambda env, values: _data(env, "sessions"),
+    "MEDIA_STORAGE_PATH": lambda env, values: _data(env, "media"),
+    "SANDBOX_NETWORK_PATH": lambda env, values: _data(env, "sandbox-network.sqlite3"),
     # Broker and RPC answers where the backend has them too: Redis when REDIS_URL is set, else
     # the embedded broker and a results folder under DATA_DIR.
     "CELERY_BROKER_URL": lambda env, values: env.get("REDIS_URL") or "filesystem://",

@@ -123,3 +123,17 @@ def test_worker_id_the_backend_would_refuse_is_rejected(worker_id):
 @pytest.mark.parametrize("worker_id", ["n", "node-1", "Node_2.eu-west", "x" * 64, "registers"])
 def test_worker_id_the_backend_accepts_is_accepted(worker_id):
     assert NodeConfig(backend_auth_token="t", worker_id=worker_id).worker_id == worker_id
+
+
+def test_the_nodes_files_follow_data_dir_as_the_backends_do():
+    config = NodeConfig.from_env(
+        {"BACKEND_AUTH_TOKEN": "t", "WORKER_ID": "n1", "DATA_DIR": "/srv/gw"}
+    )
+    assert config.celery_broker_folder == "/srv/gw/broker"  # the folder the backend writes to
+    assert config.node_db_path == "/srv/gw/node-n1.sqlite3"
+    assert (config.session_storage_path, config.media_storage_path) == (
+        "/srv/gw/sessions",
+        "/srv/gw/media",
+    )
+    assert config.sandbox_network_path == "/srv/gw/sandbox-network.sqlite3"
+    assert config.celery_result_backend == "file:///srv/gw/celery-results"
