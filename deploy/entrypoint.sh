@@ -4,6 +4,7 @@
 #   worker       backend Celery worker on default,webhooks,webhooks.status, with beat: run exactly
 #                one; more replicas need CELERY_BEAT=false
 #   node         node agent (python -m node_agent); its health server binds WORKER_HOST (0.0.0.0)
+#   stream       the live event stream (uvicorn) on 0.0.0.0:STREAM_PORT (8003)
 #   migrate      python manage.py migrate --noinput
 #   healthcheck  [web|node|worker] probe GET /health of this container's role (auto-detected)
 # Extra arguments after web, worker or node go to gunicorn, celery or the node agent.
@@ -38,6 +39,10 @@ case "$role" in
   node)
     export WORKER_HOST="${WORKER_HOST:-0.0.0.0}"
     exec python -m node_agent "$@"
+    ;;
+  stream)
+    exec uvicorn gateway.asgi:application --host 0.0.0.0 --port "${STREAM_PORT:-8003}" \
+      --no-access-log --proxy-headers "$@"
     ;;
   migrate)
     exec python manage.py migrate --noinput "$@"

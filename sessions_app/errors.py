@@ -227,3 +227,17 @@ class ContactsUnsupported(Conflict):
 class PictureNotFound(NotFound):
     code = "picture_not_found"
     message = "No profile picture, or it is hidden from this account."
+
+
+class UnknownLastEventId(GatewayError):
+    code = "unknown_last_event_id"
+    message = (
+        "No event of yours has this id (it is older than the stream keeps, or was never yours): "
+        "connect without Last-Event-ID and read what you missed from the delivery log."
+    )
+
+
+class TooManyStreams(GatewayError):
+    code = "too_many_streams"
+    message = "Too many event streams open for this account (STREAM_CLIENTS_PER_USER)."
+    http_status = 429

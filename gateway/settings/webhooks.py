@@ -40,3 +40,19 @@ WEBHOOK_BEAT_SCHEDULE["prune-webhook-events"] = {
     "task": "sessions_app.webhooks.tasks.prune_webhook_events",
     "schedule": WEBHOOK_PRUNE_INTERVAL_S,
 }
+
+# --- The live event stream (sessions_app/webhooks/stream) ----------------------------------
+# Its own process (`stream` in the Procfile: uvicorn), on STREAM_PORT; behind the production
+# proxy it shares the web's origin. Every stream process reads new events from the database
+# every STREAM_POLL_S, so any number of them (and of web processes) see every event.
+STREAM_PORT = env.int("STREAM_PORT", default=8003)
+STREAM_POLL_S = env.float("STREAM_POLL_S", default=0.2)
+# An event committed this much after its own timestamp is still found (a slow transaction).
+STREAM_LATE_S = env.float("STREAM_LATE_S", default=2.0)
+# A user's events are stored this long after their last stream client was connected, so a
+# client that comes back within it resumes from its last event id and misses nothing.
+STREAM_KEEP_S = env.float("STREAM_KEEP_S", default=3600.0)
+# Events waiting for one client: past this the client is slow, and its stream ends (it resumes).
+STREAM_QUEUE_MAX = env.int("STREAM_QUEUE_MAX", default=1000)
+STREAM_CLIENTS_PER_USER = env.int("STREAM_CLIENTS_PER_USER", default=20)
+STREAM_PING_S = env.float("STREAM_PING_S", default=15.0)

@@ -31,6 +31,14 @@ ALL_EVENTS = "*"
 OPT_IN_EVENTS = frozenset({"session.qr"})
 
 
+def types_want(event_types: list[str], event_type: str) -> bool:
+    """Tell whether a subscription to `event_types` (names, or `*`: all but OPT_IN_EVENTS, which
+    are named) wants an event of `event_type` (an endpoint's, a stream's)."""
+    if event_type in event_types:
+        return True
+    return ALL_EVENTS in event_types and event_type not in OPT_IN_EVENTS
+
+
 class WebhookEndpointQuerySet(models.QuerySet["WebhookEndpoint"]):
     def for_owner(self, owner: object) -> WebhookEndpointQuerySet:
         return self.filter(owner=owner)
@@ -84,10 +92,8 @@ class WebhookEndpoint(models.Model):
         return f"{self.id} → {self.url}"
 
     def wants(self, event_type: str) -> bool:
-        """Tell whether this endpoint subscribed to `event_type` (`*`: all but OPT_IN_EVENTS)."""
-        if event_type in self.event_types:
-            return True
-        return ALL_EVENTS in self.event_types and event_type not in OPT_IN_EVENTS
+        """Tell whether this endpoint subscribed to `event_type` (`types_want`)."""
+        return types_want(self.event_types, event_type)
 
 
 class WebhookEvent(models.Model):
@@ -111,6 +117,11 @@ class WebhookEvent(models.Model):
             models.UniqueConstraint(
                 fields=["owner", "type", "dedupe_key"], name="webhook_event_dedupe"
             )
+        ]
+        # The event stream reads new events by time, and one owner's after a resume point.
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="webhook_event_time"),
+            models.Index(fields=["owner", "created_at", "id"], name="webhook_event_owner_time"),
         ]
 
     def __str__(self) -> str:

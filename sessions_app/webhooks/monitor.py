@@ -1,8 +1,9 @@
-"""The dashboard's live event monitor: events are kept for a user while someone watches.
+"""Watching a user's events: they are kept while someone watches, and a while after.
 
 An event with no endpoint that wants it is normally not stored at all (the hot path writes
 nothing for it). While the monitor page of a user is open it calls `monitor_watch` on each poll,
-and for MONITOR_WATCH_S after that every event of the user is stored, so the page can show it.
+and for MONITOR_WATCH_S after that every event of the user is stored, so the page can show it;
+an event stream client (webhooks/stream) does so for STREAM_KEEP_S, so that it can resume.
 The flag lives in the cache (shared by every process); each process keeps its answer for up to
 MEMO_S so the send path asks the cache at most once a second per user.
 """
@@ -24,9 +25,13 @@ def _key(owner_id: int) -> str:
     return f"event-monitor:{owner_id}"
 
 
-def monitor_watch(owner_id: int) -> None:
-    """Note that `owner_id`'s monitor is open: keep their events for MONITOR_WATCH_S."""
-    cache.set(_key(owner_id), 1, MONITOR_WATCH_S)
+def monitor_watch(owner_id: int, seconds: float = MONITOR_WATCH_S) -> None:
+    """Note that `owner_id`'s events are watched: keep them for `seconds` from now (a longer
+    watch already noted stays)."""
+    key = _key(owner_id)
+    until = time.time() + seconds
+    if (cache.get(key) or 0) < until:
+        cache.set(key, until, int(seconds) + 1)
     with _memo_lock:
         _memo[owner_id] = (time.monotonic() + MEMO_S, True)
 

@@ -46,6 +46,13 @@ def wait_for(predicate: Any, *, timeout_s: float, what: str, interval_s: float =
     )
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def redis_ping(port: int) -> bool:
     """Return True if a Redis server answers PING on 127.0.0.1:`port`."""
     try:
@@ -98,6 +105,25 @@ class Stack:
                 "-",
             ],
         )
+
+    def start_stream(self) -> str:
+        """Start the event stream process (uvicorn, as the Procfile's `stream`); return its URL."""
+        port = free_port()
+        self.spawn(
+            "stream",
+            [
+                str(BIN / "uvicorn"),
+                "gateway.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(f"{url}/health"), timeout_s=30, what="the stream process")
+        return url
 
     def start_backend_worker(self, concurrency: int = 2) -> None:
         self.spawn(
@@ -212,6 +238,11 @@ class Stack:
         """Create (or reuse) the user on `plan` (default unlimited: the tests measure the
         platform, not a plan's pacing) and a new API key; returns the key."""
         answer = self.manage("create_api_key", "--email", email, "--plan", plan)
+        return answer.strip().splitlines()[-1]
+
+    def create_api_key_for_session(self, email: str, session_id: str) -> str:
+        """Issue the user a new API key bound to one of their sessions; returns the key."""
+        answer = self.manage("create_api_key", "--email", email, "--session", session_id)
         return answer.strip().splitlines()[-1]
 
     def create_user(self, email: str, password: str, plan: str = "ENTERPRISE") -> None:

@@ -1,0 +1,164 @@
+"""The event stream's HTTP app (ASGI, served by uvicorn: gateway/asgi.py).
+
+`GET /api/v1/events/stream` — Server-Sent Events (text/event-stream) of the caller's events, the
+same JSON bodies webhooks receive: each frame is `id: <event id>`, `event: <type>`, `data:
+<the event>`, with a comment every STREAM_PING_S to keep proxies from closing it.
+
+- Authentication: an API key (`Authorization: Bearer wag_…` or `X-API-Key`), as the REST API.
+  A key bound to a session streams only that session's events; an unbound key every session's
+  and the account's own (usage.threshold).
+- `?types=message.received,message.status` (default `*`: all but session.qr, as webhooks);
+  `?sessionId=` one session only (another's, or outside the key's, is 404).
+- Resume: `Last-Event-ID: <id>` (what EventSource sends by itself on reconnecting; or
+  `?lastEventId=`): first every event after that one, then live. An id the stream does not know
+  (older than STREAM_KEEP_S after the last stream client, pruned, or not yours) is 400
+  `unknown_last_event_id`.
+- A client that reads too slowly (STREAM_QUEUE_MAX events behind) gets an event
+  `stream.overflow` and its stream ends; it reconnects with its last id and misses nothing.
+
+Errors before the stream begins answer the REST API's failure envelope: 401 `unauthorized` or
+`account_suspended`, 429 `rate_limited` (failed keys from the address) or `too_many_streams`
+(STREAM_CLIENTS_PER_USER), 400 `validation_error` (an unknown type) or
+`unknown_last_event_id`, 404 `session_not_found`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from rest_framework import exceptions as drf_exceptions
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from accounts.authentication import api_key_check, api_key_secret
+from gateway.errors import GatewayError, error_body
+from sessions_app.errors import TooManyStreams, UnknownLastEventId
+from sessions_app.sessions.selectors import session_get
+from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
+from sessions_app.webhooks.stream import selectors
+from sessions_app.webhooks.stream.hub import OVERFLOW, Subscriber, hub
+
+PATH = "/api/v1/events/stream"
+REPLAY_PAGE = 500
+ID_MAX = 64
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    message = "Authentication credentials were not provided."
+    http_status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'}
+
+
+class BadTypes(GatewayError):
+    code = "validation_error"
+    message = "Unknown event type."
+
+
+def _authenticate(request: Request) -> Any:
+    """Return the request's ApiKey. Raises GatewayError (module docstring)."""
+    secret = api_key_secret(request.headers)
+    if not secret:
+        raise Unauthorized()
+    address = request.client.host if request.client else "unknown"
+    try:
+        return api_key_check(secret, address)
+    except drf_exceptions.AuthenticationFailed as exc:
+        raise Unauthorized(str(exc.detail)) from exc
+
+
+def _types(request: Request) -> list[str]:
+    asked = [t.strip() for t in request.query_params.get("types", ALL_EVENTS).split(",")]
+    asked = [t for t in asked if t]
+    unknown = [t for t in asked if t != ALL_EVENTS and t not in EVENT_TYPES]
+    if unknown or not asked:
+        raise BadTypes(fields={"types": [f"Unknown event type: {t[:40]!r}." for t in unknown]})
+    return asked
+
+
+def _open(request: Request) -> tuple[Subscriber, selectors.Position | None]:
+    """Check the request (in a thread: it reads the database); return its subscriber and the
+    position to resume after. Raises GatewayError."""
+    api_key = _authenticate(request)
+    owner = api_key.owner
+    session_id = api_key.session_id or None
+    asked = request.query_params.get("sessionId")
+    if asked:
+        session_id = session_get(owner=owner, session_id=asked[:ID_MAX], api_key=api_key).id
+    types = _types(request)
+    last = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    position = None
+    if last:
+        position = selectors.event_position(owner_id=owner.id, event_id=last.strip()[:ID_MAX])
+        if position is None:
+            raise UnknownLastEventId()
+    return Subscriber(owner_id=owner.id, session_id=session_id, types=types), position
+
+
+async def stream(request: Request) -> Any:
+    try:
+        subscriber, position = await sync_to_async(_open)(request)
+        if hub.count(subscriber.owner_id) >= settings.STREAM_CLIENTS_PER_USER:
+            raise TooManyStreams()
+    except GatewayError as exc:
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.fields), exc.http_status, exc.headers or None
+        )
+    await hub.subscribe(subscriber)
+    return EventSourceResponse(
+        _frames(subscriber, position),
+        ping=settings.STREAM_PING_S,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def _frame(row: dict[str, Any]) -> ServerSentEvent:
+    return ServerSentEvent(data=json.dumps(row["payload"]), event=row["type"], id=row["id"])
+
+
+async def _frames(
+    subscriber: Subscriber, position: selectors.Position | None
+) -> AsyncIterator[ServerSentEvent]:
+    """The client's events: those after `position` from the database, then the live ones
+    (each once: the live queue already holds some the replay sent)."""
+    sent: set[str] = set()
+    try:
+        while position is not None:
+            rows = await sync_to_async(selectors.events_of_owner_after)(
+                owner_id=subscriber.owner_id,
+                session_id=subscriber.session_id,
+                after=position,
+                limit=REPLAY_PAGE,
+            )
+            for row in rows:
+                sent.add(row["id"])
+                if subscriber.wants(row):
+                    yield _frame(row)
+            position = (rows[-1]["created_at"], rows[-1]["id"]) if rows else None
+            if len(rows) < REPLAY_PAGE:
+                break
+        while True:
+            row = await subscriber.queue.get()
+            if row is OVERFLOW:
+                overflow = json.dumps({"code": "stream_too_slow"})
+                yield ServerSentEvent(data=overflow, event="stream.overflow")
+                return
+            if row["id"] in sent:
+                continue
+            yield _frame(row)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok", "clients": hub.count()})
+
+
+application = Starlette(routes=[Route(PATH, stream), Route("/health", health)])
