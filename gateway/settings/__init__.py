@@ -278,6 +278,17 @@ from gateway.settings.limits import *  # noqa: E402,F403
 from gateway.settings.metrics import *  # noqa: E402,F403
 from gateway.settings.security import *  # noqa: E402,F403
 
+# Where browsers and clients reach the event stream (README "Live event stream"): behind the
+# production proxy the web's own origin (set STREAM_URL to PUBLIC_URL); else PUBLIC_URL's host
+# on STREAM_PORT. The dashboard's monitor connects to it, so the CSP lets it.
+STREAM_URL = env.str("STREAM_URL", default="").rstrip("/")
+if not STREAM_URL:
+    from urllib.parse import urlsplit as _urlsplit
+
+    _public = _urlsplit(PUBLIC_URL)
+    STREAM_URL = f"{_public.scheme}://{_public.hostname}:{STREAM_PORT}"  # noqa: F405
+DASHBOARD_CONNECT_SRC.append(STREAM_URL)  # noqa: F405
+
 # --- Static and media -----------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -44,6 +44,8 @@ _csp = {
         "frame-ancestors": [NONE],
     }
 }
+# Where the dashboard may connect besides itself (the event stream's origin: settings/__init__).
+DASHBOARD_CONNECT_SRC = _csp["DIRECTIVES"]["connect-src"]
 if env.bool("CSP_REPORT_ONLY", default=False):
     CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp
 else:

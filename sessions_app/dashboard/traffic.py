@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -25,9 +26,10 @@ from sessions_app.dashboard.forms import EventFilter, MessageLogFilter
 from sessions_app.errors import SessionHasNoNode
 from sessions_app.messages.selectors import message_history
 from sessions_app.sessions.models import Session
-from sessions_app.webhooks.models import WebhookEvent
+from sessions_app.webhooks.models import EVENT_TYPES, WebhookEvent
 from sessions_app.webhooks.monitor import monitor_watch
 from sessions_app.webhooks.selectors import event_list
+from sessions_app.webhooks.stream import STREAM_PATH
 
 LOG_PAGE = 50
 
@@ -126,7 +128,11 @@ def _monitor_context(request: HtmxHttpRequest, after: datetime | None) -> dict[s
 def event_monitor(request: HtmxHttpRequest) -> HttpResponse:
     """The live event monitor: the newest events, then each new one as it happens."""
     monitor_watch(request.user.pk)
-    return render(request, "sessions_app/events.html", _monitor_context(request, None))
+    context = _monitor_context(request, None)
+    # The page learns of each new event from the live stream (with its login) and asks the feed.
+    context["stream_url"] = settings.STREAM_URL + STREAM_PATH
+    context["event_types"] = ",".join(EVENT_TYPES)
+    return render(request, "sessions_app/events.html", context)
 
 
 @dashboard_login_required

@@ -171,18 +171,28 @@ def test_the_traffic_shows_in_the_message_log_the_event_monitor_and_the_delivery
     from playwright.sync_api import expect
 
     base = gateway_stack.base_url
+    # The web again, told where the event stream is (on another port, as with `make run`).
+    gateway_stack.env["PUBLIC_URL"] = base  # the stream lets the dashboard's origin in
+    gateway_stack.env["STREAM_URL"] = gateway_stack.start_stream()
+    gateway_stack.stop("web")
+    gateway_stack.start_web()
+    gateway_stack.wait_ready()
     with logged_in_page(gateway_stack, "dashboard-traffic") as page:
         session_id = _create_linked_sandbox_session(page, base)
 
-        # The live event monitor, open in a tab of its own, shows an event as it happens.
+        # The live event monitor, open in a tab of its own, learns of an event from the live
+        # stream (with the dashboard's login, across origins) and shows it at once: well before
+        # its fallback poll of every 10 s.
         monitor = page.context.new_page()
         monitor.goto(f"{base}/events")
         expect(monitor.locator("#no-events")).to_be_visible()
+        stream = monitor.locator("#event-stream")
+        expect(stream).to_have_attribute("data-connected", "1", timeout=TIMEOUT_MS)
         page.bring_to_front()
         _simulate_incoming(page, "Hello, is the shop open?")
         monitor.bring_to_front()
         row = monitor.locator(".event-row", has_text="message.received")
-        expect(row).to_have_count(1, timeout=TIMEOUT_MS)
+        expect(row).to_have_count(1, timeout=6000)
         row.locator("summary").click()
         expect(row.locator("pre")).to_contain_text('"text": "Hello, is the shop open?"')
         expect(monitor.locator("#no-events")).to_be_hidden()

@@ -122,3 +122,8 @@ def test_refusals_before_the_stream_begins(gateway_stack):
     assert refusal(auth, types="message.exploded") == (400, "validation_error")
     assert refusal(auth, sessionId=others) == (404, "session_not_found")
     assert refusal({**auth, "Last-Event-ID": "evt_nobody"}) == (400, "unknown_last_event_id")
+    # A dashboard login counts from the dashboard's own origin only; another gets no CORS.
+    elsewhere = {"Origin": "https://evil.example", "Cookie": "sessionid=anything"}
+    assert refusal(elsewhere) == (401, "unauthorized")
+    answer = requests.get(stream_url + PATH, headers=elsewhere, timeout=10)
+    assert "Access-Control-Allow-Origin" not in answer.headers

@@ -6,7 +6,9 @@ same JSON bodies webhooks receive: each frame is `id: <event id>`, `event: <type
 
 - Authentication: an API key (`Authorization: Bearer wag_…` or `X-API-Key`), as the REST API.
   A key bound to a session streams only that session's events; an unbound key every session's
-  and the account's own (usage.threshold).
+  and the account's own (usage.threshold). The dashboard's monitor page comes with its login
+  (the session cookie), from the dashboard's own origin only (PUBLIC_URL, CSRF_TRUSTED_ORIGINS),
+  which gets CORS headers with credentials: the stream may be on another port.
 - `?types=message.received,message.status` (default `*`: all but session.qr, as webhooks);
   `?sessionId=` one session only (another's, or outside the key's, is 404).
 - Resume: `Last-Event-ID: <id>` (what EventSource sends by itself on reconnecting; or
@@ -26,10 +28,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from importlib import import_module
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user
+from django.http import HttpRequest
 from rest_framework import exceptions as drf_exceptions
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
@@ -42,10 +48,10 @@ from gateway.errors import GatewayError, error_body
 from sessions_app.errors import TooManyStreams, UnknownLastEventId
 from sessions_app.sessions.selectors import session_get
 from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
-from sessions_app.webhooks.stream import selectors
+from sessions_app.webhooks.stream import STREAM_PATH, selectors
 from sessions_app.webhooks.stream.hub import OVERFLOW, Subscriber, hub
 
-PATH = "/api/v1/events/stream"
+PATH = STREAM_PATH
 REPLAY_PAGE = 500
 ID_MAX = 64
 
@@ -62,16 +68,41 @@ class BadTypes(GatewayError):
     message = "Unknown event type."
 
 
-def _authenticate(request: Request) -> Any:
-    """Return the request's ApiKey. Raises GatewayError (module docstring)."""
+def dashboard_origins() -> set[str]:
+    """The origins the dashboard is served from: PUBLIC_URL's and CSRF_TRUSTED_ORIGINS."""
+    public = urlsplit(settings.PUBLIC_URL)
+    return {f"{public.scheme}://{public.netloc}", *settings.CSRF_TRUSTED_ORIGINS}
+
+
+def _dashboard_user(request: Request) -> Any:
+    """Return the user logged in to the dashboard with this request's session cookie (only
+    from the dashboard's origin, or with no Origin), else None."""
+    origin = request.headers.get("origin")
+    key = request.cookies.get(settings.SESSION_COOKIE_NAME)
+    if not key or (origin and origin not in dashboard_origins()):
+        return None
+    django_request = HttpRequest()
+    django_request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user = get_user(django_request)
+    if not user.is_authenticated or getattr(user, "suspended_at", None) is not None:
+        return None
+    return user
+
+
+def _authenticate(request: Request) -> tuple[Any, Any]:
+    """Return (owner, ApiKey or None for a dashboard login). Raises GatewayError."""
     secret = api_key_secret(request.headers)
     if not secret:
-        raise Unauthorized()
+        user = _dashboard_user(request)
+        if user is None:
+            raise Unauthorized()
+        return user, None
     address = request.client.host if request.client else "unknown"
     try:
-        return api_key_check(secret, address)
+        api_key = api_key_check(secret, address)
     except drf_exceptions.AuthenticationFailed as exc:
         raise Unauthorized(str(exc.detail)) from exc
+    return api_key.owner, api_key
 
 
 def _types(request: Request) -> list[str]:
@@ -86,9 +117,8 @@ def _types(request: Request) -> list[str]:
 def _open(request: Request) -> tuple[Subscriber, selectors.Position | None]:
     """Check the request (in a thread: it reads the database); return its subscriber and the
     position to resume after. Raises GatewayError."""
-    api_key = _authenticate(request)
-    owner = api_key.owner
-    session_id = api_key.session_id or None
+    owner, api_key = _authenticate(request)
+    session_id = (api_key.session_id if api_key else None) or None
     asked = request.query_params.get("sessionId")
     if asked:
         session_id = session_get(owner=owner, session_id=asked[:ID_MAX], api_key=api_key).id
@@ -102,20 +132,31 @@ def _open(request: Request) -> tuple[Subscriber, selectors.Position | None]:
     return Subscriber(owner_id=owner.id, session_id=session_id, types=types), position
 
 
+def _cors(request: Request) -> dict[str, str]:
+    origin = request.headers.get("origin")
+    if not origin or origin not in dashboard_origins():
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }
+
+
 async def stream(request: Request) -> Any:
+    cors = _cors(request)
     try:
         subscriber, position = await sync_to_async(_open)(request)
         if hub.count(subscriber.owner_id) >= settings.STREAM_CLIENTS_PER_USER:
             raise TooManyStreams()
     except GatewayError as exc:
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.fields), exc.http_status, exc.headers or None
-        )
+        body = error_body(exc.code, exc.message, exc.fields)
+        return JSONResponse(body, exc.http_status, {**exc.headers, **cors})
     await hub.subscribe(subscriber)
     return EventSourceResponse(
         _frames(subscriber, position),
         ping=settings.STREAM_PING_S,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **cors},
     )
 
 

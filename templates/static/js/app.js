@@ -23,6 +23,38 @@
   document.addEventListener("DOMContentLoaded", tickCountdowns);
   document.addEventListener("htmx:afterSwap", tickCountdowns);
 
+  // Live event monitor: <div data-event-stream="URL" data-event-types="a,b">. Each event of the
+  // live stream (with the dashboard's login) has the monitor ask its feed at once (htmx listens
+  // for `gateway-event` on body); while the stream is away the feed is asked every 2 s.
+  function watchEventStream() {
+    var el = document.querySelector("[data-event-stream]");
+    if (!el || el.dataset.watching || !window.EventSource) return;
+    el.dataset.watching = "1";
+    var pending = false;
+    function changed() {
+      if (pending) return;
+      pending = true;
+      setTimeout(function () {
+        pending = false;
+        document.body.dispatchEvent(new Event("gateway-event"));
+      }, 150);
+    }
+    var source = new EventSource(el.dataset.eventStream, { withCredentials: true });
+    el.dataset.eventTypes.split(",").forEach(function (type) {
+      source.addEventListener(type, changed);
+    });
+    var fallback = null;
+    source.onopen = function () {
+      el.dataset.connected = "1";
+      if (fallback) { clearInterval(fallback); fallback = null; }
+    };
+    source.onerror = function () {
+      el.dataset.connected = "";
+      if (!fallback) fallback = setInterval(changed, 2000);
+    };
+  }
+  document.addEventListener("DOMContentLoaded", watchEventStream);
+
   // Copy buttons: <button data-copy="element-id">.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
