@@ -19,6 +19,13 @@ from workers_app.credentials import node_credential_authenticate
 from workers_app.errors import NodeForbidden
 
 
+def validated(serializer_class: Any, data: Any) -> dict[str, Any]:
+    """Return `data` validated by `serializer_class`. Raises ValidationError (400)."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class OwnerApiView(APIView):
     """A view for tenants: `self.owner` is the user of the API key or the dashboard login.
 

@@ -21,10 +21,10 @@ from typing import Any
 from node_agent import contacts, protocol
 from node_agent.contact_events import ContactNames
 from node_agent.engines.base import Engine
-from node_agent.session_calls import Handler, answer_call
+from node_agent.session_calls import Handler, SessionCalls
 
 
-class ContactCalls:
+class ContactCalls(SessionCalls):
     """Answer ContactCall tasks with the engine that holds the session."""
 
     def __init__(self, db: Any, db_path: str, engines: Mapping[str, Engine]) -> None:
@@ -32,17 +32,8 @@ class ContactCalls:
         self._engines = engines
         self.names = ContactNames(db_path)  # the push names seen (contact_events.py)
 
-    def call(self, task: protocol.ContactCall) -> dict[str, Any]:
-        """Run one operation; return its answer (module docstring). Never raises for a refusal."""
-        return answer_call(
-            self,
-            _OPS,
-            db=self._db,
-            engines=self._engines,
-            session_id=task.session_id,
-            op=task.op,
-            params=task.params,
-        )
+    def _ops(self) -> Mapping[str, Handler]:
+        return _OPS  # the module docstring's
 
 
 def _jid(params: dict[str, Any]) -> str:

@@ -276,10 +276,12 @@ class NodeDatabase:
         newest_first: bool = False,
         direction: str = "",
         query: str = "",
+        chat: str = "",
     ) -> list[dict[str, Any]]:
         """Return up to `limit` of a session's messages with row id above `since` (and below
-        `before` when > 0), oldest first unless `newest_first`; `direction` ("in"/"out") and
-        `query` (part of the text or caption, chat JID or sender, case-insensitive) filter."""
+        `before` when > 0), oldest first unless `newest_first`; `direction` ("in"/"out"),
+        `query` (part of the text or caption, chat JID or sender, case-insensitive) and `chat`
+        (one chat's JID) filter."""
         sql, args = history_query(
             session_id,
             since,
@@ -288,6 +290,7 @@ class NodeDatabase:
             newest_first=newest_first,
             direction=direction,
             query=query,
+            chat=chat,
         )
         return self._all(sql, args)
 

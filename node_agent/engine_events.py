@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from node_agent import contact_events
+from node_agent.chats import PRESENCE_UPDATED
 from node_agent.database import NodeDatabase
 from node_agent.messages import Messages
 from node_agent.reports import Reporter
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 # Progress that means nothing once the session's desired state is no longer `running`.
 PROGRESS = frozenset({"qr", "pair_code", "connected", "reconnecting"})
-PER_MESSAGE = frozenset({"receipt", "receipts", "message"})
+PER_MESSAGE = frozenset({"receipt", "receipts", "message", "presence"})
 
 
 class EngineEvents:
@@ -109,6 +110,13 @@ class EngineEvents:
                     self._contact(session_id, renamed)
         elif kind == "contact":
             self._contact(session_id, data)
+        elif kind == "event":  # any other event for the webhooks (protocol.SESSION_EVENT_TYPES)
+            self._reporter.session_event(session_id, data["type"], data["event_id"], data["data"])
+        elif kind == "presence":
+            keys = ("contact", "chat", "state", "lastSeen")
+            self._reporter.session_event(
+                session_id, PRESENCE_UPDATED, data["event_id"], {k: data.get(k) for k in keys}
+            )
         elif kind == "receipt":
             self._messages.receipt(data["wa_message_id"], data["status"])
         elif kind == "receipts":

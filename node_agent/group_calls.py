@@ -31,7 +31,7 @@ from node_agent import groups, protocol
 from node_agent.clock import utc_now_iso
 from node_agent.engines.base import Engine, GroupError
 from node_agent.schema import OwnTables, write_transaction
-from node_agent.session_calls import answer_call
+from node_agent.session_calls import Handler, SessionCalls
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class GroupStore(OwnTables):
         return [json.loads(row[0]) for row in rows], total
 
 
-class GroupCalls:
+class GroupCalls(SessionCalls):
     """Answer GroupCall tasks with the session's engine and the node's store at `db_path`."""
 
     def __init__(
@@ -145,17 +145,8 @@ class GroupCalls:
             self.store.drop(session_id, str(event.get("group")))
         self.store.stale(session_id)
 
-    def call(self, task: protocol.GroupCall) -> dict[str, Any]:
-        """Run one operation; return its answer (module docstring). Never raises for a refusal."""
-        return answer_call(
-            self,
-            _OPS,
-            db=self._db,
-            engines=self._engines,
-            session_id=task.session_id,
-            op=task.op,
-            params=task.params,
-        )
+    def _ops(self) -> Mapping[str, Handler]:
+        return _OPS  # the module docstring's
 
     def _list(self, engine: Engine, session_id: str, p: dict[str, Any]) -> dict[str, Any]:
         limit = min(max(int(p.get("limit") or 100), 1), groups.LIST_LIMIT_MAX)

@@ -92,8 +92,7 @@ class Messages:
         self._in_flight: set[str] = set()
 
     def history(self, ask: protocol.MessagesList) -> list[dict[str, Any]]:
-        """Return the page of a session's history `ask` names (see history_item); `limit` is
-        clamped to 1..200, a `direction` other than in/out means both."""
+        """Return the page `ask` names (history_item; limit in 1..200, direction in/out/both)."""
         rows = self.db.message_page(
             ask.session_id,
             max(0, int(ask.since)),
@@ -102,6 +101,7 @@ class Messages:
             newest_first=bool(ask.newest_first),
             direction=ask.direction if ask.direction in ("in", "out") else "",
             query=str(ask.query)[:HISTORY_QUERY_MAX],
+            chat=str(ask.chat)[:HISTORY_QUERY_MAX],
         )
         return [history_item(row) for row in rows]
 

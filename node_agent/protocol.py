@@ -30,6 +30,8 @@ from node_agent.wire import (  # noqa: F401
     Wire,
     camel,
     digits,
+    heartbeat_path,
+    media_download_path,
     node_queue,
     user_jid,
     worker_id_error,
@@ -114,8 +116,9 @@ class MessageSend(NodeTask):
 class MessagesList(NodeTask):
     """RPC: up to `limit` (1..200) history items of a session (`HISTORY_ITEM_KEYS`) with cursors
     above `since` and, when `before` > 0, below it; oldest first, or newest first with
-    `newest_first`. `direction` ("in"/"out", "" both) and `query` (a case-insensitive part of
-    the text or caption, chat or sender) narrow it down. A node older than a field ignores it."""
+    `newest_first`. `direction` ("in"/"out", "" both), `query` (a case-insensitive part of
+    the text or caption, chat or sender) and `chat` (one chat's JID) narrow it down. A node
+    older than a field ignores it."""
 
     name: ClassVar[str] = TASK_PREFIX + "messages_list"
     rpc: ClassVar[bool] = True
@@ -126,6 +129,7 @@ class MessagesList(NodeTask):
     newest_first: bool = False
     direction: str = ""
     query: str = ""
+    chat: str = ""
 
 
 # One history item: `id` (gateway id out, WhatsApp id in), `waMessageId`, `direction` (in|out),
@@ -152,17 +156,24 @@ NOT_CONNECTED = "session_not_connected"
 
 
 @dataclasses.dataclass(frozen=True)
-class GroupCall(NodeTask):
-    """RPC: one group operation `op` (OPS) of a session, with its `params` (node_agent/
-    group_calls.py lists each one's). `{"result": ...}` or `{"error": code, "message": str}`."""
+class SessionCall(NodeTask):
+    """RPC: one operation `op` (the subclass's OPS) of a session, with its `params` (the node's
+    module of each call lists them). `{"result": ...}` or `{"error": code, "message": str}`."""
 
-    OPS: ClassVar[tuple[str, ...]] = ("list", "info", "create", "participants", "invite_link")
-    OPS += ("invite_info", "join", "update", "leave")
-    name: ClassVar[str] = TASK_PREFIX + "group_call"
+    OPS: ClassVar[tuple[str, ...]] = ()
     rpc: ClassVar[bool] = True
     session_id: str
     op: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupCall(SessionCall):
+    """A group operation (node_agent/group_calls.py)."""
+
+    OPS: ClassVar[tuple[str, ...]] = ("list", "info", "create", "participants", "invite_link")
+    OPS += ("invite_info", "join", "update", "leave")
+    name: ClassVar[str] = TASK_PREFIX + "group_call"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,21 +188,26 @@ class SandboxAction(NodeTask):
 
 
 @dataclasses.dataclass(frozen=True)
-class ContactCall(NodeTask):
-    """RPC: one contact or profile operation `op` (OPS) of a session, with its `params`
-    (node_agent/contact_calls.py lists each one's). Answers as GroupCall does."""
+class ContactCall(SessionCall):
+    """A contact or profile operation (node_agent/contact_calls.py)."""
 
     OPS: ClassVar[tuple[str, ...]] = ("list", "profile", "picture", "block", "unblock")
     OPS += ("blocklist", "me", "me_update", "lid")
     name: ClassVar[str] = TASK_PREFIX + "contact_call"
-    rpc: ClassVar[bool] = True
-    session_id: str
-    op: str
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatCall(SessionCall):
+    """A chat or presence operation (node_agent/chat_calls.py)."""
+
+    OPS: ClassVar[tuple[str, ...]] = ("list", "read", "update", "delete", "presence")
+    OPS += ("chat_presence", "subscribe")
+    name: ClassVar[str] = TASK_PREFIX + "chat_call"
 
 
 NODE_TASKS: tuple[type[NodeTask], ...] = (SessionStart, SessionStop, SessionLogout, SessionDelete)
 NODE_TASKS += (MessageSend, MessagesList, CheckNumber, SandboxAction, GroupCall, ContactCall)
+NODE_TASKS += (ChatCall,)
 
 # --- Reports: node → backend -------------------------------------------------------------------
 
@@ -204,16 +220,6 @@ REGISTER_PATH = "/api/admin/workers/register"
 USAGE_REPORT_PATH = "/api/webhooks/usage-report"
 GROUP_EVENT_PATH = "/api/webhooks/group-event"
 SESSION_EVENT_PATH = "/api/webhooks/session-event"
-
-
-def heartbeat_path(worker_id: str) -> str:
-    """Return the path a node PUTs its heartbeat to."""
-    return f"/api/admin/workers/{worker_id}/heartbeat"
-
-
-def media_download_path(media_id: str) -> str:
-    """Return the path a node GETs a file to send from (`media.id` of a payload)."""
-    return f"/api/internal/media/{media_id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -325,7 +331,8 @@ class SessionEventReport(NodeReport):
     timestamp: str = ""
 
 
-SESSION_EVENT_TYPES = ("contact.updated",)
+SESSION_EVENT_TYPES = ("contact.updated", "presence.update", "message.reaction")
+SESSION_EVENT_TYPES += ("message.edited", "message.revoked")
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).
 BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)

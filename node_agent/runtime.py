@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from node_agent import INSTANCE_ID, protocol
+from node_agent.chat_calls import ChatCalls
 from node_agent.checks import NumberChecks
 from node_agent.config import NodeConfig
 from node_agent.contact_calls import ContactCalls
@@ -72,6 +73,7 @@ class NodeRuntime:
         self.checks = NumberChecks(self.db, self.engines)
         self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
         self.contacts = ContactCalls(self.db, config.node_db_path, self.engines)
+        self.chats = ChatCalls(self.db, config.node_db_path, self.engines)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._events.on_group = self.groups.changed
         self._events.names = self.contacts.names
@@ -164,6 +166,7 @@ class NodeRuntime:
         self.db.close()
         self.groups.store.close()
         self.contacts.names.close()
+        self.chats.store.close()
         if self.shared is not None:
             self.shared.close()
 

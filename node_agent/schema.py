@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (session_id, direction, wa_message_id)
 );
 CREATE INDEX IF NOT EXISTS messages_session ON messages (session_id, created_at);
+CREATE INDEX IF NOT EXISTS messages_chat ON messages (session_id, chat_jid, id);
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     path TEXT NOT NULL,
@@ -189,9 +190,13 @@ def history_query(
     newest_first: bool = False,
     direction: str = "",
     query: str = "",
+    chat: str = "",
 ) -> tuple[str, list[object]]:
     """The SELECT of one page of a session's messages (see NodeDatabase.message_page)."""
     where, args = ["session_id = ?", "id > ?"], [session_id, since]
+    if chat:
+        where.append("chat_jid = ?")
+        args.append(chat)
     if before > 0:
         where.append("id < ?")
         args.append(before)

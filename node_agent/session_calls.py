@@ -46,3 +46,27 @@ def answer_call(
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         log.warning("%s of %s: bad parameters: %s", op, session_id, exc)
         return {"error": "bad_request", "message": f"bad parameters: {exc}"}
+
+
+class SessionCalls:
+    """Answers one kind of session RPC (a protocol.SessionCall: groups, contacts, chats) with
+    the engine that holds the session. A subclass sets `_db` and `_engines` and gives its
+    operations in `_ops()`."""
+
+    _db: Any
+    _engines: Mapping[str, Engine]
+
+    def _ops(self) -> Mapping[str, Handler]:
+        raise NotImplementedError
+
+    def call(self, task: protocol.SessionCall) -> dict[str, Any]:
+        """Run one operation; return its answer (`answer_call`). Never raises for a refusal."""
+        return answer_call(
+            self,
+            self._ops(),
+            db=self._db,
+            engines=self._engines,
+            session_id=task.session_id,
+            op=task.op,
+            params=task.params,
+        )

@@ -110,6 +110,13 @@ def contact_call(**kwargs: Any) -> dict[str, Any]:
     return get_runtime().contacts.call(protocol.ContactCall.from_wire(kwargs))
 
 
+@shared_task(**task_options(protocol.ChatCall))
+def chat_call(**kwargs: Any) -> dict[str, Any]:
+    """Run one chat or presence operation of a session (node_agent/chat_calls.py): `{result}`
+    or `{error, message}`."""
+    return get_runtime().chats.call(protocol.ChatCall.from_wire(kwargs))
+
+
 @shared_task(**task_options(protocol.SandboxAction))
 def sandbox_action(**kwargs: Any) -> None:
     """Simulate a phone action on a sandbox session: scan, incoming, logout or disconnect."""

@@ -22,6 +22,16 @@ def node_queue(worker_id: str) -> str:
     return f"{NODE_QUEUE_PREFIX}{worker_id}"
 
 
+def heartbeat_path(worker_id: str) -> str:
+    """Return the path a node PUTs its heartbeat to."""
+    return f"/api/admin/workers/{worker_id}/heartbeat"
+
+
+def media_download_path(media_id: str) -> str:
+    """Return the path a node GETs a file to send from (`media.id` of a payload)."""
+    return f"/api/internal/media/{media_id}"
+
+
 # A node id (WORKER_ID): 1-64 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or
 # digit. It names the node's queue and its URLs; the node refuses to start with another, and the
 # backend refuses to register one.

@@ -14,6 +14,13 @@ from sessions_app.sessions.models import Session
 from workers_app.errors import NodeRequestFailed
 from workers_app.node_client import node_call
 
+# What any session RPC may answer besides its own codes (for the OpenAPI error answers).
+NODE_CALL_ERRORS = {
+    422: "`whatsapp_error`: WhatsApp refused, in its own words.",
+    502: "`node_error`: the node answered with an error.",
+    504: "`node_timeout`: the node did not answer in time.",
+}
+
 # The node's answer codes (node_agent.engines.base.CallRefused) and the error each one raises.
 _REFUSALS: dict[str, type[GatewayError]] = {
     "group_not_found": errors.GroupNotFound,
@@ -24,6 +31,7 @@ _REFUSALS: dict[str, type[GatewayError]] = {
     "groups_unsupported": errors.GroupsUnsupported,
     "contact_not_found": errors.ContactNotFound,
     "contacts_unsupported": errors.ContactsUnsupported,
+    "chats_unsupported": errors.ChatsUnsupported,
     "whatsapp_error": errors.WhatsAppRefused,
     NOT_CONNECTED: errors.SessionNotConnected,
 }

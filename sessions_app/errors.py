@@ -241,3 +241,8 @@ class TooManyStreams(GatewayError):
     code = "too_many_streams"
     message = "Too many event streams open for this account (STREAM_CLIENTS_PER_USER)."
     http_status = 429
+
+
+class ChatsUnsupported(Conflict):
+    code = "chats_unsupported"
+    message = "This session's engine cannot do this with chats or presence."

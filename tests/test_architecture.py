@@ -43,6 +43,7 @@ WIRE_MODULES = (
     "node_agent.wire",
     "node_agent.groups",
     "node_agent.contacts",
+    "node_agent.chats",
 )
 
 

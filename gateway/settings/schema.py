@@ -27,6 +27,7 @@ SPECTACULAR_SETTINGS = {
             "description": "A session's WhatsApp groups, their members and invites.",
         },
         {"name": "contacts", "description": "The people a session knows, LIDs, its own profile."},
+        {"name": "chats", "description": "Chats, read receipts, presence and typing."},
         {"name": "webhooks", "description": "Signed events to your URLs, with a delivery log."},
         {"name": "sandbox", "description": "The simulated phone of sandbox sessions."},
         {"name": "usage", "description": "Messages, number checks and quotas, per period."},

@@ -20,6 +20,10 @@ method waits on it), with these kinds and `data` keys:
   `group` (its JID), `by` (who did it, or None), `data` (protocol.GroupEventReport's)
 - `contact`: `event_id` (unique per change), `contact` (the person's JID), `phone`, `lid` (or
   None), `changes` {pushName?, picture?: bool} (node_agent/contact_events.py)
+- `presence`: `event_id`, `contact`, `chat` (or None), `state`, `lastSeen` (or None)
+  (node_agent/chats.py)
+- `event`: `type` (a protocol.SESSION_EVENT_TYPES entry), `event_id`, `data` (the event's
+  keys): message.reaction, message.edited, message.revoked (node_agent/message_actions.py)
 
 After `stop` or `logout` returns, the engine emits nothing more for that session.
 """
@@ -222,6 +226,24 @@ class Engine(abc.ABC):
         """Return {phone, lid} for a phone JID or a `@lid` JID from the session's own store
         (either None when WhatsApp has not told it)."""
         raise CallRefused("contacts_unsupported")
+
+    # --- Chats and presence (node_agent/chats.py: the states; CallRefused for a refusal) ---
+
+    def presence_set(self, session_id: str, available: bool) -> None:
+        """Show the account as available (online) or unavailable to its contacts."""
+        raise CallRefused("chats_unsupported")
+
+    def chat_presence(self, session_id: str, chat: str, state: str) -> None:
+        """Show "typing…" or "recording…" in `chat` (a JID), or stop (`paused`)."""
+        raise CallRefused("chats_unsupported")
+
+    def mark_read(self, session_id: str, chat: str, items: list[tuple[str, str]]) -> None:
+        """Send read receipts for messages of `chat`: (WhatsApp id, sender JID) each."""
+        raise CallRefused("chats_unsupported")
+
+    def presence_subscribe(self, session_id: str, jid: str) -> None:
+        """Ask WhatsApp for a person's presence; it comes as `presence` events."""
+        raise CallRefused("chats_unsupported")
 
     @abc.abstractmethod
     def shutdown(self) -> None:

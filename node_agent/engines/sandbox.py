@@ -22,7 +22,9 @@ It behaves like WhatsApp seen from the gateway, with timings from the node confi
   (`device_removed`).
 - Groups among sandbox sessions and contacts, with WhatsApp's rules and two more magic numbers
   (sandbox_groups: `…98` refuses being added, so it takes an invite); contacts and profiles
-  with theirs (sandbox_contacts: `…97` a business, `…96` private, `…77` has a LID).
+  with theirs (sandbox_contacts: `…97` a business, `…96` private, `…77` has a LID); presence
+  and reads (sandbox_presence: contacts go online, type and record through the `presence`
+  action).
 
 Every type is accepted (text, image, video, audio, voice, document, sticker, location,
 contact, reaction). Every message sent lands in the shared network's ledger (see sandbox_network)
@@ -49,6 +51,7 @@ from node_agent.engines.sandbox_contacts import SandboxContacts, sandbox_phone_o
 from node_agent.engines.sandbox_groups import SandboxGroups
 from node_agent.engines.sandbox_network import NOT_ON_WHATSAPP_SUFFIX, SandboxNetwork
 from node_agent.engines.sandbox_phone import SandboxPhone
+from node_agent.engines.sandbox_presence import SandboxPresence
 from node_agent.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -85,7 +88,7 @@ class _Session:
     gen: int = 0
 
 
-class SandboxEngine(SandboxContacts, SandboxGroups, SandboxPhone, Engine):
+class SandboxEngine(SandboxContacts, SandboxGroups, SandboxPresence, SandboxPhone, Engine):
     """Simulated sessions of this node, linked through the shared SandboxNetwork."""
 
     name = "sandbox"

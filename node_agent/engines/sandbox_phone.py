@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import Any
 
-from node_agent import protocol
+from node_agent import message_actions, protocol
 from node_agent.clock import utc_now_iso
 from node_agent.engines.sandbox_contacts import sandbox_lid
 
@@ -50,7 +50,8 @@ class SandboxPhone:
     _network: Any
 
     def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
-        """Simulate the phone: `scan`, `incoming`, `logout` or `disconnect` (see module doc).
+        """Simulate the phone: `scan`, `incoming`, `logout`, `disconnect` or a contact's
+        `presence` (see module doc).
 
         Actions that don't fit the session's state are ignored with a log line.
         Raises ValueError for an unknown action.
@@ -60,6 +61,8 @@ class SandboxPhone:
             "incoming": self._incoming,
             "logout": self._phone_logout,
             "disconnect": self._disconnect,
+            "presence": self._presence_action,  # type: ignore[attr-defined]
+            "message_action": self._message_action,
         }.get(action)
         if handler is None:
             raise ValueError(f"unknown sandbox action {action!r}")
@@ -117,6 +120,31 @@ class SandboxPhone:
                 incoming[key] = params[key]
         self.contact_met(session.session_id, incoming["chatId"])  # type: ignore[attr-defined]
         self.emit(session.session_id, "message", incoming=incoming)
+
+    def _message_action(self, session: Any, params: dict[str, Any]) -> None:
+        """A contact reacts to, edits or revokes a message of the chat (`action` react | edit
+        | revoke, `messageId`, `emoji` or `text`); see node_agent/message_actions.py."""
+        sender = protocol.digits(params.get("from"))
+        type_ = message_actions.ACTIONS.get(str(params.get("action")))
+        if session.state != "connected" or not sender or type_ is None:
+            log.info("message action ignored for session %s", session.session_id)
+            return
+        data: dict[str, Any] = {
+            "chatId": protocol.user_jid(sender),
+            "messageId": str(params.get("messageId") or ""),
+            "from": protocol.user_jid(sender),
+            "fromPhone": sender,
+            "fromLid": sandbox_lid(sender),
+            "timestamp": utc_now_iso(),
+        }
+        if type_ == message_actions.REACTION:
+            data["emoji"] = str(params.get("emoji") or "")
+        elif type_ == message_actions.EDITED:
+            data["text"] = str(params.get("text") or "")
+        wa_id = "3EB0" + secrets.token_hex(8).upper()  # the message that carries the action
+        self.emit(
+            session.session_id, "event", **message_actions.action_event(type_, wa_id=wa_id, **data)
+        )
 
     def _phone_logout(self, session: Any, params: dict[str, Any]) -> None:
         if not session.credentials:

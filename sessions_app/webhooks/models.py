@@ -24,6 +24,10 @@ EVENT_TYPES = (
     "group.participants",
     "group.updated",
     "contact.updated",
+    "presence.update",
+    "message.reaction",
+    "message.edited",
+    "message.revoked",
 )
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every

@@ -47,6 +47,16 @@ STATE_OR_SEMANTICS = [
     "POST /api/v1/sessions/{session_id}/contacts/{contact}/unblock",
     "GET /api/v1/sessions/{session_id}/lids/{contact}",
     "PUT /api/v1/sessions/{session_id}/profile/picture",
+    # An event's `data` has the shape of its `event` or `type` (protocol.GroupEventReport's).
+    "POST /api/webhooks/group-event",
+    "POST /api/webhooks/session-event",
+    "POST /api/v1/sessions/{session_id}/sandbox/presence",
+    "POST /api/v1/sessions/{session_id}/sandbox/message-action",
+    "PATCH /api/v1/sessions/{session_id}/chats/{chat}",
+    "DELETE /api/v1/sessions/{session_id}/chats/{chat}",
+    "POST /api/v1/sessions/{session_id}/chats/{chat}/read",
+    "POST /api/v1/sessions/{session_id}/chats/{chat}/presence",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/presence",
 ]
 
 # The routes that wait on the session's node (an RPC over the broker).
@@ -78,6 +88,13 @@ NODE_RPC = [
     "GET /api/v1/sessions/{session_id}/profile/picture",
     "PUT /api/v1/sessions/{session_id}/profile/picture",
     "DELETE /api/v1/sessions/{session_id}/profile/picture",
+    "GET /api/v1/sessions/{session_id}/chats",
+    "PATCH /api/v1/sessions/{session_id}/chats/{chat}",
+    "DELETE /api/v1/sessions/{session_id}/chats/{chat}",
+    "POST /api/v1/sessions/{session_id}/chats/{chat}/read",
+    "POST /api/v1/sessions/{session_id}/chats/{chat}/presence",
+    "POST /api/v1/sessions/{session_id}/presence",
+    "POST /api/v1/sessions/{session_id}/contacts/{contact}/presence",
 ]
 
 CONFIG = """

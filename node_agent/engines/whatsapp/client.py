@@ -40,6 +40,9 @@ EVENTS = {
     "GroupInfoEv": "group",
     # A group's or a person's picture set or removed (group_events.py, contact_events.py).
     "PictureEv": "picture",
+    # A contact online, offline, typing or recording (presence.py).
+    "PresenceEv": "presence",
+    "ChatPresenceEv": "presence",
 }
 
 # on_go_event(run, kind, data): called on Go's thread; must neither block nor raise.

@@ -35,6 +35,7 @@ from node_agent.engines.whatsapp.device_store import DeviceStore
 from node_agent.engines.whatsapp.events import EventDispatcher
 from node_agent.engines.whatsapp.ffi import FfiGate
 from node_agent.engines.whatsapp.groups import GroupCalls
+from node_agent.engines.whatsapp.presence import PresenceCalls
 from node_agent.engines.whatsapp.reachability import Reachability
 from node_agent.engines.whatsapp.registry import SessionRegistry
 from node_agent.engines.whatsapp.run import SessionRun
@@ -68,6 +69,7 @@ class WhatsAppEngine(Engine):
         self._sender = Sender(config, self._gate, self._registry)
         self._groups = GroupCalls(config, self._gate, self._registry)
         self._contacts = ContactCalls(config, self._gate, self._registry)
+        self._presence = PresenceCalls(config, self._gate, self._registry)
         self._reachability = Reachability(config)
 
     def reachable(self) -> bool:
@@ -237,6 +239,20 @@ class WhatsAppEngine(Engine):
     def group_leave(self, session_id: str, group_jid: str) -> None:
         """Leave the group. Raises GroupError."""
         self._groups.leave(session_id, group_jid)
+
+    # Presence and reads: see presence.PresenceCalls (neonize's calls, CallRefused codes)
+
+    def presence_set(self, session_id: str, available: bool) -> None:
+        self._presence.presence_set(session_id, available)
+
+    def chat_presence(self, session_id: str, chat: str, state: str) -> None:
+        self._presence.chat_presence(session_id, chat, state)
+
+    def mark_read(self, session_id: str, chat: str, items: list[tuple[str, str]]) -> None:
+        self._presence.mark_read(session_id, chat, items)
+
+    def presence_subscribe(self, session_id: str, jid: str) -> None:
+        self._presence.presence_subscribe(session_id, jid)
 
     # Contacts and profile: see contacts.ContactCalls (neonize's calls, CallRefused codes)
 

@@ -4,9 +4,10 @@ neonize calls our handlers on Go's thread, where they only put the event on a qu
 (`on_go_event`); one dispatcher thread takes them in order and handles each in `_ev_<kind>`
 (client.EVENTS maps neonize's event classes to kinds): QR codes and their expiry, pairing,
 connected, connection drops, logouts, final failures, incoming messages (received files are
-uploaded to the backend first), receipts, group changes (group_events.py) and contacts'
-pictures (contact_events.py). Events of a run that is no longer current are dropped. What the
-handlers emit is engines/base.py's kinds, through the session registry.
+uploaded to the backend first), receipts, group changes (group_events.py), contacts'
+pictures (contact_events.py) and presence (presence.py). Events of a run that is no longer
+current are dropped. What the handlers emit is engines/base.py's kinds, through the session
+registry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 from node_agent.backend import media_upload
 from node_agent.clock import utc_in_iso
 from node_agent.config import NodeConfig
-from node_agent.engines.whatsapp import contact_events, group_events, mapping
+from node_agent.engines.whatsapp import (
+    contact_events,
+    group_events,
+    mapping,
+    message_actions,
+    presence,
+)
 from node_agent.engines.whatsapp.ffi import FfiGate, load_neonize
 from node_agent.engines.whatsapp.registry import SessionRegistry
 from node_agent.engines.whatsapp.run import SessionRun
@@ -249,6 +256,10 @@ class EventDispatcher:
         self._ev_disconnected(run, event)
 
     def _ev_message(self, run: SessionRun, event: Any) -> None:
+        action = message_actions.action_of(event)  # a reaction, an edit, a revoke
+        if action is not None:
+            self._registry.emit_for(run, "event", **action)
+            return
         incoming = mapping.incoming(event)
         if incoming is None:
             return
@@ -300,6 +311,11 @@ class EventDispatcher:
             self._ev_group(run, event)
         else:
             self._registry.emit_for(run, "contact", **change)
+
+    def _ev_presence(self, run: SessionRun, event: Any) -> None:
+        found = presence.presence_of(event)
+        if found is not None:
+            self._registry.emit_for(run, "presence", **found)
 
     def _ev_undecryptable(self, run: SessionRun, event: Any) -> None:
         log.info("session %s: undecryptable message %s", run.session_id, event.Info.ID)

@@ -116,6 +116,13 @@ def _sender_phone(source: Any) -> str:
     return sender.User
 
 
+def enum_name(message: Any, field: str) -> str:
+    """Return the name of a protobuf enum field's value (REVOKE, COMPOSING, …), "" if unknown."""
+    values = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number
+    value = values.get(getattr(message, field))
+    return value.name if value is not None else ""
+
+
 def sender_ids(source: Any) -> dict[str, str | None]:
     """Return `fromPhone` (E.164 digits) and `fromLid` (`…@lid`) of a message's sender, each
     when WhatsApp tells it: whatsmeow's MessageSource has the JID the message came from
@@ -154,7 +161,7 @@ MEDIA_FIELDS = (
 )
 
 
-def _content(message: Any) -> dict[str, Any] | None:
+def content_of(message: Any) -> dict[str, Any] | None:
     """Return type, text and media descriptor of a waE2E Message; None if nothing to report."""
     if message.conversation:
         return {"type": "text", "text": message.conversation}
@@ -205,7 +212,7 @@ def incoming(event: Any) -> dict[str, Any] | None:
     source = info.MessageSource
     if source.IsFromMe:
         return None
-    content = _content(event.Message)
+    content = content_of(event.Message)
     if content is None:
         return None
     return {

@@ -14,21 +14,20 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
+from gateway.api import validated
 from gateway.errors import envelope
 from gateway.schema import error_answers
 from node_agent.protocol import ContactCall
-from sessions_app.calls import session_call
+from sessions_app.calls import NODE_CALL_ERRORS
 from sessions_app.contacts.api import serializers as s
 from sessions_app.errors import PictureNotFound
-from sessions_app.sessions.api.views import SessionApiView
+from sessions_app.sessions.api.views import SessionCallApiView
 
 TAG_CONTACTS = ["contacts"]
 _NODE = {
     404: "`session_not_found`, `contact_not_found`.",
     409: "`session_not_connected`, `contacts_unsupported`.",
-    422: "`whatsapp_error`: WhatsApp refused, in its own words.",
-    502: "`node_error`: the node answered with an error.",
-    504: "`node_timeout`: the node did not answer in time.",
+    **NODE_CALL_ERRORS,
 }
 _PERSON = {**_NODE, 400: "`invalid_recipient`: `contact` is not a phone number or a JID."}
 _CONTACT = OpenApiParameter(
@@ -40,19 +39,8 @@ _CONTACT = OpenApiParameter(
 _JPEG = {(200, "image/jpeg"): bytes}
 
 
-def _valid(serializer_class: Any, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-class ContactsApiView(SessionApiView):
-    def ask(self, session_id: str, op: str, **params: Any) -> Any:
-        """Run contact operation `op` on the session's node; return its result."""
-        session = self.get_session(session_id)
-        return session_call(
-            session=session, task=ContactCall(session_id=session.id, op=op, params=params)
-        )
+class ContactsApiView(SessionCallApiView):
+    call_task = ContactCall
 
 
 def _picture(answer: dict[str, Any] | None) -> HttpResponse:
@@ -70,7 +58,7 @@ class ContactListApi(ContactsApiView):
         summary="The session's contacts (paged, searched), from its own store",
     )
     def get(self, request: Any, session_id: str) -> Any:
-        query = _valid(s.ContactListQuery, request.query_params)
+        query = validated(s.ContactListQuery, request.query_params)
         page = self.ask(
             session_id, "list", limit=query["limit"], offset=query["offset"], query=query["q"]
         )
@@ -178,7 +166,7 @@ class OwnProfileApi(ContactsApiView):
         description="An empty body changes nothing and answers the profile as it is.",
     )
     def patch(self, request: Any, session_id: str) -> Any:
-        changes = _valid(s.ProfileUpdateInput, request.data)
+        changes = validated(s.ProfileUpdateInput, request.data)
         if not changes:
             return self.get(request, session_id)
         profile = self.ask(session_id, "me_update", changes=changes)
@@ -201,7 +189,7 @@ class OwnPictureApi(OwnProfileApi):
         summary="Set the account's profile picture (a JPEG)",
     )
     def put(self, request: Any, session_id: str) -> Any:
-        image = _valid(s.ProfilePictureInput, request.data)["image"]
+        image = validated(s.ProfilePictureInput, request.data)["image"]
         profile = self.ask(session_id, "me_update", changes={"picture": image})
         return self._answer(request, session_id, profile)
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 
+from gateway.api import validated
 from gateway.errors import envelope
 from gateway.schema import error_answers
 from node_agent.groups import invite_code
+from sessions_app.calls import NODE_CALL_ERRORS
 from sessions_app.errors import GroupInviteInvalid
 from sessions_app.groups.api import serializers as s
 from sessions_app.groups.services import group_call
@@ -20,9 +22,7 @@ from sessions_app.sessions.api.views import SessionApiView
 TAG_GROUPS = ["groups"]
 _NODE = {
     409: "`session_not_connected`, `groups_unsupported`.",
-    422: "`whatsapp_error`: WhatsApp refused, in its own words.",
-    502: "`node_error`: the node answered with an error.",
-    504: "`node_timeout`: the node did not answer in time.",
+    **NODE_CALL_ERRORS,
 }
 _IN_GROUP = {
     **_NODE,
@@ -54,12 +54,6 @@ _EX_GROUP = {
 }  # fmt: skip
 
 
-def _valid(serializer_class: Any, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 class GroupListCreateApi(SessionApiView):
     @extend_schema(
         tags=TAG_GROUPS,
@@ -75,7 +69,7 @@ class GroupListCreateApi(SessionApiView):
     )
     def get(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
-        query = _valid(s.GroupListQuery, request.query_params)
+        query = validated(s.GroupListQuery, request.query_params)
         page = group_call(
             session=session,
             op="list",
@@ -103,7 +97,7 @@ class GroupListCreateApi(SessionApiView):
     )
     def post(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
-        body = _valid(s.GroupCreateInput, request.data)
+        body = validated(s.GroupCreateInput, request.data)
         return envelope(group_call(session=session, op="create", **body), status=201)
 
 
@@ -132,7 +126,7 @@ class GroupDetailApi(SessionApiView):
     )
     def patch(self, request: Any, session_id: str, group_id: str) -> Any:
         session = self.get_session(session_id)
-        changes = _valid(s.GroupUpdateInput, request.data)
+        changes = validated(s.GroupUpdateInput, request.data)
         if not changes:
             return envelope(group_call(session=session, op="info", group=group_id))
         return envelope(group_call(session=session, op="update", group=group_id, changes=changes))
@@ -148,7 +142,7 @@ class GroupPictureApi(SessionApiView):
     )
     def put(self, request: Any, session_id: str, group_id: str) -> Any:
         session = self.get_session(session_id)
-        image = _valid(s.GroupPictureInput, request.data)["image"]
+        image = validated(s.GroupPictureInput, request.data)["image"]
         changes = {"picture": image}
         return envelope(group_call(session=session, op="update", group=group_id, changes=changes))
 
@@ -199,7 +193,7 @@ class GroupParticipantsApi(SessionApiView):
     )
     def post(self, request: Any, session_id: str, group_id: str) -> Any:
         session = self.get_session(session_id)
-        body = _valid(s.ParticipantsInput, request.data)
+        body = validated(s.ParticipantsInput, request.data)
         return envelope(group_call(session=session, op="participants", group=group_id, **body))
 
 
@@ -253,7 +247,7 @@ class GroupJoinApi(SessionApiView):
     )
     def post(self, request: Any, session_id: str) -> Any:
         session = self.get_session(session_id)
-        code = _valid(s.InviteInput, request.data)["invite"]
+        code = validated(s.InviteInput, request.data)["invite"]
         return envelope(group_call(session=session, op="join", code=code))
 
 

@@ -255,6 +255,7 @@ class HistoryQuery(serializers.Serializer):
     order = serializers.ChoiceField(choices=["asc", "desc"], default="asc")
     direction = serializers.ChoiceField(choices=["in", "out"], required=False, default="")
     q = serializers.CharField(max_length=100, required=False, default="", trim_whitespace=True)
+    chat = RecipientField(required=False, help_text="One chat only: a phone number or a JID")
 
     def page(self) -> dict[str, Any]:
         """The validated query as `selectors.message_history` keywords."""
@@ -266,6 +267,7 @@ class HistoryQuery(serializers.Serializer):
             "newest_first": data["order"] == "desc",
             "direction": data["direction"],
             "query": data["q"],
+            "chat": data["chat"].chat_jid if data.get("chat") else "",
         }
 
 

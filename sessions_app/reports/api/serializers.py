@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from gateway.fields import PrototypeFields, StrictCharField, StrictIntegerField
-from node_agent import groups, protocol
+from node_agent import chats, groups, protocol
 from sessions_app.messages.models import OutboundMessage
 from sessions_app.sessions.models import Session
 
@@ -109,8 +109,46 @@ class ContactUpdatedInput(PrototypeFields, serializers.Serializer):
     changes = ContactChangesInput()
 
 
+class PresenceUpdateInput(PrototypeFields, serializers.Serializer):
+    contact = StrictCharField(max_length=100)
+    chat = StrictCharField(max_length=100, allow_null=True, required=False, default=None)
+    state = serializers.ChoiceField(choices=chats.CONTACT_PRESENCE_STATES)
+    lastSeen = serializers.DateTimeField(allow_null=True, required=False, default=None)
+
+    def to_internal_value(self, data: Any) -> Any:
+        values = super().to_internal_value(data)
+        if values.get("lastSeen") is not None:  # passed on as the node wrote it
+            values["lastSeen"] = data["lastSeen"]
+        return values
+
+
+class MessageActionInput(PrototypeFields, serializers.Serializer):
+    """A contact's reaction, edit or revoke (node_agent/message_actions.py)."""
+
+    chatId = StrictCharField(max_length=100)
+    messageId = StrictCharField(max_length=100)
+    fromPhone = StrictCharField(max_length=32, allow_null=True, required=False, default=None)
+    fromLid = StrictCharField(max_length=100, allow_null=True, required=False, default=None)
+    timestamp = StrictCharField(max_length=40, allow_null=True, required=False, default=None)
+    emoji = StrictCharField(max_length=32, allow_blank=True, required=False)
+    text = StrictCharField(
+        max_length=65536, allow_blank=True, required=False, trim_whitespace=False
+    )
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = StrictCharField(max_length=100)
+        return fields
+
+
 # The shape of each session event's `data` (protocol.SessionEventReport).
-SESSION_EVENT_DATA = {"contact.updated": ContactUpdatedInput}
+SESSION_EVENT_DATA = {
+    "contact.updated": ContactUpdatedInput,
+    "presence.update": PresenceUpdateInput,
+    "message.reaction": MessageActionInput,
+    "message.edited": MessageActionInput,
+    "message.revoked": MessageActionInput,
+}
 
 
 def _jids(value: Any) -> bool:

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from node_agent.chats import CONTACT_PRESENCE_STATES
 from node_agent.contacts import PUSH_NAME_MAX
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
 from sessions_app.fields import PhoneNumberField
@@ -172,6 +173,32 @@ class QrOutput(serializers.Serializer):
 class SandboxScanInput(serializers.Serializer):
     phoneNumber = PhoneNumberField(required=False, allow_blank=True)
     qrString = StrictCharField(max_length=1000, required=False, allow_blank=True)
+
+
+class SandboxPresenceInput(serializers.Serializer):
+    # `from` is a Python keyword, so the field is declared by name below.
+    state = serializers.ChoiceField(choices=CONTACT_PRESENCE_STATES)
+    chat = StrictCharField(
+        max_length=100, required=False, help_text="A group's JID, where the contact types"
+    )
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = PhoneNumberField()
+        return fields
+
+
+class SandboxMessageActionInput(serializers.Serializer):
+    # `from` is a Python keyword, so the field is declared by name below.
+    action = serializers.ChoiceField(choices=["react", "edit", "revoke"])
+    messageId = StrictCharField(max_length=100, help_text="WhatsApp's id of the message")
+    emoji = StrictCharField(max_length=32, required=False, help_text='react: "" takes it back')
+    text = StrictCharField(max_length=4096, required=False, trim_whitespace=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = PhoneNumberField()
+        return fields
 
 
 class SandboxIncomingInput(serializers.Serializer):

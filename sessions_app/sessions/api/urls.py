@@ -20,6 +20,14 @@ urlpatterns = [
         f"{SESSION}/sandbox/incoming", views.SandboxIncomingApi.as_view(), name="sandbox-incoming"
     ),
     path(
+        f"{SESSION}/sandbox/presence", views.SandboxPresenceApi.as_view(), name="sandbox-presence"
+    ),
+    path(
+        f"{SESSION}/sandbox/message-action",
+        views.SandboxMessageActionApi.as_view(),
+        name="sandbox-message-action",
+    ),
+    path(
         f"{SESSION}/sandbox/logout",
         views.SandboxPhoneActionApi.as_view(action="logout"),
         name="sandbox-logout",

@@ -10,11 +10,15 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from gateway.api import OwnerApiView
 from gateway.errors import envelope
 from gateway.schema import error_answers
+from node_agent.protocol import SessionCall
+from sessions_app.calls import session_call
 from sessions_app.errors import KeyBoundToSession
 from sessions_app.sessions import pacing, sandbox, services
 from sessions_app.sessions.api.serializers import (
     QrOutput,
     SandboxIncomingInput,
+    SandboxMessageActionInput,
+    SandboxPresenceInput,
     SandboxScanInput,
     SessionConnectInput,
     SessionCreateInput,
@@ -35,6 +39,19 @@ class SessionApiView(OwnerApiView):
 
     def get_session(self, session_id: str) -> Session:
         return session_get(owner=self.owner, session_id=session_id, api_key=self.api_key)
+
+
+class SessionCallApiView(SessionApiView):
+    """A view whose operations are one kind of RPC to the session's node (`call_task`, a
+    protocol.SessionCall): groups, contacts, chats."""
+
+    call_task: type[SessionCall]
+
+    def ask(self, session_id: str, op: str, **params: Any) -> Any:
+        """Run operation `op` on the session's node; return its result (`session_call`)."""
+        session = self.get_session(session_id)
+        task = self.call_task(session_id=session.id, op=op, params=params)
+        return session_call(session=session, task=task)
 
 
 class SessionListCreateApi(OwnerApiView):
@@ -257,6 +274,50 @@ class SandboxIncomingApi(SessionApiView):
         data.is_valid(raise_exception=True)
         session = self.get_session(session_id)
         sandbox.sandbox_incoming(owner=self.owner, session=session, message=data.validated_data)
+        return envelope({"sessionId": session.id, "accepted": True}, status=202)
+
+
+class SandboxPresenceApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SANDBOX,
+        request=SandboxPresenceInput,
+        responses={
+            202: None,
+            **error_answers(
+                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
+            ),
+        },
+        summary="A sandbox contact goes online or offline, types, records or pauses",
+    )
+    def post(self, request: Any, session_id: str) -> Any:
+        data = SandboxPresenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = self.get_session(session_id)
+        params = dict(data.validated_data)
+        sandbox.sandbox_action(owner=self.owner, session=session, action="presence", params=params)
+        return envelope({"sessionId": session.id, "accepted": True}, status=202)
+
+
+class SandboxMessageActionApi(SessionApiView):
+    @extend_schema(
+        tags=TAG_SANDBOX,
+        request=SandboxMessageActionInput,
+        responses={
+            202: None,
+            **error_answers(
+                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
+            ),
+        },
+        summary="A sandbox contact reacts to, edits or revokes a message",
+    )
+    def post(self, request: Any, session_id: str) -> Any:
+        data = SandboxMessageActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = self.get_session(session_id)
+        params = dict(data.validated_data)
+        sandbox.sandbox_action(
+            owner=self.owner, session=session, action="message_action", params=params
+        )
         return envelope({"sessionId": session.id, "accepted": True}, status=202)
 
 

@@ -3,11 +3,11 @@ route sends, pictures through the gateway, and the node's refusals as codes. The
 tests/node_agent/test_node_contacts.py."""
 
 import base64
-from unittest import mock
 
 import pytest
 
 from tests.factories import ConnectedSessionFactory
+from tests.sessions_app.node_calls import node_answers, sent
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +22,8 @@ def session(user):
     return ConnectedSessionFactory(owner=user)
 
 
-def _node(answer):
-    return mock.patch("sessions_app.calls.node_call", return_value=answer)
-
-
 def _sent(call):
-    task = call.call_args.kwargs["task"]
-    assert task.name == "node_agent.tasks.contact_call"
-    return task.op, task.params
+    return sent(call, "contact_call")
 
 
 @pytest.mark.parametrize(
@@ -46,7 +40,7 @@ def _sent(call):
     ],
 )  # fmt: skip
 def test_each_route_sends_its_operation(api, session, method, path, body, op, params):
-    with _node({"result": {"x": 1}}) as call:
+    with node_answers({"result": {"x": 1}}) as call:
         response = getattr(api, method)(f"/api/v1/sessions/{session.id}{path}", body, format="json")
     assert response.status_code == 200, response.json()
     assert response.json() == {"success": True, "data": {"x": 1}}
@@ -54,7 +48,7 @@ def test_each_route_sends_its_operation(api, session, method, path, body, op, pa
 
 
 def test_a_profile_links_its_picture_through_the_gateway(api, session):
-    with _node({"result": PROFILE}) as call:
+    with node_answers({"result": PROFILE}) as call:
         response = api.get(f"/api/v1/sessions/{session.id}/contacts/+6281200000002")
     data = response.json()["data"]
     assert _sent(call) == ("profile", {"jid": BOB})
@@ -62,14 +56,14 @@ def test_a_profile_links_its_picture_through_the_gateway(api, session):
         f"http://testserver/api/v1/sessions/{session.id}/contacts/{BOB}/picture"
     )
     assert "://pps." not in str(data)  # never WhatsApp's picture CDN
-    with _node({"result": {**PROFILE, "hasPicture": False}}):
+    with node_answers({"result": {**PROFILE, "hasPicture": False}}):
         hidden = api.get(f"/api/v1/sessions/{session.id}/contacts/{BOB}")
     assert hidden.json()["data"]["pictureUrl"] is None
 
 
 def test_a_picture_is_served_as_a_jpeg_and_a_hidden_one_is_404(api, session):
     answer = {"result": {"mimetype": "image/jpeg", "base64": base64.b64encode(JPEG).decode()}}
-    with _node(answer) as call:
+    with node_answers(answer) as call:
         response = api.get(f"/api/v1/sessions/{session.id}/contacts/{BOB}/picture")
     assert (response.status_code, response["Content-Type"], response.content) == (
         200,
@@ -77,14 +71,14 @@ def test_a_picture_is_served_as_a_jpeg_and_a_hidden_one_is_404(api, session):
         JPEG,
     )
     assert _sent(call) == ("picture", {"jid": BOB})
-    with _node({"result": None}):
+    with node_answers({"result": None}):
         hidden = api.get(f"/api/v1/sessions/{session.id}/contacts/{BOB}/picture")
     assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "picture_not_found")
 
 
 def test_the_accounts_own_profile_and_its_changes(api, session):
     me = {**PROFILE, "jid": "6281200000001@s.whatsapp.net"}
-    with _node({"result": me}) as call:
+    with node_answers({"result": me}) as call:
         got = api.get(f"/api/v1/sessions/{session.id}/profile")
         assert _sent(call) == ("me", {})
         patched = api.patch(
@@ -116,8 +110,8 @@ def test_the_accounts_own_profile_and_its_changes(api, session):
         ("put", "/profile/picture", {"image": "aGVsbG8="}),
     ],
 )
-def test_bad_input_is_400_and_asks_no_node(api, session, method, path, body):
-    with _node({"result": {}}) as call:
+def test_bad_input_is_400_and_asks_nonode_answers(api, session, method, path, body):
+    with node_answers({"result": {}}) as call:
         response = getattr(api, method)(f"/api/v1/sessions/{session.id}{path}", body, format="json")
     assert response.status_code == 400, response.json()
     call.assert_not_called()
@@ -128,14 +122,14 @@ def test_bad_input_is_400_and_asks_no_node(api, session, method, path, body):
     [("contact_not_found", 404), ("contacts_unsupported", 409), ("whatsapp_error", 422)],
 )
 def test_the_nodes_refusals_are_their_codes(api, session, code, status):
-    with _node({"error": code, "message": "not found"}):
+    with node_answers({"error": code, "message": "not found"}):
         response = api.get(f"/api/v1/sessions/{session.id}/contacts/{BOB}")
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
 
 
-def test_another_tenants_session_is_404_and_asks_no_node(api, other_user):
+def test_another_tenants_session_is_404_and_asks_nonode_answers(api, other_user):
     theirs = ConnectedSessionFactory(owner=other_user)
-    with _node({"result": {}}) as call:
+    with node_answers({"result": {}}) as call:
         assert api.get(f"/api/v1/sessions/{theirs.id}/contacts").status_code == 404
         assert api.get(f"/api/v1/sessions/{theirs.id}/profile").status_code == 404
     call.assert_not_called()

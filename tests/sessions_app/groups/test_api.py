@@ -7,6 +7,7 @@ import pytest
 
 from sessions_app.sessions.models import Session
 from tests.factories import ConnectedSessionFactory
+from tests.sessions_app.node_calls import node_answers, sent
 from workers_app.errors import NodeTimeout
 
 pytestmark = pytest.mark.django_db
@@ -20,14 +21,8 @@ def session(user):
     return ConnectedSessionFactory(owner=user)
 
 
-def _node(answer):
-    return mock.patch("sessions_app.calls.node_call", return_value=answer)
-
-
 def _sent(call):
-    task = call.call_args.kwargs["task"]
-    assert task.name == "node_agent.tasks.group_call"
-    return task.op, task.params
+    return sent(call, "group_call")
 
 
 @pytest.mark.parametrize(
@@ -66,7 +61,7 @@ def _sent(call):
 def test_each_route_sends_its_operation_and_passes_the_answer_on(
     api, session, method, path, body, op, params
 ):
-    with _node({"result": INFO}) as call:
+    with node_answers({"result": INFO}) as call:
         response = getattr(api, method)(f"/api/v1/sessions/{session.id}{path}", body, format="json")
     assert response.status_code in (200, 201), response.json()
     assert response.json() == {"success": True, "data": INFO}
@@ -88,7 +83,7 @@ def test_each_route_sends_its_operation_and_passes_the_answer_on(
     ],
 )
 def test_each_refusal_of_the_node_is_its_own_status_and_code(api, session, code, status):
-    with _node({"error": code, "message": "info: group doesn't exist"}):
+    with node_answers({"error": code, "message": "info: group doesn't exist"}):
         response = api.get(f"/api/v1/sessions/{session.id}/groups/{GROUP}")
     assert response.status_code == status
     answer = response.json()
@@ -121,8 +116,8 @@ def test_each_refusal_of_the_node_is_its_own_status_and_code(api, session, code,
         ("post", "/groups/join", {}),
     ],
 )
-def test_bad_input_is_400_and_asks_no_node(api, session, method, path, body):
-    with _node({"result": INFO}) as call:
+def test_bad_input_is_400_and_asks_nonode_answers(api, session, method, path, body):
+    with node_answers({"result": INFO}) as call:
         response = getattr(api, method)(f"/api/v1/sessions/{session.id}{path}", body, format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["success"] is False
@@ -130,7 +125,7 @@ def test_bad_input_is_400_and_asks_no_node(api, session, method, path, body):
 
 
 def test_an_unknown_invite_code_in_the_path_is_404_without_asking(api, session):
-    with _node({"result": INFO}) as call:
+    with node_answers({"result": INFO}) as call:
         response = api.get(f"/api/v1/sessions/{session.id}/groups/invites/no!")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "invite_invalid")
     call.assert_not_called()
@@ -152,7 +147,7 @@ def test_another_tenants_session_and_another_sessions_key_are_404(api, other_use
     bound.credentials(
         HTTP_AUTHORIZATION=f"Bearer {api_key_create(owner=user, name='b', session=mine).secret}"
     )
-    with _node({"result": INFO}) as call:
+    with node_answers({"result": INFO}) as call:
         assert api.get(f"/api/v1/sessions/{theirs.id}/groups").status_code == 404
         assert bound.get(f"/api/v1/sessions/{other_mine.id}/groups").status_code == 404
         assert bound.get(f"/api/v1/sessions/{mine.id}/groups").status_code == 200
@@ -161,7 +156,7 @@ def test_another_tenants_session_and_another_sessions_key_are_404(api, other_use
 
 def test_a_session_that_is_not_connected_is_409_before_the_node_is_asked(api, session):
     Session.objects.filter(id=session.id).update(status=Session.Status.DISCONNECTED)
-    with _node({"result": INFO}) as call:
+    with node_answers({"result": INFO}) as call:
         response = api.get(f"/api/v1/sessions/{session.id}/groups")
     assert (response.status_code, response.json()["error"]["code"]) == (
         409,

@@ -1,0 +1,224 @@
+"""The chat and presence RPC on a node (`protocol.ChatCall`): each operation and its parameters
+(wire names). Chats are the node's own history grouped by chat; what WhatsApp is told goes
+through the session's engine.
+
+- `list` {limit (1-100, default 50), offset} → {chats: [Chat], total}: pinned first, then the
+  most recent; Chat = {id (the chat's JID), lastMessage (a history item), unread (incoming
+  messages after the last read), archived, pinned (bools), mutedUntil (ISO 8601 | null)}.
+- `read` {chat, messageIds?: [WhatsApp ids]} → {read: n}: read receipts for those incoming
+  messages (default: every unread one of the chat), then the chat counts as read up to them.
+- `update` {chat, archived?, pinned?, mutedUntil? (ISO 8601 | null)} → Chat. Kept by the node:
+  neonize 0.5.2 has no app-state call for them, so the phone does not see them.
+- `delete` {chat} → {deleted: n}: the chat's history and flags on this node (for this device).
+- `presence` {state: available | unavailable} → {}; `chat_presence` {chat, state: typing |
+  recording | paused} → {}; `subscribe` {jid} → {}: the contact's presence is then reported as
+  `presence.update` events.
+
+Answers as node_agent/session_calls.py says: `{"result": ...}` or `{"error", "message"}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from node_agent import chats, protocol
+from node_agent.engines.base import Engine
+from node_agent.messages import history_item
+from node_agent.schema import OwnTables, write_transaction
+from node_agent.session_calls import Handler, SessionCalls
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS chat_marks (
+    session_id TEXT NOT NULL,
+    chat_jid TEXT NOT NULL,
+    read_up_to INTEGER NOT NULL DEFAULT 0,
+    archived INTEGER NOT NULL DEFAULT 0,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    muted_until TEXT,
+    PRIMARY KEY (session_id, chat_jid)
+);
+"""
+# One row per chat: its newest message's row id, its flags, how many incoming are unread.
+LIST_SQL = """
+SELECT c.chat_jid, c.last_id, coalesce(k.archived, 0) AS archived,
+       coalesce(k.pinned, 0) AS pinned, k.muted_until,
+       (SELECT count(*) FROM messages u WHERE u.session_id = c.session_id
+         AND u.chat_jid = c.chat_jid AND u.direction = 'in'
+         AND u.id > coalesce(k.read_up_to, 0)) AS unread
+FROM (SELECT session_id, chat_jid, max(id) AS last_id FROM messages WHERE session_id = ?
+      GROUP BY chat_jid) AS c
+LEFT JOIN chat_marks k ON k.session_id = c.session_id AND k.chat_jid = c.chat_jid
+ORDER BY pinned DESC, c.last_id DESC LIMIT ? OFFSET ?
+"""
+
+
+class ChatStore(OwnTables):
+    """Chats of the node's history, and what the node keeps of each (read mark, flags), in the
+    node's SQLite file: its own connection and table, reading NodeDatabase's messages (and
+    deleting a chat's), which must exist first."""
+
+    SCHEMA = SCHEMA
+
+    def page(self, session_id: str, limit: int, offset: int) -> tuple[list[dict], int]:
+        with self._lock:
+            total = self._conn.execute(
+                "SELECT count(DISTINCT chat_jid) FROM messages WHERE session_id = ?",
+                (session_id,),
+            ).fetchone()[0]
+            rows = [dict(r) for r in self._conn.execute(LIST_SQL, (session_id, limit, offset))]
+            last = {r["last_id"] for r in rows}
+            messages = {
+                m["id"]: dict(m)
+                for m in self._conn.execute(
+                    f"SELECT * FROM messages WHERE id IN ({','.join('?' * len(last))})",
+                    tuple(last),
+                )
+            }
+        return [_chat(row, messages.get(row["last_id"])) for row in rows], total
+
+    def one(self, session_id: str, chat: str) -> dict[str, Any]:
+        page, _total = self.page(session_id, 10**6, 0)  # a session's chats: hundreds at most
+        found = next((c for c in page if c["id"] == chat), None)
+        return found or chats.chat(chat)
+
+    def unread(self, session_id: str, chat: str) -> list[tuple[str, str]]:
+        """Return (WhatsApp id, sender JID) of the chat's unread incoming messages."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT wa_message_id, payload FROM messages WHERE session_id = ? AND"
+                " chat_jid = ? AND direction = 'in' AND id > coalesce((SELECT read_up_to FROM"
+                " chat_marks WHERE session_id = ? AND chat_jid = ?), 0) ORDER BY id",
+                (session_id, chat, session_id, chat),
+            ).fetchall()
+        return [(r[0], chats.sender_of(r[1], chat)) for r in rows if r[0]]
+
+    def incoming(self, session_id: str, chat: str, wa_ids: list[str]) -> list[tuple[str, str]]:
+        """Return (WhatsApp id, sender JID) of those of `wa_ids` the chat received."""
+        marks = ",".join("?" * len(wa_ids))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT wa_message_id, payload FROM messages WHERE session_id = ? AND"
+                f" chat_jid = ? AND direction = 'in' AND wa_message_id IN ({marks}) ORDER BY id",
+                (session_id, chat, *wa_ids),
+            ).fetchall()
+        return [(r[0], chats.sender_of(r[1], chat)) for r in rows]
+
+    def mark(self, session_id: str, chat: str, **flags: Any) -> None:
+        """Set the chat's `read_up_to` (to its newest message when True), `archived`, `pinned`
+        or `muted_until`."""
+        with self._lock, write_transaction(self._conn):
+            self._conn.execute(
+                "INSERT OR IGNORE INTO chat_marks (session_id, chat_jid) VALUES (?, ?)",
+                (session_id, chat),
+            )
+            for column, value in flags.items():
+                if column == "read_up_to":
+                    value = self._conn.execute(
+                        "SELECT coalesce(max(id), 0) FROM messages WHERE session_id = ?"
+                        " AND chat_jid = ?",
+                        (session_id, chat),
+                    ).fetchone()[0]
+                self._conn.execute(
+                    f"UPDATE chat_marks SET {column} = ? WHERE session_id = ? AND chat_jid = ?",
+                    (value, session_id, chat),
+                )
+
+    def delete(self, session_id: str, chat: str) -> int:
+        with self._lock, write_transaction(self._conn):
+            gone = self._conn.execute(
+                "DELETE FROM messages WHERE session_id = ? AND chat_jid = ?", (session_id, chat)
+            ).rowcount
+            self._conn.execute(
+                "DELETE FROM chat_marks WHERE session_id = ? AND chat_jid = ?", (session_id, chat)
+            )
+        return gone
+
+
+def _chat(row: dict[str, Any], last: dict[str, Any] | None) -> dict[str, Any]:
+    if last is not None:
+        last["payload"] = chats.loads(last["payload"])
+    return chats.chat(
+        row["chat_jid"],
+        last_message=history_item(last) if last else None,
+        unread=row["unread"],
+        archived=bool(row["archived"]),
+        pinned=bool(row["pinned"]),
+        muted_until=row["muted_until"],
+    )
+
+
+class ChatCalls(SessionCalls):
+    """Answer ChatCall tasks with the engine that holds the session and the node's store."""
+
+    def __init__(self, db: Any, db_path: str, engines: Mapping[str, Engine]) -> None:
+        self._db = db
+        self._engines = engines
+        self.store = ChatStore(db_path)
+
+    def _ops(self) -> Mapping[str, Handler]:
+        return _OPS  # the module docstring's
+
+
+def _list(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    limit = min(max(int(p.get("limit") or 50), 1), chats.LIST_LIMIT_MAX)
+    found, total = c.store.page(session_id, limit, max(int(p.get("offset") or 0), 0))
+    return {"chats": found, "total": total}
+
+
+def _read(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    chat = chats.chat_jid(p["chat"])
+    asked = [str(i) for i in p.get("messageIds") or []][: chats.READ_MAX]
+    items = c.store.incoming(session_id, chat, asked) if asked else c.store.unread(session_id, chat)
+    if items:
+        engine.mark_read(session_id, chat, items)
+    if not asked:
+        c.store.mark(session_id, chat, read_up_to=True)
+    return {"read": len(items)}
+
+
+def _update(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    chat = chats.chat_jid(p["chat"])
+    flags: dict[str, Any] = {}
+    for key, column in (("archived", "archived"), ("pinned", "pinned")):
+        if key in p:
+            flags[column] = int(bool(p[key]))
+    if "mutedUntil" in p:
+        flags["muted_until"] = p["mutedUntil"] or None
+    if not flags:
+        raise ValueError("nothing to change")
+    c.store.mark(session_id, chat, **flags)
+    return c.store.one(session_id, chat)
+
+
+def _presence(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    state = str(p["state"])
+    if state not in chats.PRESENCE_STATES:
+        raise ValueError(f"unknown presence {state!r}")
+    engine.presence_set(session_id, state == "available")
+    return {}
+
+
+def _chat_presence(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    state = str(p["state"])
+    if state not in chats.CHAT_PRESENCE_STATES:
+        raise ValueError(f"unknown chat presence {state!r}")
+    engine.chat_presence(session_id, chats.chat_jid(p["chat"]), state)
+    return {}
+
+
+def _subscribe(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    engine.presence_subscribe(session_id, chats.person_jid(p["jid"]))
+    return {}
+
+
+_OPS: dict[str, Handler] = {
+    "list": _list,
+    "read": _read,
+    "update": _update,
+    "delete": lambda c, _e, sid, p: {"deleted": c.store.delete(sid, chats.chat_jid(p["chat"]))},
+    "presence": _presence,
+    "chat_presence": _chat_presence,
+    "subscribe": _subscribe,
+}
+assert tuple(_OPS) == protocol.ChatCall.OPS, "every operation of the protocol, and no other"

@@ -1,0 +1,53 @@
+"""Reactions, edits and revokes WhatsApp delivers, as the engine's `event` events
+(node_agent/message_actions.py shapes). Duck-typed over neonize's protobufs.
+
+whatsmeow hands them over as messages (types/events/events.go Message; message.go unwraps an
+edit, setting IsEdit): a `reactionMessage` {key: the message reacted to, text: the emoji, ""
+when taken back}; a `protocolMessage` of type REVOKE {key} (deleted for everyone) or
+MESSAGE_EDIT {key, editedMessage: the new content}. Our own (from another linked device) are
+not reported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node_agent.engines.whatsapp import mapping
+from node_agent.message_actions import EDITED, REACTION, REVOKED, action_event
+
+
+def action_of(event: Any) -> dict[str, Any] | None:
+    """Return the `event` event (emit()'s keywords) of a neonize Message event that reacts to,
+    edits or revokes a message, else None (an ordinary message, or one of ours)."""
+    info = event.Info
+    source = info.MessageSource
+    message = event.Message
+    if source.IsFromMe:
+        return None
+    base = {
+        "chatId": mapping.jid_str(source.Chat),
+        "from": mapping.jid_str(source.Sender),
+        **mapping.sender_ids(source),
+        "timestamp": mapping.iso_from_unix(info.Timestamp) if info.Timestamp else None,
+    }
+    if message.HasField("reactionMessage"):
+        reaction = message.reactionMessage
+        return action_event(
+            REACTION, wa_id=info.ID, messageId=reaction.key.ID, emoji=reaction.text, **base
+        )
+    if not message.HasField("protocolMessage"):
+        return None
+    protocol_message = message.protocolMessage
+    kind = mapping.enum_name(protocol_message, "type")
+    if kind == "REVOKE":
+        return action_event(REVOKED, wa_id=info.ID, messageId=protocol_message.key.ID, **base)
+    if kind == "MESSAGE_EDIT":
+        content = mapping.content_of(protocol_message.editedMessage) or {}
+        return action_event(
+            EDITED,
+            wa_id=info.ID,
+            messageId=protocol_message.key.ID,
+            text=content.get("text", ""),
+            **base,
+        )
+    return None

@@ -1,0 +1,31 @@
+"""What a contact does to a message: react, edit, revoke (delete for everyone). The shapes of
+the engines' `event` events of these types and of their webhook events.
+
+Each event's data: {chatId, messageId (WhatsApp's id of the message acted on), from (the
+sender's JID as WhatsApp addressed it), fromPhone, fromLid (each when known), timestamp (ISO
+8601 UTC)} and, per type:
+
+- message.reaction: `emoji` ("" when the reaction was taken back);
+- message.edited: `text` (the new text or caption);
+- message.revoked: nothing more (WhatsApp keeps no content).
+
+A message can be edited within 15 minutes of sending (WhatsApp's help centre, "How to edit
+messages"; whatsmeow's EditWindow constant is 20 minutes, the server's grace); WhatsApp checks
+it, not the gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+REACTION, EDITED, REVOKED = "message.reaction", "message.edited", "message.revoked"
+ACTIONS = {"react": REACTION, "edit": EDITED, "revoke": REVOKED}
+
+
+def action_event(type_: str, *, wa_id: str, **data: Any) -> dict[str, Any]:
+    """Return an engine `event` (emit()'s keywords) of `type_`; `wa_id` is WhatsApp's id of the
+    message that carried the action (its repeat gets the same event id)."""
+    key = json.dumps([type_, wa_id, data.get("chatId")], separators=(",", ":"))
+    return {"type": type_, "event_id": hashlib.sha256(key.encode()).hexdigest()[:32], "data": data}

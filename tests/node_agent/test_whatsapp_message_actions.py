@@ -1,0 +1,67 @@
+"""Reactions, edits and revokes as neonize 0.5.2 hands them over (its real Message protobufs),
+turned into message.reaction / message.edited / message.revoked reports, fed through a client's
+own event entry point."""
+
+from __future__ import annotations
+
+from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message, ProtocolMessage, ReactionMessage
+
+from node_agent.engines.whatsapp.message_actions import action_of
+from node_agent.protocol import MESSAGE_RECEIVED_PATH, SESSION_EVENT_PATH
+from tests.node_agent.node_helpers import outbox_drained, wait_until
+from tests.node_agent.test_whatsapp_events import incoming_event
+from tests.node_agent.whatsapp_helpers import PEER, connect_session, feed, settle
+
+KEY = MessageKey(remoteJID=f"{PEER}@s.whatsapp.net", fromMe=True, ID="3EB0ORIGINAL")
+
+
+def reaction(emoji):
+    return Message(reactionMessage=ReactionMessage(key=KEY, text=emoji, senderTimestampMS=1))
+
+
+def edit(text):
+    edited = ProtocolMessage(
+        key=KEY, type=ProtocolMessage.MESSAGE_EDIT, editedMessage=Message(conversation=text)
+    )
+    return Message(protocolMessage=edited)
+
+
+REVOKE = Message(protocolMessage=ProtocolMessage(key=KEY, type=ProtocolMessage.REVOKE))
+
+
+def test_each_action_maps_to_its_event():
+    reacted = action_of(incoming_event(reaction("👍"), msg_id="3EB0R1"))
+    assert reacted["type"] == "message.reaction"
+    data = reacted["data"]
+    assert (data["messageId"], data["emoji"], data["chatId"], data["from"]) == (
+        "3EB0ORIGINAL",
+        "👍",
+        f"{PEER}@s.whatsapp.net",
+        f"{PEER}@s.whatsapp.net",
+    )
+    assert action_of(incoming_event(reaction(""), msg_id="3EB0R2"))["data"]["emoji"] == ""
+    edited = action_of(incoming_event(edit("fixed typo"), msg_id="3EB0E1"))
+    assert (edited["type"], edited["data"]["text"]) == ("message.edited", "fixed typo")
+    revoked = action_of(incoming_event(REVOKE, msg_id="3EB0V1"))
+    assert (revoked["type"], revoked["data"]["messageId"]) == ("message.revoked", "3EB0ORIGINAL")
+    assert "text" not in revoked["data"]
+    # a repeat keeps its id; an ordinary message or one of ours is no action
+    assert action_of(incoming_event(REVOKE, msg_id="3EB0V1"))["event_id"] == revoked["event_id"]
+    assert action_of(incoming_event(Message(conversation="hi"))) is None
+    assert action_of(incoming_event(REVOKE, IsFromMe=True)) is None
+
+
+def test_fed_actions_are_reported_and_are_not_messages(make_wa_runtime, backend):
+    runtime = make_wa_runtime()
+    client = connect_session(runtime, backend)
+    feed(client, incoming_event(reaction("❤️"), msg_id="3EB0R1"))
+    feed(client, incoming_event(edit("v2"), msg_id="3EB0E1"))
+    feed(client, incoming_event(REVOKE, msg_id="3EB0V1"))
+    bodies = wait_until(
+        lambda: len(b := backend.bodies(SESSION_EVENT_PATH, sessionId="w1")) == 3 and b
+    )
+    assert [b["type"] for b in bodies] == ["message.reaction", "message.edited", "message.revoked"]
+    settle(runtime)
+    outbox_drained(runtime)
+    assert backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1") == []
