@@ -14,6 +14,7 @@ WIRE_NAMES = {
     "node_agent.tasks.sandbox_action": tasks.sandbox_action,
     "node_agent.tasks.group_call": tasks.group_call,
     "node_agent.tasks.contact_call": tasks.contact_call,
+    "node_agent.tasks.chat_call": tasks.chat_call,
 }
 
 
@@ -35,6 +36,7 @@ def test_rpc_tasks_store_their_answer_and_are_acknowledged_early():
         "node_agent.tasks.check_number",
         "node_agent.tasks.group_call",
         "node_agent.tasks.contact_call",
+        "node_agent.tasks.chat_call",
     }
 
 

@@ -34,6 +34,7 @@ def test_history_asks_the_node(api, user):
         "newestFirst": False,
         "direction": "",
         "query": "",
+        "chat": "",
     }
     assert narrowed.status_code == 200
     assert (second.before, second.newest_first, second.direction, second.query) == (
