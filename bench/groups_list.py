@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.stack import Api, Stack, base_env, free_port  # noqa: E402
+from bench.stack import embedded_stack  # noqa: E402
+from tests.e2e.stack import Api  # noqa: E402
 
 
 def _timed(api: Api, path: str, params: dict[str, str], runs: int) -> tuple[float, float, int]:
@@ -39,16 +39,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-groups-"))
-    stack = Stack(tmp=tmp, env=base_env(tmp, LOG_LEVEL="WARNING"), base_url="")
-    stack.base_url = f"http://127.0.0.1:{free_port()}"
-    stack.env["BACKEND_URL"] = stack.base_url
-    try:
-        stack.manage("migrate", "--noinput", "-v0")
-        stack.start_web()
-        stack.start_backend_worker(concurrency=4)
-        stack.start_node()
-        stack.wait_ready()
+    with embedded_stack("bench-groups-") as stack:
         api = Api(stack.base_url, stack.create_api_key("bench-groups@example.com"))
         sid = api.link_sandbox("groups")
         at = f"/api/v1/sessions/{sid}/groups"
@@ -73,8 +64,6 @@ def main() -> None:
         ):
             median, worst, total = _timed(api, at, params, args.runs)
             print(f"{label:36s} median {median:7.1f} ms  max {worst:7.1f} ms  (total {total})")
-    finally:
-        stack.stop_all()
 
 
 if __name__ == "__main__":

@@ -41,3 +41,23 @@ def production_stack(db_name: str, *, redis_db: int, **env: str) -> Iterator[Sta
         yield stack
     finally:
         stack.stop_all()
+
+
+@contextlib.contextmanager
+def embedded_stack(prefix: str, **env: str) -> Iterator[Stack]:
+    """Start `make run`'s shape (SQLite, the embedded broker, one node; the backend worker with
+    four threads) in a scratch folder named after `prefix`; `env` adds variables. Stops every
+    process afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    stack = Stack(tmp=tmp, env=base_env(tmp, LOG_LEVEL="WARNING", **env), base_url="")
+    stack.base_url = f"http://127.0.0.1:{free_port()}"
+    stack.env["BACKEND_URL"] = stack.base_url
+    try:
+        stack.manage("migrate", "--noinput", "-v0")
+        stack.start_web()
+        stack.start_backend_worker(concurrency=4)
+        stack.start_node()
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.stop_all()

@@ -16,14 +16,14 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.stack import Api, Stack, base_env, free_port  # noqa: E402
+from bench.stack import embedded_stack  # noqa: E402
+from tests.e2e.stack import Api  # noqa: E402
 
 
 async def _client(url: str, key: str, arrivals: list[float], ready: asyncio.Event) -> None:
@@ -78,23 +78,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-stream-"))
-    env = base_env(tmp, LOG_LEVEL="WARNING", STREAM_CLIENTS_PER_USER=str(args.clients + 10))
-    stack = Stack(tmp=tmp, env=env, base_url=f"http://127.0.0.1:{free_port()}")
-    stack.env["BACKEND_URL"] = stack.base_url
-    try:
-        stack.manage("migrate", "--noinput", "-v0")
-        stack.start_web()
-        stack.start_backend_worker(concurrency=4)
-        stack.start_node()
-        stack.wait_ready()
+    limits = {"STREAM_CLIENTS_PER_USER": str(args.clients + 10)}
+    with embedded_stack("bench-stream-", **limits) as stack:
         stream = stack.start_stream() + "/api/v1/events/stream"
         key = stack.create_api_key("bench-stream@example.com")
         api = Api(stack.base_url, key)
         sid = api.link_sandbox("stream")
         asyncio.run(_fan_out(stream, api, key, sid, args.clients, args.rounds))
-    finally:
-        stack.stop_all()
 
 
 if __name__ == "__main__":

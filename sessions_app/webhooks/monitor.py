@@ -25,13 +25,16 @@ def _key(owner_id: int) -> str:
     return f"event-monitor:{owner_id}"
 
 
-def monitor_watch(owner_id: int, seconds: float = MONITOR_WATCH_S) -> None:
+def monitor_watch(owner_id: int, seconds: float = MONITOR_WATCH_S) -> bool:
     """Note that `owner_id`'s events are watched: keep them for `seconds` from now (a longer
-    watch already noted stays)."""
+    watch already noted stays). True when nobody watched them: then the processes that store
+    events may go on storing none for up to MEMO_S (their memo of the flag)."""
     key = _key(owner_id)
     until = time.time() + seconds
-    if (cache.get(key) or 0) < until:
+    before = cache.get(key) or 0
+    if before < until:
         cache.set(key, until, int(seconds) + 1)
+    return before < time.time()
     with _memo_lock:
         _memo[owner_id] = (time.monotonic() + MEMO_S, True)
 

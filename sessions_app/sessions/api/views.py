@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 
-from gateway.api import OwnerApiView
+from gateway.api import OwnerApiView, validated
 from gateway.errors import envelope
 from gateway.schema import error_answers
 from node_agent.protocol import SessionCall
@@ -277,54 +277,12 @@ class SandboxIncomingApi(SessionApiView):
         return envelope({"sessionId": session.id, "accepted": True}, status=202)
 
 
-class SandboxPresenceApi(SessionApiView):
-    @extend_schema(
-        tags=TAG_SANDBOX,
-        request=SandboxPresenceInput,
-        responses={
-            202: None,
-            **error_answers(
-                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
-            ),
-        },
-        summary="A sandbox contact goes online or offline, types, records or pauses",
-    )
-    def post(self, request: Any, session_id: str) -> Any:
-        data = SandboxPresenceInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = self.get_session(session_id)
-        params = dict(data.validated_data)
-        sandbox.sandbox_action(owner=self.owner, session=session, action="presence", params=params)
-        return envelope({"sessionId": session.id, "accepted": True}, status=202)
-
-
-class SandboxMessageActionApi(SessionApiView):
-    @extend_schema(
-        tags=TAG_SANDBOX,
-        request=SandboxMessageActionInput,
-        responses={
-            202: None,
-            **error_answers(
-                {409: "`not_sandbox_session`, `session_has_no_node` or `session_not_connected`."}
-            ),
-        },
-        summary="A sandbox contact reacts to, edits or revokes a message",
-    )
-    def post(self, request: Any, session_id: str) -> Any:
-        data = SandboxMessageActionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        session = self.get_session(session_id)
-        params = dict(data.validated_data)
-        sandbox.sandbox_action(
-            owner=self.owner, session=session, action="message_action", params=params
-        )
-        return envelope({"sessionId": session.id, "accepted": True}, status=202)
-
-
 class SandboxPhoneActionApi(SessionApiView):
-    """`logout` (the phone removes the linked device) or `disconnect` (the connection drops)."""
+    """`logout` (the phone removes the linked device) or `disconnect` (the connection drops);
+    subclasses name other actions and the input they take (`input_class`)."""
 
     action = ""
+    input_class: Any = None
 
     @extend_schema(
         tags=TAG_SANDBOX,
@@ -337,6 +295,29 @@ class SandboxPhoneActionApi(SessionApiView):
         },
     )
     def post(self, request: Any, session_id: str) -> Any:
+        params = validated(self.input_class, request.data) if self.input_class else {}
         session = self.get_session(session_id)
-        sandbox.sandbox_action(owner=self.owner, session=session, action=self.action, params={})
+        sandbox.sandbox_action(owner=self.owner, session=session, action=self.action, params=params)
         return envelope({"sessionId": session.id, "accepted": True}, status=202)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=SandboxPresenceInput,
+        summary="A sandbox contact goes online or offline, types, records or pauses",
+    )
+)
+class SandboxPresenceApi(SandboxPhoneActionApi):
+    action = "presence"
+    input_class = SandboxPresenceInput
+
+
+@extend_schema_view(
+    post=extend_schema(
+        request=SandboxMessageActionInput,
+        summary="A sandbox contact reacts to, edits or revokes a message",
+    )
+)
+class SandboxMessageActionApi(SandboxPhoneActionApi):
+    action = "message_action"
+    input_class = SandboxMessageActionInput

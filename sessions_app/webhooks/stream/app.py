@@ -15,6 +15,9 @@ same JSON bodies webhooks receive: each frame is `id: <event id>`, `event: <type
   `?lastEventId=`): first every event after that one, then live. An id the stream does not know
   (older than STREAM_KEEP_S after the last stream client, pruned, or not yours) is 400
   `unknown_last_event_id`.
+- The first stream of a user begins (its 200) up to a second after it is asked for: only then
+  does every process store all of the user's events (webhooks/monitor.py), and from its first
+  byte on the stream misses none.
 - A client that reads too slowly (STREAM_QUEUE_MAX events behind) gets an event
   `stream.overflow` and its stream ends; it reconnects with its last id and misses nothing.
 
@@ -26,6 +29,7 @@ Errors before the stream begins answer the REST API's failure envelope: 401 `una
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from importlib import import_module
@@ -48,6 +52,7 @@ from gateway.errors import GatewayError, error_body
 from sessions_app.errors import TooManyStreams, UnknownLastEventId
 from sessions_app.sessions.selectors import session_get
 from sessions_app.webhooks.models import ALL_EVENTS, EVENT_TYPES
+from sessions_app.webhooks.monitor import MEMO_S
 from sessions_app.webhooks.stream import STREAM_PATH, selectors
 from sessions_app.webhooks.stream.hub import OVERFLOW, Subscriber, hub
 
@@ -152,7 +157,10 @@ async def stream(request: Request) -> Any:
     except GatewayError as exc:
         body = error_body(exc.code, exc.message, exc.fields)
         return JSONResponse(body, exc.http_status, {**exc.headers, **cors})
-    await hub.subscribe(subscriber)
+    if await hub.subscribe(subscriber):
+        # Nobody watched this user's events: every process stores them within MEMO_S, so the
+        # stream begins once they do, and misses none from its first byte on.
+        await asyncio.sleep(MEMO_S)
     return EventSourceResponse(
         _frames(subscriber, position),
         ping=settings.STREAM_PING_S,

@@ -67,14 +67,15 @@ class Hub:
             return sum(len(owned) for owned in self._subscribers.values())
         return len(self._subscribers.get(owner_id, ()))
 
-    async def subscribe(self, subscriber: Subscriber) -> None:
-        """Add `subscriber` (its owner's events are stored from now on) and start the hub."""
+    async def subscribe(self, subscriber: Subscriber) -> bool:
+        """Add `subscriber` (its owner's events are stored from now on) and start the hub.
+        True when nobody watched the owner's events before (see monitor_watch)."""
         self._subscribers[subscriber.owner_id].add(subscriber)
         if self._task is None or self._task.done():
             # From now: what came before is a client's to replay from the database.
             self._position = (timezone.now() - timedelta(seconds=settings.STREAM_POLL_S), "")
             self._task = asyncio.get_running_loop().create_task(self._run(), name="stream-hub")
-        await self._watch(subscriber.owner_id, force=True)
+        return await self._watch(subscriber.owner_id, force=True)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         owned = self._subscribers.get(subscriber.owner_id)
@@ -83,11 +84,12 @@ class Hub:
             if not owned:
                 del self._subscribers[subscriber.owner_id]
 
-    async def _watch(self, owner_id: int, *, force: bool = False) -> None:
+    async def _watch(self, owner_id: int, *, force: bool = False) -> bool:
         now = time.monotonic()
         if force or now - self._watched.get(owner_id, 0.0) > WATCH_REFRESH_S:
             self._watched[owner_id] = now
-            await sync_to_async(monitor_watch)(owner_id, settings.STREAM_KEEP_S)
+            return await sync_to_async(monitor_watch)(owner_id, settings.STREAM_KEEP_S)
+        return False
 
     async def _run(self) -> None:
         polls = 0

@@ -84,3 +84,19 @@ def test_a_subscriber_that_falls_behind_is_told_to_resume(user, settings):
         await sync_to_async(connections.close_all)()  # the hub's thread's connection
 
     asyncio.run(scenario())
+
+
+def test_the_first_client_of_a_user_is_told_to_wait_for_the_watch_to_spread(user, settings):
+    settings.STREAM_POLL_S = 0.02
+
+    async def scenario():
+        hub = Hub()
+        first = Subscriber(owner_id=user.id, session_id=None, types=["*"])
+        second = Subscriber(owner_id=user.id, session_id=None, types=["*"])
+        # Nobody watched: the processes storing events may not see it for MEMO_S yet.
+        assert await hub.subscribe(first) is True
+        assert await hub.subscribe(second) is False
+        hub._task.cancel()
+        await sync_to_async(connections.close_all)()
+
+    asyncio.run(scenario())
