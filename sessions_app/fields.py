@@ -5,6 +5,7 @@ Both wrap `sessions_app.recipients`, the one parser; errors name the reason word
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -71,3 +72,15 @@ class PhoneNumberField(StrictCharField):
             raise serializers.ValidationError(
                 f"{exc} (reason: {exc.reason})", code=self.error_code
             ) from exc
+
+
+# Characters a push name may not hold: control characters (a line break among them) and the
+# bidirectional overrides and isolates that make a name read as another (Unicode UAX #9).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def one_line_name(value: str) -> str:
+    """Refuse a name with a control character or a bidirectional override."""
+    if any(unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS for c in value):
+        raise serializers.ValidationError("A name is one line of text, without control characters.")
+    return value

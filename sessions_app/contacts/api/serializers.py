@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from gateway.fields import StrictCharField
 from node_agent.contacts import ABOUT_MAX, LIST_LIMIT_MAX, PUSH_NAME_MAX
+from sessions_app.fields import one_line_name
 from sessions_app.groups.api.serializers import GroupPictureInput, MemberField
 
 
@@ -27,7 +28,7 @@ class ContactListQuery(serializers.Serializer):
 
 
 class ProfileUpdateInput(serializers.Serializer):
-    pushName = StrictCharField(max_length=PUSH_NAME_MAX, required=False)
+    pushName = StrictCharField(max_length=PUSH_NAME_MAX, required=False, validators=[one_line_name])
     about = StrictCharField(max_length=ABOUT_MAX, required=False, allow_blank=True)
 
 

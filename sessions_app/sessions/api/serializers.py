@@ -11,7 +11,7 @@ from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerFie
 from node_agent.chats import CONTACT_PRESENCE_STATES
 from node_agent.contacts import PUSH_NAME_MAX
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
-from sessions_app.fields import PhoneNumberField
+from sessions_app.fields import PhoneNumberField, one_line_name
 from sessions_app.messages.api.serializers import ContactInput, LocationInput, MediaInput
 from sessions_app.messages.text import is_blank_text
 from sessions_app.sessions.models import (
@@ -211,6 +211,7 @@ class SandboxIncomingInput(serializers.Serializer):
     pushName = StrictCharField(
         max_length=PUSH_NAME_MAX,
         required=False,
+        validators=[one_line_name],
         help_text="The name the contact gives themselves (a new one is a contact.updated).",
     )
 

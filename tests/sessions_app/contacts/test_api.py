@@ -133,3 +133,13 @@ def test_another_tenants_session_is_404_and_asks_nonode_answers(api, other_user)
         assert api.get(f"/api/v1/sessions/{theirs.id}/contacts").status_code == 404
         assert api.get(f"/api/v1/sessions/{theirs.id}/profile").status_code == 404
     call.assert_not_called()
+
+
+@pytest.mark.parametrize("name", ["Toko\nAna", "Ana\u202egnp.exe", "tab\there"])
+def test_a_push_name_is_one_line_without_controls(api, session, name):
+    with node_answers({"result": PROFILE}) as call:
+        response = api.patch(
+            f"/api/v1/sessions/{session.id}/profile", {"pushName": name}, format="json"
+        )
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "validation_error")
+    call.assert_not_called()
