@@ -13,20 +13,28 @@ through the session's engine.
 - `presence` {state: available | unavailable} → {}; `chat_presence` {chat, state: typing |
   recording | paused} → {}; `subscribe` {jid} → {}: the contact's presence is then reported as
   `presence.update` events.
+- `calls` {reject: bool, message: str} → the same: the session's call policy (also sent with
+  each SessionStart). With `reject`, every incoming call (a `call` engine event, reported as
+  call.received) is declined at once (call.rejected) and, with a `message`, the caller gets
+  it as a text, sent by the node outside the API's message log.
 
 Answers as node_agent/session_calls.py says: `{"result": ...}` or `{"error", "message"}`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from node_agent import chats, protocol
-from node_agent.engines.base import Engine
+from node_agent.engines.base import CallRefused, Engine
 from node_agent.messages import history_item
 from node_agent.schema import OwnTables, write_transaction
 from node_agent.session_calls import Handler, SessionCalls
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_marks (
@@ -37,6 +45,10 @@ CREATE TABLE IF NOT EXISTS chat_marks (
     pinned INTEGER NOT NULL DEFAULT 0,
     muted_until TEXT,
     PRIMARY KEY (session_id, chat_jid)
+);
+CREATE TABLE IF NOT EXISTS call_policy (
+    session_id TEXT PRIMARY KEY,
+    policy TEXT NOT NULL
 );
 """
 # One row per chat: its newest message's row id, its flags, how many incoming are unread.
@@ -124,6 +136,22 @@ class ChatStore(OwnTables):
                     (value, session_id, chat),
                 )
 
+    def calls_set(self, session_id: str, policy: dict[str, Any]) -> dict[str, Any]:
+        """Keep the session's call policy (module docstring); return it as kept."""
+        kept = {"reject": bool(policy.get("reject")), "message": str(policy.get("message") or "")}
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO call_policy VALUES (?, ?)", (session_id, json.dumps(kept))
+            )
+        return kept
+
+    def calls(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT policy FROM call_policy WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row else {"reject": False, "message": ""}
+
     def delete(self, session_id: str, chat: str) -> int:
         with self._lock, write_transaction(self._conn):
             gone = self._conn.execute(
@@ -158,6 +186,32 @@ class ChatCalls(SessionCalls):
 
     def _ops(self) -> Mapping[str, Handler]:
         return _OPS  # the module docstring's
+
+    def call_received(self, session_id: str, call: dict[str, Any]) -> dict[str, Any] | None:
+        """Apply the session's call policy to a `call` engine event: decline it (and send the
+        message) when it says so; return the call.rejected event's data, else None. A refusal
+        of the engine is logged and the call is left ringing."""
+        policy = self.store.calls(session_id)
+        row = self._db.session_get(session_id, full=False)
+        engine = self._engines.get(row["engine"]) if row else None
+        if not policy["reject"] or engine is None:
+            return None
+        try:
+            engine.call_reject(session_id, call["from"], call["callId"])
+        except CallRefused as exc:
+            log.warning("call of %s not declined: %s", session_id, exc.code)
+            return None
+        if policy["message"]:
+            self._reply(engine, session_id, call, policy["message"])
+        return {"from": call["from"], "callId": call["callId"], "message": policy["message"]}
+
+    def _reply(self, engine: Engine, session_id: str, call: dict[str, Any], text: str) -> None:
+        to = call["from"]
+        payload = {"type": "text", "text": text, "chatId": to, "to": to.split("@")[0]}
+        try:
+            engine.send(session_id, f"call-reply-{call['callId']}"[:100], payload)
+        except Exception as exc:  # best effort: the call is declined whatever comes of it
+            log.warning("call reply of %s not sent: %s", session_id, type(exc).__name__)
 
 
 def _list(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
@@ -212,6 +266,12 @@ def _subscribe(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]
     return {}
 
 
+def _calls(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    if not isinstance(p.get("reject"), bool):
+        raise ValueError("reject must be true or false")
+    return c.store.calls_set(session_id, p)
+
+
 _OPS: dict[str, Handler] = {
     "list": _list,
     "read": _read,
@@ -220,5 +280,6 @@ _OPS: dict[str, Handler] = {
     "presence": _presence,
     "chat_presence": _chat_presence,
     "subscribe": _subscribe,
+    "calls": _calls,
 }
 assert tuple(_OPS) == protocol.ChatCall.OPS, "every operation of the protocol, and no other"

@@ -45,6 +45,8 @@ class EngineEvents:
         self._sharing = sharing
         # Called after a `group` event is reported (the node's group store forgets its copy).
         self.on_group: Callable[[str, dict[str, Any]], None] | None = None
+        # Applies the session's call policy to an incoming call (chat_calls.ChatCalls).
+        self.on_call: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None
         # The push names seen, to tell renames from incoming messages (contact_events.py).
         self.names: contact_events.ContactNames | None = None
 
@@ -112,6 +114,8 @@ class EngineEvents:
             self._contact(session_id, data)
         elif kind == "event":  # any other event for the webhooks (protocol.SESSION_EVENT_TYPES)
             self._reporter.session_event(session_id, data["type"], data["event_id"], data["data"])
+        elif kind == "call":
+            self._call(session_id, data)
         elif kind == "presence":
             keys = ("contact", "chat", "state", "lastSeen")
             self._reporter.session_event(
@@ -127,6 +131,16 @@ class EngineEvents:
                 self.on_group(session_id, data)
         else:
             log.warning("unknown engine event %s for %s", kind, session_id)
+
+    def _call(self, session_id: str, call: dict[str, Any]) -> None:
+        """Report an incoming call, then what the session's call policy did with it."""
+        data = {k: call.get(k) for k in ("from", "callId", "at", "video")}
+        self._reporter.session_event(session_id, "call.received", call["event_id"], data)
+        rejected = self.on_call(session_id, call) if self.on_call is not None else None
+        if rejected is not None:
+            self._reporter.session_event(
+                session_id, "call.rejected", call["event_id"] + "-rejected", rejected
+            )
 
     def _contact(self, session_id: str, event: dict[str, Any]) -> None:
         """Report a `contact` event as contact.updated (a push name it carries is recorded, so

@@ -56,7 +56,8 @@ class SessionStart(NodeTask):
     """Start a session, or repeat its status if it already runs there.
 
     `method` is `qr` or `pairing_code` (then `phone_number`, E.164 digits, is needed); `engine`
-    is `whatsapp` or `sandbox`; `user_id` is the owner's id.
+    is `whatsapp` or `sandbox`; `user_id` is the owner's id; `calls` the session's call policy
+    {reject: bool, message: str} (node_agent/chat_calls.py), None to keep the node's.
     """
 
     name: ClassVar[str] = TASK_PREFIX + "session_start"
@@ -65,6 +66,7 @@ class SessionStart(NodeTask):
     engine: str
     method: str = "qr"
     phone_number: str | None = None
+    calls: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,7 +203,7 @@ class ChatCall(SessionCall):
     """A chat or presence operation (node_agent/chat_calls.py)."""
 
     OPS: ClassVar[tuple[str, ...]] = ("list", "read", "update", "delete", "presence")
-    OPS += ("chat_presence", "subscribe")
+    OPS += ("chat_presence", "subscribe", "calls")
     name: ClassVar[str] = TASK_PREFIX + "chat_call"
 
 
@@ -332,7 +334,7 @@ class SessionEventReport(NodeReport):
 
 
 SESSION_EVENT_TYPES = ("contact.updated", "presence.update", "message.reaction")
-SESSION_EVENT_TYPES += ("message.edited", "message.revoked")
+SESSION_EVENT_TYPES += ("message.edited", "message.revoked", "call.received", "call.rejected")
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).
 BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)

@@ -77,6 +77,7 @@ class NodeRuntime:
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._events.on_group = self.groups.changed
         self._events.names = self.contacts.names
+        self._events.on_call = self.chats.call_received
         self._closed = False
         # Held while sessions are restored and while the node shuts down, so neither overlaps.
         self._lifecycle = threading.Lock()

@@ -47,6 +47,8 @@ def task_options(task: type[protocol.NodeTask], **extra: Any) -> dict[str, Any]:
 def session_start(**kwargs: Any) -> None:
     """Start a session on this node, or re-report its status if it already runs."""
     task = protocol.SessionStart.from_wire(kwargs)
+    if task.calls is not None:  # before the session runs, so its first call is answered so
+        get_runtime().chats.store.calls_set(task.session_id, task.calls)
     get_runtime().session_start(
         task.session_id, str(task.user_id), task.engine, task.method, task.phone_number
     )

@@ -22,6 +22,7 @@ method waits on it), with these kinds and `data` keys:
   None), `changes` {pushName?, picture?: bool} (node_agent/contact_events.py)
 - `presence`: `event_id`, `contact`, `chat` (or None), `state`, `lastSeen` (or None)
   (node_agent/chats.py)
+- `call`: `event_id`, `from` (the caller's JID), `callId`, `at` (ISO 8601), `video` (or None)
 - `event`: `type` (a protocol.SESSION_EVENT_TYPES entry), `event_id`, `data` (the event's
   keys): message.reaction, message.edited, message.revoked (node_agent/message_actions.py)
 
@@ -243,6 +244,10 @@ class Engine(abc.ABC):
 
     def presence_subscribe(self, session_id: str, jid: str) -> None:
         """Ask WhatsApp for a person's presence; it comes as `presence` events."""
+        raise CallRefused("chats_unsupported")
+
+    def call_reject(self, session_id: str, caller: str, call_id: str) -> None:
+        """Decline an incoming call (a `call` event's `from` and `callId`)."""
         raise CallRefused("chats_unsupported")
 
     @abc.abstractmethod

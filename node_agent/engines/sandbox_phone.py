@@ -63,6 +63,7 @@ class SandboxPhone:
             "disconnect": self._disconnect,
             "presence": self._presence_action,  # type: ignore[attr-defined]
             "message_action": self._message_action,
+            "call": self._call_action,  # type: ignore[attr-defined]
         }.get(action)
         if handler is None:
             raise ValueError(f"unknown sandbox action {action!r}")

@@ -7,7 +7,9 @@ What contacts do is simulated:
 - subscribing to a contact's presence answers at once with a `presence` event: `available`, or
   for a `…96` number (private) `unavailable` with no last seen;
 - the `presence` sandbox action {from, state, chat?} is a contact going online, offline, typing,
-  recording or pausing, in their chat with the session or in a group (`chat`).
+  recording or pausing, in their chat with the session or in a group (`chat`);
+- the `call` sandbox action {from, video?} is a contact calling: a `call` event; declining it
+  is recorded in `presence_log` ({kind: call_rejected, from, callId}).
 """
 
 from __future__ import annotations
@@ -84,6 +86,27 @@ class SandboxPresence:
             private = phone.endswith("96")
             state = "unavailable" if private else "available"
             self._later(0, session, self._presence_emit, jid, state, None)  # type: ignore[attr-defined]
+
+    def call_reject(self, session_id: str, caller: str, call_id: str) -> None:
+        with self._lock:
+            self._presence_session(session_id)
+            self._log(session_id, kind="call_rejected", **{"from": caller, "callId": call_id})
+
+    def _call_action(self, session: Any, params: dict[str, Any]) -> None:
+        """The `call` sandbox action (module docstring)."""
+        caller = protocol.digits(params.get("from"))
+        if not caller:
+            return
+        call_id = secrets.token_hex(16).upper()
+        self.emit(  # type: ignore[attr-defined]
+            session.session_id,
+            "call",
+            event_id=secrets.token_hex(16),
+            callId=call_id,
+            at=utc_now_iso(),
+            video=bool(params.get("video")),
+            **{"from": protocol.user_jid(caller)},
+        )
 
     def _presence_action(self, session: Any, params: dict[str, Any]) -> None:
         """The `presence` sandbox action (module docstring); a bad one is ignored, logged."""

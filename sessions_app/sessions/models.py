@@ -92,6 +92,11 @@ class Session(models.Model):
     pacing_typing = models.BooleanField(
         default=False, help_text='Show "typing…" in the chat before each text.'
     )
+    call_policy = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Incoming calls: {"reject": bool, "message": text sent to the caller}.',
+    )
     new_number_days = models.PositiveIntegerField(
         default=0,
         validators=[MaxValueValidator(NEW_NUMBER_DAYS_MAX)],

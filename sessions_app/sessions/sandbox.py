@@ -30,7 +30,7 @@ from workers_app.node_client import node_publish_on_commit
 
 S = Session.Status
 # Actions of a linked phone, which need a connected session.
-CONNECTED_ACTIONS = ("incoming", "logout", "disconnect", "presence", "message_action")
+CONNECTED_ACTIONS = ("incoming", "logout", "disconnect", "presence", "message_action", "call")
 
 
 def sandbox_scan(

@@ -65,6 +65,7 @@ def session_start_task(
         engine=session.engine,
         method=method or session.connect_method or "qr",
         phone_number=phone_number or None,
+        calls=session.call_policy or None,
     )
 
 
@@ -322,3 +323,11 @@ def session_event_apply(
         data={**data, "sessionId": session.id},  # the report's data never names another
         dedupe_key=f"{session.id}:{event_id}",
     )
+
+
+def call_policy_set(*, session: Session, policy: dict[str, Any]) -> Session:
+    """Keep the session's call policy {reject, message}; its node gets it with every
+    session_start (the caller tells a running node itself)."""
+    session.call_policy = {"reject": bool(policy["reject"]), "message": policy.get("message", "")}
+    session.save(update_fields=["call_policy", "updated_at"])
+    return session

@@ -28,6 +28,8 @@ EVENT_TYPES = (
     "message.reaction",
     "message.edited",
     "message.revoked",
+    "call.received",
+    "call.rejected",
 )
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every

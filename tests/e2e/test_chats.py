@@ -65,3 +65,25 @@ def test_chats_reads_and_a_contacts_presence(gateway_stack):
         p["id"] for p in payloads
     )  # the same, once
     stream.close()
+
+
+def test_a_call_is_declined_with_a_reply_when_the_session_says_so(gateway_stack):
+    stack = gateway_stack
+    api = Api(stack.base_url, stack.create_api_key("calls@example.com"))
+    sid = api.link_sandbox("Calls")
+    at = f"/api/v1/sessions/{sid}"
+    receiver = Receiver().start()
+    try:
+        kinds = ["call.received", "call.rejected"]
+        hook = api.ok("POST", "/api/v1/webhooks", json={"url": receiver.url, "eventTypes": kinds})
+        policy = {"reject": True, "message": "No calls, please write."}
+        assert api.ok("PUT", f"{at}/calls", json=policy) == policy
+        api.ok("POST", f"{at}/sandbox/call", json={"from": f"+{ANA}"})
+        wait_for(lambda: len(receiver.requests) >= 2, timeout_s=20, what="two call webhooks")
+    finally:
+        receiver.stop()
+    payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
+    by_type = {p["type"]: p["data"] for p in payloads}
+    assert set(by_type) == set(kinds)
+    assert by_type["call.rejected"]["callId"] == by_type["call.received"]["callId"]
+    assert by_type["call.rejected"]["message"] == policy["message"]

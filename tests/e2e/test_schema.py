@@ -52,11 +52,13 @@ STATE_OR_SEMANTICS = [
     "POST /api/webhooks/session-event",
     "POST /api/v1/sessions/{session_id}/sandbox/presence",
     "POST /api/v1/sessions/{session_id}/sandbox/message-action",
+    "POST /api/v1/sessions/{session_id}/sandbox/call",
     "PATCH /api/v1/sessions/{session_id}/chats/{chat}",
     "DELETE /api/v1/sessions/{session_id}/chats/{chat}",
     "POST /api/v1/sessions/{session_id}/chats/{chat}/read",
     "POST /api/v1/sessions/{session_id}/chats/{chat}/presence",
     "POST /api/v1/sessions/{session_id}/contacts/{contact}/presence",
+    "PUT /api/v1/sessions/{session_id}/calls",
 ]
 
 # The routes that wait on the session's node (an RPC over the broker).
@@ -95,6 +97,7 @@ NODE_RPC = [
     "POST /api/v1/sessions/{session_id}/chats/{chat}/presence",
     "POST /api/v1/sessions/{session_id}/presence",
     "POST /api/v1/sessions/{session_id}/contacts/{contact}/presence",
+    "PUT /api/v1/sessions/{session_id}/calls",
 ]
 
 CONFIG = """

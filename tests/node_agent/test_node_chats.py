@@ -134,3 +134,30 @@ def test_a_contacts_reaction_edit_and_revoke_are_reported(runtime, backend):
     runtime.engines["sandbox"].wait_idle()
     outbox_drained(runtime)
     assert len(backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 3
+
+
+def test_calls_are_reported_and_declined_with_a_reply_when_the_policy_says(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+
+    def events(type_):
+        bodies = backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")
+        return [b["data"] for b in bodies if b["type"] == type_]
+
+    runtime.sandbox_action("s1", "call", {"from": ANA})
+    wait_until(lambda: events("call.received"), message="a call")
+    engine = runtime.engines["sandbox"]
+    assert not [e for e in engine.presence_log("s1") if e["kind"] == "call_rejected"]
+
+    policy = {"reject": True, "message": "Kami tidak menerima telepon, silakan chat."}
+    assert ok(call(runtime, "calls", **policy)) == policy
+    runtime.sandbox_action("s1", "call", {"from": BUDI, "video": True})
+    wait_until(lambda: events("call.rejected"), message="a declined call")
+    second = events("call.received")[1]
+    [rejected] = events("call.rejected")
+    assert (second["from"], second["video"]) == (jid(BUDI), True)
+    assert (rejected["from"], rejected["callId"]) == (jid(BUDI), second["callId"])
+    [declined] = [e for e in engine.presence_log("s1") if e["kind"] == "call_rejected"]
+    assert declined["callId"] == second["callId"]
+    replies = [r for r in engine.network.ledger() if r["to_jid"] == jid(BUDI)]
+    assert [r["payload"]["text"] for r in replies] == [policy["message"]]
+    assert call(runtime, "calls", reject="yes")["error"] == "bad_request"

@@ -57,6 +57,7 @@ def test_a_task_survives_the_wire_unchanged():
         "engine": "sandbox",
         "method": "qr",
         "phoneNumber": None,
+        "calls": None,
     }
     assert protocol.SessionStart.from_wire({**wire, "newerField": 1}) == start
     with pytest.raises(TypeError):

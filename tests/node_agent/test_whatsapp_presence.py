@@ -12,6 +12,7 @@ from neonize.proto import Neonize_pb2 as pb
 
 from node_agent.engines.base import CallRefused
 from node_agent.engines.whatsapp import client as wa_client
+from node_agent.engines.whatsapp.calls import call_of
 from node_agent.engines.whatsapp.ffi import FfiGate
 from node_agent.engines.whatsapp.presence import EVENT_CLASSES, PresenceCalls, presence_of
 from node_agent.protocol import SESSION_EVENT_PATH
@@ -138,3 +139,24 @@ def test_fed_presence_reaches_the_backend(make_wa_runtime, backend):
         ("presence.update", "typing"),
         ("presence.update", "unavailable"),
     ]
+
+
+def test_a_call_offer_is_a_call_event_and_is_declined_with_reject_call(wa):
+    from neonize.events import CallOfferEv
+
+    meta = pb.BasicCallMeta(timestamp=TS, callCreator=jid(PEER), callID="CALL01")
+    getattr(meta, "from").CopyFrom(jid(PEER))  # `from` is a Python keyword
+    offer = CallOfferEv(basicCallMeta=meta)
+    found = call_of(offer)
+    assert (found["from"], found["callId"], found["at"]) == (
+        f"{PEER}@{PN}",
+        "CALL01",
+        "2023-11-14T22:13:20.000000Z",
+    )
+    assert call_of(offer)["event_id"] == found["event_id"]  # a repeated offer: one call
+    assert wa_client.EVENTS["CallOfferEv"] == "call"
+
+    wa.calls.call_reject("w1", found["from"], "CALL01")
+    [(name, args)] = wa.go.calls
+    assert (name, sent_jid(args)) == ("RejectCall", (PEER, PN, 0))
+    assert args[3].value == b"CALL01"

@@ -43,6 +43,8 @@ EVENTS = {
     # A contact online, offline, typing or recording (presence.py).
     "PresenceEv": "presence",
     "ChatPresenceEv": "presence",
+    # A ringing call (calls.py).
+    "CallOfferEv": "call",
 }
 
 # on_go_event(run, kind, data): called on Go's thread; must neither block nor raise.

@@ -254,6 +254,9 @@ class WhatsAppEngine(Engine):
     def presence_subscribe(self, session_id: str, jid: str) -> None:
         self._presence.presence_subscribe(session_id, jid)
 
+    def call_reject(self, session_id: str, caller: str, call_id: str) -> None:
+        self._presence.call_reject(session_id, caller, call_id)
+
     # Contacts and profile: see contacts.ContactCalls (neonize's calls, CallRefused codes)
 
     def contacts(self, session_id: str) -> list[dict[str, Any]]:

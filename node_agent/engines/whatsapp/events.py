@@ -21,6 +21,7 @@ from node_agent.backend import media_upload
 from node_agent.clock import utc_in_iso
 from node_agent.config import NodeConfig
 from node_agent.engines.whatsapp import (
+    calls,
     contact_events,
     group_events,
     mapping,
@@ -316,6 +317,9 @@ class EventDispatcher:
         found = presence.presence_of(event)
         if found is not None:
             self._registry.emit_for(run, "presence", **found)
+
+    def _ev_call(self, run: SessionRun, event: Any) -> None:
+        self._registry.emit_for(run, "call", **calls.call_of(event))
 
     def _ev_undecryptable(self, run: SessionRun, event: Any) -> None:
         log.info("session %s: undecryptable message %s", run.session_id, event.Info.ID)

@@ -134,3 +134,8 @@ class PresenceCalls:
 
     def presence_subscribe(self, session_id: str, jid: str) -> None:
         self._call(session_id, "subscribe_presence", self._jid(jid))
+
+    def call_reject(self, session_id: str, caller: str, call_id: str) -> None:
+        """Decline a ringing call: neonize `reject_call` (whatsmeow RejectCall), with the
+        caller's JID as the offer named it (calls.py)."""
+        self._call(session_id, "reject_call", self._jid(caller), call_id)

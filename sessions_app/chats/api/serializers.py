@@ -69,6 +69,18 @@ class ChatUpdateInput(serializers.Serializer):
         return attrs
 
 
+class CallPolicyInput(serializers.Serializer):
+    reject = serializers.BooleanField(help_text="Decline every incoming call at once")
+    message = StrictCharField(
+        max_length=4096,
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A text sent to a caller whose call was declined",
+    )
+
+
 class PresenceInput(serializers.Serializer):
     state = serializers.ChoiceField(choices=chats.PRESENCE_STATES)
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{_AT}/chats/<str:chat>/read", views.ChatReadApi.as_view(), name="chat-read"),
     path(f"{_AT}/chats/<str:chat>/presence", views.ChatPresenceApi.as_view(), name="chat-presence"),
     path(f"{_AT}/presence", views.PresenceApi.as_view(), name="presence"),
+    path(f"{_AT}/calls", views.CallPolicyApi.as_view(), name="call-policy"),
     path(
         f"{_AT}/contacts/<str:contact>/presence",
         views.ContactPresenceApi.as_view(),

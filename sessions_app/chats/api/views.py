@@ -19,6 +19,7 @@ from sessions_app.calls import NODE_CALL_ERRORS
 from sessions_app.chats.api import serializers as s
 from sessions_app.contacts.api.serializers import person_jid
 from sessions_app.sessions.api.views import SessionCallApiView
+from sessions_app.sessions.services import call_policy_set
 
 TAG_CHATS = ["chats"]
 _NODE = {
@@ -102,6 +103,32 @@ class ChatPresenceApi(ChatsApiView):
         jid = s.chat_jid(chat)
         state = validated(s.ChatPresenceInput, request.data)["state"]
         return envelope(self.ask(session_id, "chat_presence", chat=jid, state=state))
+
+
+class CallPolicyApi(ChatsApiView):
+    @extend_schema(
+        tags=TAG_CHATS,
+        responses={200: s.CallPolicyInput, **error_answers({404: "`session_not_found`."})},
+        summary="The session's call policy",
+    )
+    def get(self, request: Any, session_id: str) -> Any:
+        policy = self.get_session(session_id).call_policy or {}
+        return envelope(s.CallPolicyInput({"reject": False, "message": "", **policy}).data)
+
+    @extend_schema(
+        tags=TAG_CHATS,
+        request=s.CallPolicyInput,
+        responses={200: s.CallPolicyInput, **error_answers({400: "`validation_error`.", **_NODE})},
+        summary="Decline incoming calls at once (call.received, then call.rejected), with a reply",
+        description="Kept by the gateway and given to the session's node whenever it starts; "
+        "a connected session's node gets it at once.",
+    )
+    def put(self, request: Any, session_id: str) -> Any:
+        policy = validated(s.CallPolicyInput, request.data)
+        session = call_policy_set(session=self.get_session(session_id), policy=policy)
+        if session.sendable:
+            self.ask(session_id, "calls", **policy)
+        return envelope(policy)
 
 
 class PresenceApi(ChatsApiView):

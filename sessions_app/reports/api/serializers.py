@@ -141,6 +141,20 @@ class MessageActionInput(PrototypeFields, serializers.Serializer):
         return fields
 
 
+class CallInput(PrototypeFields, serializers.Serializer):
+    """An incoming call (call.received) or its declining (call.rejected)."""
+
+    callId = StrictCharField(max_length=100)
+    at = StrictCharField(max_length=40, allow_null=True, required=False)
+    video = serializers.BooleanField(allow_null=True, required=False)
+    message = StrictCharField(max_length=4096, allow_blank=True, required=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = StrictCharField(max_length=100)
+        return fields
+
+
 # The shape of each session event's `data` (protocol.SessionEventReport).
 SESSION_EVENT_DATA = {
     "contact.updated": ContactUpdatedInput,
@@ -148,6 +162,8 @@ SESSION_EVENT_DATA = {
     "message.reaction": MessageActionInput,
     "message.edited": MessageActionInput,
     "message.revoked": MessageActionInput,
+    "call.received": CallInput,
+    "call.rejected": CallInput,
 }
 
 

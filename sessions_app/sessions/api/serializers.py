@@ -201,6 +201,16 @@ class SandboxMessageActionInput(serializers.Serializer):
         return fields
 
 
+class SandboxCallInput(serializers.Serializer):
+    # `from` is a Python keyword, so the field is declared by name below.
+    video = serializers.BooleanField(required=False, default=False)
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        fields["from"] = PhoneNumberField()
+        return fields
+
+
 class SandboxIncomingInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
     type = serializers.ChoiceField(choices=MESSAGE_TYPES, default="text")

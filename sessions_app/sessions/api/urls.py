@@ -22,6 +22,7 @@ urlpatterns = [
     path(
         f"{SESSION}/sandbox/presence", views.SandboxPresenceApi.as_view(), name="sandbox-presence"
     ),
+    path(f"{SESSION}/sandbox/call", views.SandboxCallApi.as_view(), name="sandbox-call"),
     path(
         f"{SESSION}/sandbox/message-action",
         views.SandboxMessageActionApi.as_view(),

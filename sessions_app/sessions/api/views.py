@@ -16,6 +16,7 @@ from sessions_app.errors import KeyBoundToSession
 from sessions_app.sessions import pacing, sandbox, services
 from sessions_app.sessions.api.serializers import (
     QrOutput,
+    SandboxCallInput,
     SandboxIncomingInput,
     SandboxMessageActionInput,
     SandboxPresenceInput,
@@ -310,6 +311,14 @@ class SandboxPhoneActionApi(SessionApiView):
 class SandboxPresenceApi(SandboxPhoneActionApi):
     action = "presence"
     input_class = SandboxPresenceInput
+
+
+@extend_schema_view(
+    post=extend_schema(request=SandboxCallInput, summary="A sandbox contact calls the session")
+)
+class SandboxCallApi(SandboxPhoneActionApi):
+    action = "call"
+    input_class = SandboxCallInput
 
 
 @extend_schema_view(

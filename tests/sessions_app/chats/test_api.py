@@ -91,3 +91,22 @@ def test_another_users_session_is_404(api, other_user):
         response = api.get(f"/api/v1/sessions/{theirs.id}/chats")
     assert (response.status_code, response.json()["error"]["code"]) == (404, "session_not_found")
     call.assert_not_called()
+
+
+def test_the_call_policy_is_kept_and_told_to_a_connected_node(api, session):
+    at = f"/api/v1/sessions/{session.id}/calls"
+    assert api.get(at).json()["data"] == {"reject": False, "message": ""}
+    policy = {"reject": True, "message": "Chat us instead"}
+    with node_answers({"result": policy}) as call:
+        response = api.put(at, policy, format="json")
+    assert response.json() == {"success": True, "data": policy}
+    assert _sent(call) == ("calls", policy)
+    assert api.get(at).json()["data"] == policy
+    session.refresh_from_db()
+    from sessions_app.sessions.services import session_start_task
+
+    assert session_start_task(session).calls == policy  # every start gives it to the node
+    with node_answers({"result": {}}) as call:
+        bad = api.put(at, {"reject": "sometimes"}, format="json")
+    assert bad.status_code == 400
+    call.assert_not_called()

@@ -34,6 +34,7 @@ def test_connect_places_session_and_publishes_start_after_commit(
                 "engine": "sandbox",
                 "method": "qr",
                 "phoneNumber": None,
+                "calls": None,
             },
         }
     ]

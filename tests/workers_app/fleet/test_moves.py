@@ -42,6 +42,7 @@ def _start(session):
         "engine": session.engine,
         "method": session.connect_method,
         "phoneNumber": None,
+        "calls": None,
     }
 
 
@@ -69,6 +70,7 @@ def test_handoff_publishes_the_stop_to_the_source_carrying_the_start_to_the_targ
         "engine": "sandbox",
         "method": "qr",
         "phoneNumber": None,
+        "calls": None,
     }
     assert link["options"]["queue"] == target.endpoint
     assert link["immutable"] is True  # the stop's result is not passed to the start
