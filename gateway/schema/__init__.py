@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.schema.answers import HEADERS, document_errors, error_answers
 from gateway.schema.envelope import ERROR_SCHEMA, wrap_success
+from gateway.schema.events import webhooks
 from gateway.schema.security import document_security, kind, security_schemes
 
 __all__ = ["error_answers", "postprocess"]
@@ -33,4 +34,5 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
             empty_is_absent(operation)
             document_security(operation)
             document_errors(path, method, operation, kind(operation))
+    result["x-webhooks"] = webhooks()  # the events webhooks and the stream carry
     return result

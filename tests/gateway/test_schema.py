@@ -108,3 +108,14 @@ def test_request_fields_refuse_what_the_serializers_refuse(schema):
     assert schemas["SessionOutput"]["properties"]["lastSeenAt"]["nullable"] is True
     usage = {p["name"]: p for p in schema["paths"]["/api/v1/usage"]["get"]["parameters"]}
     assert usage["to"]["allowEmptyValue"] is True
+
+
+def test_every_event_type_is_documented_with_an_example(schema):
+    from sessions_app.webhooks.models import EVENT_TYPES
+
+    documented = schema["x-webhooks"]
+    assert set(documented) == set(EVENT_TYPES)
+    for type_, operations in documented.items():
+        body = operations["post"]["requestBody"]["content"]["application/json"]
+        assert body["example"]["type"] == type_
+        assert body["example"]["data"], type_
