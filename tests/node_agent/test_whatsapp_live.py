@@ -174,3 +174,39 @@ def test_live_profiles_contacts_and_a_rename(live_runtime, backend, capsys):
         message="a contact.updated rename",
     )
     assert renamed[-1]["phone"] == to
+
+
+def test_live_presence_reads_reactions_and_a_declined_call(live_runtime, backend, capsys):
+    """Seen, typing, then a reply; the second account reacts to it and calls, and the call is
+    declined with a text."""
+    from node_agent.protocol import SESSION_EVENT_PATH, ChatCall
+
+    to = env("WHATSAPP_LIVE_TO")
+    live_runtime.restore()  # resumes live-qr from its store (pair it first)
+    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+
+    def chat(op, **params):
+        answer = live_runtime.chats.call(ChatCall(session_id="live-qr", op=op, params=params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    member = f"{to}@s.whatsapp.net"
+    chat("presence", state="available")
+    chat("subscribe", jid=member)
+    chat("calls", reject=True, message="gateway live test: calls are declined")
+    with capsys.disabled():
+        print(f"\nOn {to}: write to the linked account, react to its answer with 👍, then call it.")
+    wait_until(lambda: backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="live-qr"), timeout_s=300)
+    assert chat("read", chat=member)["read"] >= 1  # blue ticks on the phone
+    chat("chat_presence", chat=member, state="typing")
+    reply = {"to": to, "chatId": member, "type": "text", "text": "live reply"}
+    assert live_runtime.message_send("live-m3", "live-qr", reply) == "sent"
+
+    def seen(type_):
+        return [
+            b for b in backend.bodies(SESSION_EVENT_PATH, sessionId="live-qr") if b["type"] == type_
+        ]
+
+    wait_until(lambda: seen("message.reaction"), timeout_s=300, message="the reaction")
+    wait_until(lambda: seen("call.rejected"), timeout_s=300, message="the declined call")
+    assert seen("presence.update")  # WhatsApp told the second account's presence
