@@ -7,7 +7,9 @@ sender's JID as WhatsApp addressed it), fromPhone, fromLid (each when known), ti
 
 - message.reaction: `emoji` ("" when the reaction was taken back);
 - message.edited: `text` (the new text or caption);
-- message.revoked: nothing more (WhatsApp keeps no content).
+- message.revoked: nothing more (WhatsApp keeps no content);
+- message.read: a member of a group read a message the session sent: `from` is the reader (a
+  message's own status turns `read` at the first reader; this says who and when each).
 
 A message can be edited within 15 minutes of sending (WhatsApp's help centre, "How to edit
 messages"; whatsmeow's EditWindow constant is 20 minutes, the server's grace); WhatsApp checks
@@ -21,6 +23,7 @@ import json
 from typing import Any
 
 REACTION, EDITED, REVOKED = "message.reaction", "message.edited", "message.revoked"
+READ = "message.read"
 ACTIONS = {"react": REACTION, "edit": EDITED, "revoke": REVOKED}
 
 

@@ -60,6 +60,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
                        "text": "Halo!", "timestamp": AT}),
     "message.revoked": ("A contact deleted a message for everyone", {"sessionId": S,
                         **_MESSAGE, "timestamp": AT}),
+    "message.read": ("A group's member read a message the session sent", {"sessionId": S,
+                     **_MESSAGE, "chatId": GROUP, "timestamp": AT}),
     "call.received": ("A call rings", {"sessionId": S, "from": ANA, "callId": "5F1A",
                       "at": AT, "video": None}),
     "call.rejected": ("The session's policy declined a call", {"sessionId": S, "from": ANA,

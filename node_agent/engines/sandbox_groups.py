@@ -23,8 +23,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from node_agent import protocol
+from node_agent import message_actions, protocol
 from node_agent.clock import utc_now_iso
+from node_agent.contacts import phone_of as contacts_phone
 from node_agent.engines.base import GroupError, PermanentSendError
 from node_agent.engines.sandbox_contacts import sandbox_lid
 from node_agent.engines.sandbox_group_network import SandboxGroupNetwork
@@ -115,11 +116,27 @@ class SandboxGroups:
                 incoming[key] = payload[key]
         assert self._group_net is not None  # group_send_check opened it
         members = set(self._members(self._group_net.info(group_jid)))
+        # Every other member reads it (SANDBOX_READ_DELAY_S later): who, as WhatsApp tells.
+        for member in sorted(members - {protocol.user_jid(phone)}):
+            read = message_actions.action_event(
+                message_actions.READ,
+                wa_id=f"{wa_message_id}:{member}",
+                chatId=group_jid,
+                messageId=wa_message_id,
+                fromPhone=contacts_phone(member),
+                fromLid=sandbox_lid(contacts_phone(member) or ""),
+                timestamp=None,
+                **{"from": member},
+            )
+            self._later(self._config.sandbox_read_delay_s, session, self._group_read, read)
         for other in self._sessions.values():
             if other is session or other.state != "connected" or not other.credentials:
                 continue
             if protocol.user_jid(other.credentials["phoneNumber"]) in members:
                 self._later(0, other, self._group_incoming, incoming)
+
+    def _group_read(self, session: Any, read: dict[str, Any]) -> None:
+        self.emit(session.session_id, "event", **read)
 
     def _group_incoming(self, session: Any, incoming: dict[str, Any]) -> None:
         self.emit(session.session_id, "message", incoming=incoming)

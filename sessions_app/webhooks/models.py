@@ -28,6 +28,7 @@ EVENT_TYPES = (
     "message.reaction",
     "message.edited",
     "message.revoked",
+    "message.read",
     "call.received",
     "call.rejected",
 )

@@ -229,3 +229,18 @@ def test_a_session_in_500_groups_lists_them_from_one_engine_call(two, monkeypatc
     pages = [ok(call(two, "s1", "list", limit=100, offset=o))["groups"] for o in range(0, 500, 100)]
     assert [g["subject"] for page in pages for g in page] == [f"G{n:03d}" for n in range(500)]
     assert calls == ["s1"]  # one WhatsApp (engine) call for all of them
+
+
+def test_each_member_reading_a_group_message_is_a_message_read(two, backend):
+    from tests.node_agent.node_helpers import wait_until
+
+    group = ok(call(two, "s1", "create", subject="Reads", participants=[jid(BOB), jid(CAROL)]))
+    text = {"to": group["id"].split("@")[0], "chatId": group["id"], "type": "text", "text": "?"}
+    assert two.message_send("m1", "s1", text) == "sent"
+
+    def reads():
+        bodies = backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")
+        return sorted(b["data"]["from"] for b in bodies if b["type"] == "message.read")
+
+    wait_until(lambda: len(reads()) == 2, message="two readers")
+    assert reads() == [jid(BOB), jid(CAROL)]  # everyone but the sender, once each

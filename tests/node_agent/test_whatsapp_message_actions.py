@@ -65,3 +65,30 @@ def test_fed_actions_are_reported_and_are_not_messages(make_wa_runtime, backend)
     settle(runtime)
     outbox_drained(runtime)
     assert backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1") == []
+
+
+def test_a_groups_read_receipt_says_who_read_each_message():
+    from neonize.events import ReceiptEv
+    from neonize.proto.Neonize_pb2 import MessageSource
+
+    from node_agent.engines.whatsapp.message_actions import group_reads
+    from tests.node_agent.whatsapp_helpers import jid
+
+    def receipt(kind, group=True):
+        source = MessageSource(
+            Chat=jid("120363041234567890", "g.us") if group else jid(PEER),
+            Sender=jid("6281200000302"),
+            IsGroup=group,
+        )
+        return ReceiptEv(
+            MessageSource=source, MessageIDs=["3EB0A", "3EB0B"], Type=kind, Timestamp=1_700_000_000
+        )
+
+    reads = group_reads(receipt(4))  # Neonize.proto Receipt type READ
+    assert [(r["type"], r["data"]["messageId"], r["data"]["from"]) for r in reads] == [
+        ("message.read", "3EB0A", "6281200000302@s.whatsapp.net"),
+        ("message.read", "3EB0B", "6281200000302@s.whatsapp.net"),
+    ]
+    assert reads[0]["data"]["chatId"] == "120363041234567890@g.us"
+    assert group_reads(receipt(1)) == []  # delivered
+    assert group_reads(receipt(4, group=False)) == []  # a person's chat: the status says it

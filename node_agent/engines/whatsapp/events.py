@@ -301,6 +301,8 @@ class EventDispatcher:
     def _ev_receipt(self, run: SessionRun, event: Any) -> None:
         for wa_message_id, status in mapping.receipts(event):
             self._registry.emit_for(run, "receipt", wa_message_id=wa_message_id, status=status)
+        for read in message_actions.group_reads(event):  # who read it, in a group
+            self._registry.emit_for(run, "event", **read)
 
     def _ev_group(self, run: SessionRun, event: Any) -> None:
         for change in group_events.changes_of(event, group_events.own_jids(run)):

@@ -13,7 +13,30 @@ from __future__ import annotations
 from typing import Any
 
 from node_agent.engines.whatsapp import mapping
-from node_agent.message_actions import EDITED, REACTION, REVOKED, action_event
+from node_agent.message_actions import EDITED, REACTION, READ, REVOKED, action_event
+
+
+def group_reads(event: Any) -> list[dict[str, Any]]:
+    """Return a message.read `event` per message of a neonize Receipt event in which a member of
+    a group read messages the session sent (whatsmeow's Receipt: MessageSource.IsGroup, Sender
+    the reader, Type read), else []."""
+    source = event.MessageSource
+    if not source.IsGroup or mapping.receipts(event)[:1] != [(event.MessageIDs[0], "read")]:
+        return []
+    reader = mapping.jid_str(source.Sender)
+    at = mapping.iso_from_unix(event.Timestamp) if event.Timestamp else None
+    return [
+        action_event(
+            READ,
+            wa_id=f"{message_id}:{reader}",
+            chatId=mapping.jid_str(source.Chat),
+            messageId=str(message_id),
+            **{"from": reader},
+            **mapping.sender_ids(source),
+            timestamp=at,
+        )
+        for message_id in event.MessageIDs
+    ]
 
 
 def action_of(event: Any) -> dict[str, Any] | None:

@@ -162,6 +162,7 @@ SESSION_EVENT_DATA = {
     "message.reaction": MessageActionInput,
     "message.edited": MessageActionInput,
     "message.revoked": MessageActionInput,
+    "message.read": MessageActionInput,
     "call.received": CallInput,
     "call.rejected": CallInput,
 }
