@@ -33,16 +33,20 @@ def vcard_of(name: str, phone: str) -> str:
     return f"BEGIN:VCARD\nVERSION:3.0\nFN:{escaped}\nTEL;type=CELL;waid={phone}:+{phone}\nEND:VCARD"
 
 
+# The fields of a send body that are its content besides media (one per type that has one).
+CONTENT_FIELDS = ("text", "location", "contact", "reaction", "edit", "revoke")
+
+
 def build_payload(
     *, owner: User, session: Session, values: dict[str, Any], upload: Any = None
 ) -> dict[str, Any]:
     """Return the node's payload (without `to`/`chatId`) of a validated send body.
 
     `values` are a send body's validated fields (`type`, `text`, `media`, `location`, `contact`,
-    `reaction`, `replyTo`, `mentions` as Recipients, `_upload` {mimetype?, filename?} naming a
-    multipart `upload`). Media come out as `media{id, mimetype, filename, size, sha256}`;
-    `mentions` as E.164 digits; a contact as `{name, vcard}`. Stores media first: raises the
-    media errors of `sessions_app.media.services.media_store`.
+    `reaction`, `edit`, `revoke`, `replyTo`, `mentions` as Recipients, `_upload` {mimetype?,
+    filename?} naming a multipart `upload`). Media come out as `media{id, mimetype, filename,
+    size, sha256}`; `mentions` as E.164 digits; a contact as `{name, vcard}`. Stores media
+    first: raises the media errors of `sessions_app.media.services.media_store`.
     """
     type_ = values["type"]
     payload: dict[str, Any] = {"type": type_}
@@ -73,8 +77,8 @@ def build_payload(
         contact = values["contact"]
         vcard = contact.get("vcard") or vcard_of(contact["name"], contact["phone"])
         payload["contact"] = {"name": contact["name"], "vcard": vcard}
-    elif type_ == "reaction":
-        payload["reaction"] = dict(values["reaction"])
+    elif type_ in ("reaction", "edit", "revoke"):
+        payload[type_] = dict(values[type_])
     return payload
 
 
@@ -106,7 +110,7 @@ def request_fingerprint(*, session: Session, values: dict[str, Any], upload: Any
         "type": values.get("type", "text"),
         "media": media or None,
         "mentions": [m.chat_jid for m in values.get("mentions") or []],
-        **{key: values.get(key) for key in ("text", "location", "contact", "reaction", "replyTo")},
+        **{key: values.get(key) for key in (*CONTENT_FIELDS, "replyTo")},
     }
     canonical = json.dumps(asked, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()

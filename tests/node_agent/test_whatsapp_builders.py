@@ -103,3 +103,31 @@ def test_media_types_pass_bytes_and_options_to_neonize_builders():
     assert client.calls[1] == ("audio", b"OggS", {"ptt": True})
     assert client.calls[2] == ("sticker", b"RIFF", {"passthrough": True})
     assert image.imageMessage.contextInfo.stanzaID == "3EB0"
+
+
+def test_an_edit_and_a_revoke_are_protocol_messages_whatsmeow_recognises():
+    from node_agent.engines.whatsapp.message_actions import action_of
+    from tests.node_agent.test_whatsapp_events import incoming_event
+
+    edit = builders.build_message(
+        None, {"type": "edit", "edit": {"messageId": "3EB0AA"}, "text": "fixed"}, TARGET, None
+    )
+    inner = edit.editedMessage.message.protocolMessage  # whatsmeow's BuildEdit shape
+    assert (inner.key.ID, inner.key.fromMe, inner.editedMessage.conversation) == (
+        "3EB0AA",
+        True,
+        "fixed",
+    )
+    assert inner.type == inner.MESSAGE_EDIT
+    revoke = builders.build_message(
+        None, {"type": "revoke", "revoke": {"messageId": "3EB0AA"}}, TARGET, None
+    )
+    assert (revoke.protocolMessage.type, revoke.protocolMessage.key.ID) == (
+        revoke.protocolMessage.REVOKE,
+        "3EB0AA",
+    )
+    assert revoke.protocolMessage.key.remoteJID == "6281200000001@s.whatsapp.net"
+    # what the other side's engine makes of them: the same actions, on the same message
+    received = action_of(incoming_event(edit.editedMessage.message))  # whatsmeow unwraps it
+    assert (received["type"], received["data"]["text"]) == ("message.edited", "fixed")
+    assert action_of(incoming_event(revoke))["data"]["messageId"] == "3EB0AA"

@@ -116,6 +116,41 @@ def build_reaction(payload: dict[str, Any], target: tuple[str, str]) -> Any:
     )
 
 
+def _own_key(message_id: str, target: tuple[str, str]) -> Any:
+    from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+
+    user, server = target
+    return MessageKey(remoteJID=f"{user}@{server}", fromMe=True, ID=str(message_id))
+
+
+def build_edit(payload: dict[str, Any], target: tuple[str, str]) -> Any:
+    """Return the edit of a message the session sent (`edit.messageId`) to `text`, as whatsmeow's
+    BuildEdit makes it (send.go): an editedMessage wrapping a MESSAGE_EDIT protocolMessage. Its
+    SendMessage sees the edit and marks the stanza so; WhatsApp allows it within 15 minutes."""
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+        FutureProofMessage,
+        Message,
+        ProtocolMessage,
+    )
+
+    edit = ProtocolMessage(
+        key=_own_key(payload["edit"]["messageId"], target),
+        type=ProtocolMessage.MESSAGE_EDIT,
+        editedMessage=Message(conversation=str(payload.get("text") or "")),
+        timestampMS=int(time.time() * 1000),
+    )
+    return Message(editedMessage=FutureProofMessage(message=Message(protocolMessage=edit)))
+
+
+def build_revoke(payload: dict[str, Any], target: tuple[str, str]) -> Any:
+    """Return the revoke ("delete for everyone") of a message the session sent, as whatsmeow's
+    BuildRevoke makes it for one's own message: a REVOKE protocolMessage with its key."""
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message, ProtocolMessage
+
+    key = _own_key(payload["revoke"]["messageId"], target)
+    return Message(protocolMessage=ProtocolMessage(key=key, type=ProtocolMessage.REVOKE))
+
+
 def build_media(client: Any, payload: dict[str, Any], data: bytes) -> Any:
     """Return a media Message built (and uploaded) by neonize's builders from `data` bytes.
 
@@ -158,6 +193,10 @@ def build_message(
         return build_text(payload, target)
     if type_ == "reaction":
         return build_reaction(payload, target)
+    if type_ == "edit":
+        return build_edit(payload, target)
+    if type_ == "revoke":
+        return build_revoke(payload, target)
     if type_ == "location":
         message = build_location(payload)
     elif type_ == "contact":

@@ -63,6 +63,12 @@ class ReactionInput(PrototypeFields, serializers.Serializer):
     )
 
 
+class MessageTargetInput(PrototypeFields, serializers.Serializer):
+    messageId = StrictCharField(
+        max_length=100, help_text="WhatsApp id (`waMessageId`) of a message the session sent"
+    )
+
+
 class MessageSendInput(PrototypeFields, serializers.Serializer):
     """The send body; each type has its own required fields (see `validate`).
 
@@ -73,6 +79,8 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     - location: `location{latitude, longitude, name?, address?}`
     - contact: `contact{name, phone | vcard}`
     - reaction: `reaction{messageId, emoji}` (empty emoji removes the reaction)
+    - edit: `edit{messageId}` and `text`, the new text (WhatsApp allows 15 minutes)
+    - revoke: `revoke{messageId}`: deleted for everyone
     - any type: `replyTo` (WhatsApp id of the quoted message), `mentions` (phone numbers)
     """
 
@@ -90,6 +98,8 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     location = LocationInput(required=False)
     contact = ContactInput(required=False)
     reaction = ReactionInput(required=False)
+    edit = MessageTargetInput(required=False, help_text="edit: the message; `text` is the new one")
+    revoke = MessageTargetInput(required=False, help_text="revoke: the message, for everyone")
     replyTo = StrictCharField(max_length=100, required=False)
     mentions = serializers.ListField(
         child=RecipientField(), required=False, max_length=MENTIONS_MAX
@@ -130,14 +140,16 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
             "location": "location",
             "contact": "contact",
             "reaction": "reaction",
+            "edit": "edit",
+            "revoke": "revoke",
         }
         errors: dict[str, list[Any]] = {}
-        if type_ == "text":
+        if type_ in ("text", "edit"):
             if is_blank_text(attrs.get("text", "")):
                 raise serializers.ValidationError(
                     {"text": [serializers.ErrorDetail("Text is empty.", code="text_required")]}
                 )
-        elif type_ in required and required[type_] not in attrs:
+        if type_ in required and type_ != "text" and required[type_] not in attrs:
             errors[required[type_]] = [f"Required for type {type_}."]
         elif type_ not in required:
             has_media = "media" in attrs
@@ -154,14 +166,14 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
                     ]
                 }
             )
-        for key in ("media", "location", "contact", "reaction"):
-            owner_type = {"location": "location", "contact": "contact", "reaction": "reaction"}
+        for key in ("media", "location", "contact", "reaction", "edit", "revoke"):
+            owner_type = {k: k for k in ("location", "contact", "reaction", "edit", "revoke")}
             wanted = owner_type.get(key)
             if key in attrs and (
                 (wanted and wanted != type_) or (not wanted and type_ in required)
             ):
                 errors[key] = [f"Not allowed for type {type_}."]
-        if "text" in attrs and type_ not in ("text", *CAPTION_TYPES):
+        if "text" in attrs and type_ not in ("text", "edit", *CAPTION_TYPES):
             errors["text"] = [f"Not allowed for type {type_}."]
         if errors:
             raise serializers.ValidationError(errors)

@@ -109,6 +109,8 @@ SEND_EXAMPLES = [
         "contact", type="contact", contact={"name": "Budi", "phone": "+62 812-0000-0002"}
     ),
     _send_example("reaction", type="reaction", reaction={"messageId": "3EB0C0FFEE", "emoji": "👍"}),
+    _send_example("edit", type="edit", edit={"messageId": "3EB0C0FFEE"}, text="Open until 9"),
+    _send_example("revoke", type="revoke", revoke={"messageId": "3EB0C0FFEE"}),
     _send_example(
         "reply with mentions (group)",
         type="text",

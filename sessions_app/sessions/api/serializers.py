@@ -227,6 +227,10 @@ class SandboxIncomingInput(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         type_ = attrs["type"]
+        if type_ in ("edit", "revoke"):
+            raise serializers.ValidationError(
+                {"type": [f"A contact's {type_} is a message action (…/sandbox/message-action)."]}
+            )
         if type_ == "text" and not attrs.get("text"):
             raise serializers.ValidationError({"text": ["Required for type text."]})
         if type_ in MEDIA_TYPES and "media" not in attrs:

@@ -33,6 +33,8 @@ VALID = [
     ("location", {"location": {"latitude": -6.1754, "longitude": 106.8272, "name": "Monas"}}),
     ("contact", {"contact": {"name": "Budi", "phone": "+62 812-0000-0002"}}),
     ("reaction", {"reaction": {"messageId": "3EB0C0FFEE", "emoji": "👍"}}),
+    ("edit", {"edit": {"messageId": "3EB0C0FFEE"}, "text": "Fixed: Monday"}),
+    ("revoke", {"revoke": {"messageId": "3EB0C0FFEE"}}),
 ]
 
 
@@ -68,6 +70,8 @@ def test_every_type_is_accepted_and_published(api, user, published, type_, field
         assert payload["location"] == {"latitude": -6.1754, "longitude": 106.8272, "name": "Monas"}
     if type_ == "reaction":
         assert payload["reaction"] == {"messageId": "3EB0C0FFEE", "emoji": "👍"}
+    if type_ in ("edit", "revoke"):
+        assert payload[type_] == {"messageId": "3EB0C0FFEE"}
 
 
 def test_reply_and_mentions_are_normalized(api, user, published):
@@ -115,6 +119,10 @@ INVALID = [
     ({"type": "contact", "contact": {"name": "A", "phone": "12"}}, "validation_error", "contact"),
     ({"type": "reaction", "reaction": {"emoji": "👍"}}, "validation_error", "reaction"),
     ({"type": "reaction", "reaction": "👍"}, "validation_error", "reaction"),
+    ({"type": "edit", "text": "x"}, "validation_error", "edit"),
+    ({"type": "edit", "edit": {"messageId": "3EB0A"}}, "text_required", "text"),
+    ({"type": "revoke", "revoke": {"messageId": "3EB0A"}, "text": "x"}, "validation_error", "text"),
+    ({"type": "text", "text": "x", "edit": {"messageId": "3EB0A"}}, "validation_error", "edit"),
     ({"type": "poll", "text": "x"}, "validation_error", "type"),
     (
         {"type": "location", "text": "x", "location": {"latitude": 1, "longitude": 1}},
