@@ -161,3 +161,27 @@ def test_calls_are_reported_and_declined_with_a_reply_when_the_policy_says(runti
     replies = [r for r in engine.network.ledger() if r["to_jid"] == jid(BUDI)]
     assert [r["payload"]["text"] for r in replies] == [policy["message"]]
     assert call(runtime, "calls", reject="yes")["error"] == "bad_request"
+
+
+def test_the_session_edits_and_revokes_what_it_sent(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    assert (
+        runtime.message_send("m1", "s1", {"to": ANA, "type": "text", "text": "Buka jam 8"})
+        == "sent"
+    )
+    [sent] = runtime.engines["sandbox"].network.ledger("m1")
+    edit = {
+        "to": ANA,
+        "type": "edit",
+        "edit": {"messageId": sent["wa_message_id"]},
+        "text": "jam 9",
+    }
+    assert runtime.message_send("m2", "s1", edit) == "sent"
+    revoke = {"to": ANA, "type": "revoke", "revoke": {"messageId": sent["wa_message_id"]}}
+    assert runtime.message_send("m3", "s1", revoke) == "sent"
+    ledger = runtime.engines["sandbox"].network.ledger()
+    assert [r["payload"]["type"] for r in ledger if r["to_jid"] == jid(ANA)] == [
+        "text",
+        "edit",
+        "revoke",
+    ]
