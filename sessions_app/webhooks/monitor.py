@@ -34,9 +34,9 @@ def monitor_watch(owner_id: int, seconds: float = MONITOR_WATCH_S) -> bool:
     before = cache.get(key) or 0
     if before < until:
         cache.set(key, until, int(seconds) + 1)
-    return before < time.time()
-    with _memo_lock:
+    with _memo_lock:  # this process stores them from now on
         _memo[owner_id] = (time.monotonic() + MEMO_S, True)
+    return before < time.time()
 
 
 def monitor_watched(owner_id: int) -> bool:
