@@ -5,10 +5,15 @@ through the session's engine.
 - `list` {limit (1-100, default 50), offset} → {chats: [Chat], total}: pinned first, then the
   most recent; Chat = {id (the chat's JID), lastMessage (a history item), unread (incoming
   messages after the last read), archived, pinned (bools), mutedUntil (ISO 8601 | null)}.
-- `read` {chat, messageIds?: [WhatsApp ids]} → {read: n}: read receipts for those incoming
-  messages (default: every unread one of the chat), then the chat counts as read up to them.
-- `update` {chat, archived?, pinned?, mutedUntil? (ISO 8601 | null)} → Chat. Kept by the node:
-  neonize 0.5.2 has no app-state call for them, so the phone does not see them.
+- `read` {chat, messageIds?: [WhatsApp ids, at least one]} → {read: n}: read receipts for
+  those of them still unread (default: every unread one of the chat); the chat is then read up
+  to the newest of them, as WhatsApp's clients mark it (earlier ones too).
+- `update` {chat, archived?, pinned?, mutedUntil? (ISO 8601 | null)} → Chat, for a chat with
+  history here (else `chat_not_found`). Kept by the node: neonize 0.5.2 has no app-state call
+  for them, so the phone does not see them.
+
+A person's chat named by their LID is their phone number's chat when the session knows the pair
+(the engine's `lid_lookup`), so either form names one chat.
 - `delete` {chat} → {deleted: n}: the chat's history and flags on this node (for this device).
 - `presence` {state: available | unavailable} → {}; `chat_presence` {chat, state: typing |
   recording | paused} → {}; `subscribe` {jid} → {}: the contact's presence is then reported as
@@ -94,43 +99,52 @@ class ChatStore(OwnTables):
         found = next((c for c in page if c["id"] == chat), None)
         return found or chats.chat(chat)
 
-    def unread(self, session_id: str, chat: str) -> list[tuple[str, str]]:
-        """Return (WhatsApp id, sender JID) of the chat's unread incoming messages."""
+    def unread(
+        self, session_id: str, chat: str, wa_ids: list[str] | None = None
+    ) -> list[tuple[int, str, str]]:
+        """Return (row id, WhatsApp id, sender JID) of the chat's unread incoming messages, or
+        of those of them `wa_ids` names."""
+        sql = (
+            "SELECT id, wa_message_id, payload FROM messages WHERE session_id = ? AND"
+            " chat_jid = ? AND direction = 'in' AND wa_message_id IS NOT NULL AND id >"
+            " coalesce((SELECT read_up_to FROM chat_marks WHERE session_id = ? AND"
+            " chat_jid = ?), 0)"
+        )
+        args: list[Any] = [session_id, chat, session_id, chat]
+        if wa_ids is not None:
+            sql += f" AND wa_message_id IN ({','.join('?' * len(wa_ids))})"
+            args += wa_ids
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT wa_message_id, payload FROM messages WHERE session_id = ? AND"
-                " chat_jid = ? AND direction = 'in' AND id > coalesce((SELECT read_up_to FROM"
-                " chat_marks WHERE session_id = ? AND chat_jid = ?), 0) ORDER BY id",
-                (session_id, chat, session_id, chat),
-            ).fetchall()
-        return [(r[0], chats.sender_of(r[1], chat)) for r in rows if r[0]]
+            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+        return [(r[0], r[1], chats.sender_of(r[2], chat)) for r in rows]
 
-    def incoming(self, session_id: str, chat: str, wa_ids: list[str]) -> list[tuple[str, str]]:
-        """Return (WhatsApp id, sender JID) of those of `wa_ids` the chat received."""
-        marks = ",".join("?" * len(wa_ids))
+    def known(self, session_id: str, chat: str) -> bool:
+        """Tell whether the chat has any message in the node's history."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT wa_message_id, payload FROM messages WHERE session_id = ? AND"
-                f" chat_jid = ? AND direction = 'in' AND wa_message_id IN ({marks}) ORDER BY id",
-                (session_id, chat, *wa_ids),
-            ).fetchall()
-        return [(r[0], chats.sender_of(r[1], chat)) for r in rows]
+            return bool(
+                self._conn.execute(
+                    "SELECT 1 FROM messages WHERE session_id = ? AND chat_jid = ? LIMIT 1",
+                    (session_id, chat),
+                ).fetchone()
+            )
 
     def mark(self, session_id: str, chat: str, **flags: Any) -> None:
-        """Set the chat's `read_up_to` (to its newest message when True), `archived`, `pinned`
-        or `muted_until`."""
+        """Set the chat's `read_up_to` (a row id, never lower than before; True: its newest
+        message), `archived`, `pinned` or `muted_until`."""
         with self._lock, write_transaction(self._conn):
             self._conn.execute(
                 "INSERT OR IGNORE INTO chat_marks (session_id, chat_jid) VALUES (?, ?)",
                 (session_id, chat),
             )
             for column, value in flags.items():
-                if column == "read_up_to":
+                if column == "read_up_to" and value is True:
                     value = self._conn.execute(
                         "SELECT coalesce(max(id), 0) FROM messages WHERE session_id = ?"
                         " AND chat_jid = ?",
                         (session_id, chat),
                     ).fetchone()[0]
+                if column == "read_up_to":
+                    value = max(value, self._read_up_to(session_id, chat))
                 self._conn.execute(
                     f"UPDATE chat_marks SET {column} = ? WHERE session_id = ? AND chat_jid = ?",
                     (value, session_id, chat),
@@ -151,6 +165,13 @@ class ChatStore(OwnTables):
                 "SELECT policy FROM call_policy WHERE session_id = ?", (session_id,)
             ).fetchone()
         return json.loads(row[0]) if row else {"reject": False, "message": ""}
+
+    def _read_up_to(self, session_id: str, chat: str) -> int:
+        row = self._conn.execute(
+            "SELECT read_up_to FROM chat_marks WHERE session_id = ? AND chat_jid = ?",
+            (session_id, chat),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def delete(self, session_id: str, chat: str) -> int:
         with self._lock, write_transaction(self._conn):
@@ -220,19 +241,41 @@ def _list(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> 
     return {"chats": found, "total": total}
 
 
+def _chat_of(engine: Engine, session_id: str, value: Any) -> str:
+    """Return the JID a chat is kept under: a person's LID is their phone number's chat when
+    the session knows the pair (so either form names one chat)."""
+    jid = chats.chat_jid(value)
+    if jid.endswith("@lid"):
+        try:
+            phone = engine.lid_lookup(session_id, jid).get("phone")
+        except CallRefused:
+            phone = None
+        if phone:
+            return f"{phone}@s.whatsapp.net"
+    return jid
+
+
 def _read(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
-    chat = chats.chat_jid(p["chat"])
-    asked = [str(i) for i in p.get("messageIds") or []][: chats.READ_MAX]
-    items = c.store.incoming(session_id, chat, asked) if asked else c.store.unread(session_id, chat)
+    chat = _chat_of(engine, session_id, p["chat"])
+    asked = None
+    if "messageIds" in p:
+        asked = [str(i) for i in p["messageIds"]][: chats.READ_MAX]
+        if not asked:
+            raise ValueError("no message ids")
+    items = c.store.unread(session_id, chat, asked)  # what is read already counts nothing
     if items:
-        engine.mark_read(session_id, chat, items)
-    if not asked:
-        c.store.mark(session_id, chat, read_up_to=True)
+        engine.mark_read(session_id, chat, [(wa_id, sender) for _, wa_id, sender in items])
+    # Read up to the newest of them, as WhatsApp's own clients do (an earlier one too).
+    c.store.mark(
+        session_id,
+        chat,
+        read_up_to=True if asked is None else max((row_id for row_id, _, _ in items), default=0),
+    )
     return {"read": len(items)}
 
 
-def _update(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
-    chat = chats.chat_jid(p["chat"])
+def _update(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    chat = _chat_of(engine, session_id, p["chat"])
     flags: dict[str, Any] = {}
     for key, column in (("archived", "archived"), ("pinned", "pinned")):
         if key in p:
@@ -241,6 +284,8 @@ def _update(c: ChatCalls, _engine: Engine, session_id: str, p: dict[str, Any]) -
         flags["muted_until"] = p["mutedUntil"] or None
     if not flags:
         raise ValueError("nothing to change")
+    if not c.store.known(session_id, chat):
+        raise CallRefused("chat_not_found", "The session has no such chat on this node.")
     c.store.mark(session_id, chat, **flags)
     return c.store.one(session_id, chat)
 
@@ -257,7 +302,7 @@ def _chat_presence(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, 
     state = str(p["state"])
     if state not in chats.CHAT_PRESENCE_STATES:
         raise ValueError(f"unknown chat presence {state!r}")
-    engine.chat_presence(session_id, chats.chat_jid(p["chat"]), state)
+    engine.chat_presence(session_id, _chat_of(engine, session_id, p["chat"]), state)
     return {}
 
 
@@ -276,7 +321,7 @@ _OPS: dict[str, Handler] = {
     "list": _list,
     "read": _read,
     "update": _update,
-    "delete": lambda c, _e, sid, p: {"deleted": c.store.delete(sid, chats.chat_jid(p["chat"]))},
+    "delete": lambda c, e, sid, p: {"deleted": c.store.delete(sid, _chat_of(e, sid, p["chat"]))},
     "presence": _presence,
     "chat_presence": _chat_presence,
     "subscribe": _subscribe,

@@ -2,8 +2,9 @@
 the engines' `event` events of these types and of their webhook events.
 
 Each event's data: {chatId, messageId (WhatsApp's id of the message acted on), from (the
-sender's JID as WhatsApp addressed it), fromPhone, fromLid (each when known), timestamp (ISO
-8601 UTC)} and, per type:
+sender's phone digits, else their LID's number, as message.received's), senderJid (their JID
+as WhatsApp addressed it), fromPhone, fromLid (each when known), timestamp (ISO 8601 UTC)}
+and, per type:
 
 - message.reaction: `emoji` ("" when the reaction was taken back);
 - message.edited: `text` (the new text or caption);

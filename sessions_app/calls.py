@@ -32,6 +32,7 @@ _REFUSALS: dict[str, type[GatewayError]] = {
     "contact_not_found": errors.ContactNotFound,
     "contacts_unsupported": errors.ContactsUnsupported,
     "chats_unsupported": errors.ChatsUnsupported,
+    "chat_not_found": errors.ChatNotFound,
     "whatsapp_error": errors.WhatsAppRefused,
     NOT_CONNECTED: errors.SessionNotConnected,
 }

@@ -243,6 +243,11 @@ class TooManyStreams(GatewayError):
     http_status = 429
 
 
+class ChatNotFound(NotFound):
+    code = "chat_not_found"
+    message = "The session has no such chat (no message in it yet)."
+
+
 class ChatsUnsupported(Conflict):
     code = "chats_unsupported"
     message = "This session's engine cannot do this with chats or presence."

@@ -11,7 +11,8 @@ S = "ses_3k1m9x2v7q8p4w6z"
 ANA = "6281200000177@s.whatsapp.net"
 GROUP = "120363041234567890@g.us"
 AT = "2026-12-07T09:30:00.000000Z"
-_MESSAGE = {"chatId": ANA, "messageId": "3EB0A1B2C3D4E5F6", "from": ANA, "fromPhone": ANA[:13]}
+_MESSAGE = {"chatId": ANA, "messageId": "3EB0A1B2C3D4E5F6", "from": ANA[:13], "senderJid": ANA,
+            "fromPhone": ANA[:13]}  # fmt: skip
 
 EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "message.received": (

@@ -126,7 +126,8 @@ class SandboxGroups:
                 fromPhone=contacts_phone(member),
                 fromLid=sandbox_lid(contacts_phone(member) or ""),
                 timestamp=None,
-                **{"from": member},
+                senderJid=member,
+                **{"from": contacts_phone(member) or member.split("@")[0]},
             )
             self._later(self._config.sandbox_read_delay_s, session, self._group_read, read)
         for other in self._sessions.values():

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_message ON ledger (message_id);
+CREATE INDEX IF NOT EXISTS ledger_wa_message ON ledger (wa_message_id);
 CREATE TABLE IF NOT EXISTS devices (
     session_id TEXT PRIMARY KEY,
     phone TEXT NOT NULL,
@@ -86,6 +87,14 @@ class SandboxNetwork(NetworkFile):
                     utc_now_iso(),
                 ),
             )
+
+    def ledger_by_wa_id(self, wa_message_id: str) -> dict[str, Any] | None:
+        """Return the ledger row of a message WhatsApp knows by `wa_message_id`, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM ledger WHERE wa_message_id = ?", (wa_message_id,)
+            ).fetchone()
+        return {**dict(row), "payload": json.loads(row["payload"])} if row else None
 
     def ledger(self, message_id: str | None = None) -> list[dict[str, Any]]:
         """Return ledger rows (all, or those of one gateway message id), oldest first.

@@ -40,6 +40,9 @@ def _hold_s(params: dict[str, Any]) -> float:
     return min(max(accepted + REORDER_S - time.time(), 0.0), HOLD_MAX_S)
 
 
+RECEIVED_KEPT = 100_000  # incoming message ids remembered, for the contacts' message actions
+
+
 class SandboxPhone:
     """The phone-side actions of SandboxEngine (a mixin: it uses the engine's sessions, lock,
     scheduler, network and config)."""
@@ -48,6 +51,7 @@ class SandboxPhone:
     _lock: Any
     _config: Any
     _network: Any
+    _received: dict[tuple[str, str], str] | None = None  # (session, WhatsApp id) → its chat
 
     def action(self, session_id: str, action: str, params: dict[str, Any]) -> None:
         """Simulate the phone: `scan`, `incoming`, `logout`, `disconnect` or a contact's
@@ -120,7 +124,22 @@ class SandboxPhone:
             if isinstance(params.get(key), dict):
                 incoming[key] = params[key]
         self.contact_met(session.session_id, incoming["chatId"])  # type: ignore[attr-defined]
+        if self._received is None:
+            self._received = {}
+        if len(self._received) >= RECEIVED_KEPT:
+            self._received.clear()
+        self._received[(session.session_id, incoming["id"])] = incoming["chatId"]
         self.emit(session.session_id, "message", incoming=incoming)
+
+    def _whose(self, session: Any, chat: str, wa_id: str) -> str | None:
+        """Return `theirs` (a contact wrote it in `chat`), `ours` (the session sent it there) or
+        None (no such message in that chat)."""
+        if (self._received or {}).get((session.session_id, wa_id)) == chat:
+            return "theirs"
+        sent = self._network.ledger_by_wa_id(wa_id)
+        if sent and sent["session_id"] == session.session_id and sent["to_jid"] == chat:
+            return "ours"
+        return None
 
     def _message_action(self, session: Any, params: dict[str, Any]) -> None:
         """A contact reacts to, edits or revokes a message of the chat (`action` react | edit
@@ -130,10 +149,17 @@ class SandboxPhone:
         if session.state != "connected" or not sender or type_ is None:
             log.info("message action ignored for session %s", session.session_id)
             return
+        chat, wa_id = protocol.user_jid(sender), str(params.get("messageId") or "")
+        whose = self._whose(session, chat, wa_id)
+        # A contact reacts to any message of the chat, but edits and revokes only their own.
+        if whose is None or (type_ != message_actions.REACTION and whose != "theirs"):
+            log.info("message action ignored: %s cannot act on %s", sender, wa_id)
+            return
         data: dict[str, Any] = {
-            "chatId": protocol.user_jid(sender),
-            "messageId": str(params.get("messageId") or ""),
-            "from": protocol.user_jid(sender),
+            "chatId": chat,
+            "messageId": wa_id,
+            "from": sender,
+            "senderJid": chat,
             "fromPhone": sender,
             "fromLid": sandbox_lid(sender),
             "timestamp": utc_now_iso(),

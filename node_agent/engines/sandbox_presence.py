@@ -7,7 +7,10 @@ What contacts do is simulated:
 - subscribing to a contact's presence answers at once with a `presence` event: `available`, or
   for a `…96` number (private) `unavailable` with no last seen;
 - the `presence` sandbox action {from, state, chat?} is a contact going online, offline, typing,
-  recording or pausing, in their chat with the session or in a group (`chat`);
+  recording or pausing, in their chat with the session or in a group (`chat`). As WhatsApp
+  does, online and offline come only for contacts the session subscribed to and while the
+  account is available (not after it set itself unavailable); a number not on WhatsApp
+  (`…99`) does nothing;
 - the `call` sandbox action {from, video?} is a contact calling: a `call` event; declining it
   is recorded in `presence_log` ({kind: call_rejected, from, callId}).
 """
@@ -34,6 +37,8 @@ class SandboxPresence:
     _lock: Any
     _chat_states: deque[dict[str, str]]
     _presence_log: deque[dict[str, Any]] | None = None
+    _subscribed: set[tuple[str, str]] | None = None  # (session, contact JID)
+    _away: set[str] | None = None  # sessions that set themselves unavailable
 
     def _presence_session(self, session_id: str) -> Any:
         session = self._sessions.get(session_id)
@@ -56,6 +61,9 @@ class SandboxPresence:
     def presence_set(self, session_id: str, available: bool) -> None:
         with self._lock:
             self._presence_session(session_id)
+            if self._away is None:
+                self._away = set()
+            (self._away.discard if available else self._away.add)(session_id)
             self._log(
                 session_id, kind="presence", state="available" if available else "unavailable"
             )
@@ -83,6 +91,9 @@ class SandboxPresence:
             phone = contacts.phone_of(jid) or ""
             if jid.endswith("@s.whatsapp.net") and (not phone or phone.endswith("99")):
                 raise CallRefused("contact_not_found", f"{jid} is not on WhatsApp (sandbox).")
+            if self._subscribed is None:
+                self._subscribed = set()
+            self._subscribed.add((session_id, jid))
             private = phone.endswith("96")
             state = "unavailable" if private else "available"
             self._later(0, session, self._presence_emit, jid, state, None)  # type: ignore[attr-defined]
@@ -112,10 +123,15 @@ class SandboxPresence:
         """The `presence` sandbox action (module docstring); a bad one is ignored, logged."""
         state = str(params.get("state") or "")
         sender = protocol.digits(params.get("from"))
-        if state not in chats.CONTACT_PRESENCE_STATES or not sender:
+        if state not in chats.CONTACT_PRESENCE_STATES or not sender or sender.endswith("99"):
             return
-        chat = params.get("chat") or None
-        self._presence_emit(session, protocol.user_jid(sender), state, chat)
+        jid = protocol.user_jid(sender)
+        if state in chats.PRESENCE_STATES and (
+            (session.session_id, jid) not in (self._subscribed or ())
+            or session.session_id in (self._away or ())
+        ):
+            return  # WhatsApp sends these to subscribers only, while they are available
+        self._presence_emit(session, jid, state, params.get("chat") or None)
 
     def _presence_emit(self, session: Any, jid: str, state: str, chat: str | None) -> None:
         last_seen = (

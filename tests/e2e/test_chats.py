@@ -28,9 +28,9 @@ def test_chats_reads_and_a_contacts_presence(gateway_stack):
         hook = api.ok(
             "POST",
             "/api/v1/webhooks",
-            json={"url": receiver.url, "eventTypes": ["presence.update"]},
+            json={"url": receiver.url, "eventTypes": TYPES},
         )
-        stream = StreamClient(stream_url, key, types="presence.update")
+        stream = StreamClient(stream_url, key, types=",".join(TYPES))
         for text in ("Halo", "Masih buka?"):
             api.ok("POST", f"{at}/sandbox/incoming", json={"from": f"+{ANA}", "text": text})
         chats = wait_for(
@@ -51,19 +51,32 @@ def test_chats_reads_and_a_contacts_presence(gateway_stack):
         assert [m["content"]["text"] for m in history] == ["Halo", "Masih buka?"]
 
         assert api.ok("POST", f"{at}/presence", json={"state": "available"}) == {}
+        assert api.ok("POST", f"{at}/contacts/{ANA}/presence") == {}  # subscribe: available
         assert api.ok("POST", f"{at}/chats/{ANA}/presence", json={"state": "typing"}) == {}
         api.ok("POST", f"{at}/sandbox/presence", json={"from": f"+{ANA}", "state": "typing"})
         api.ok("POST", f"{at}/sandbox/presence", json={"from": f"+{ANA}", "state": "unavailable"})
-        wait_for(lambda: len(receiver.requests) >= 2, timeout_s=20, what="two presence webhooks")
-        wait_for(lambda: len(stream.events) >= 2, timeout_s=20, what="two presence events")
+        acted = history[0]["waMessageId"]  # Ana's own message: she may edit and revoke it
+        for action in (
+            {"action": "react", "emoji": "👍"},
+            {"action": "edit", "text": "Halo!"},
+            {"action": "revoke"},
+        ):
+            body = {"from": f"+{ANA}", "messageId": acted, **action}
+            api.ok("POST", f"{at}/sandbox/message-action", json=body)
+        wait_for(lambda: len(receiver.requests) >= 6, timeout_s=20, what="six webhooks")
+        wait_for(lambda: len(stream.events) >= 6, timeout_s=20, what="six stream events")
     finally:
         receiver.stop()
     payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
-    assert sorted(p["data"]["state"] for p in payloads) == ["typing", "unavailable"]
-    assert {p["data"]["contact"] for p in payloads} == {f"{ANA}@s.whatsapp.net"}
-    assert sorted(e[0] for e in stream.events) == sorted(
-        p["id"] for p in payloads
-    )  # the same, once
+    presence = [p["data"] for p in payloads if p["type"] == "presence.update"]
+    assert sorted(p["state"] for p in presence) == ["available", "typing", "unavailable"]
+    assert {p["contact"] for p in presence} == {f"{ANA}@s.whatsapp.net"}
+    actions = {p["type"]: p["data"] for p in payloads if p["type"].startswith("message.")}
+    assert actions["message.reaction"]["emoji"] == "👍"
+    assert actions["message.edited"]["text"] == "Halo!"
+    assert {a["messageId"] for a in actions.values()} == {acted}
+    assert len(payloads) == 6  # each once
+    assert sorted(e[0] for e in stream.events) == sorted(p["id"] for p in payloads)  # the same
     stream.close()
 
 

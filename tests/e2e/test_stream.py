@@ -127,3 +127,8 @@ def test_refusals_before_the_stream_begins(gateway_stack):
     assert refusal(elsewhere) == (401, "unauthorized")
     answer = requests.get(stream_url + PATH, headers=elsewhere, timeout=10)
     assert "Access-Control-Allow-Origin" not in answer.headers
+    # Other methods and paths answer the envelope too.
+    posted = requests.post(stream_url + PATH, headers=auth, timeout=10)
+    assert (posted.status_code, posted.json()["error"]["code"]) == (405, "method_not_allowed")
+    lost = requests.get(stream_url + "/api/v1/nothing", timeout=10)
+    assert (lost.status_code, lost.json()["error"]["code"]) == (404, "not_found")

@@ -113,27 +113,36 @@ def test_refusals_are_codes(runtime, backend):
 
 def test_a_contacts_reaction_edit_and_revoke_are_reported(runtime, backend):
     connect(runtime, backend, "s1", ALICE)
-    for action in (
-        {"action": "react", "emoji": "🙏"},
-        {"action": "edit", "text": "v2"},
-        {"action": "revoke"},
-    ):
-        runtime.sandbox_action(
-            "s1", "message_action", {"from": ANA, "messageId": "3EB0X", **action}
-        )
-    runtime.sandbox_action("s1", "message_action", {"from": ANA, "action": "explode"})  # ignored
+    _incoming(runtime, ANA, "theirs")
+    assert runtime.message_send("m1", "s1", {"to": ANA, "type": "text", "text": "ours"}) == "sent"
+    [received] = wait_until(lambda: backend.bodies(protocol.MESSAGE_RECEIVED_PATH, sessionId="s1"))
+    theirs = received["message"]["id"]
+    ours = runtime.engines["sandbox"].network.ledger("m1")[0]["wa_message_id"]
+
+    def act(action, message_id, sender=ANA, **more):
+        params = {"from": sender, "action": action, "messageId": message_id, **more}
+        runtime.sandbox_action("s1", "message_action", params)
+
+    act("react", ours, emoji="🙏")  # anyone's message of the chat
+    act("edit", theirs, text="v2")  # their own only
+    act("revoke", theirs)
+    act("edit", ours, text="not theirs to edit")  # ignored, as the rest below
+    act("revoke", "3EB0NOSUCH")
+    act("react", theirs, sender=BUDI, emoji="!")  # not in Budi's chat
+    act("explode", theirs)
     bodies = wait_until(
-        lambda: len(b := backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 3 and b
+        lambda: len(b := backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) >= 3 and b
     )
-    assert [(b["type"], b["data"]["messageId"]) for b in bodies] == [
-        ("message.reaction", "3EB0X"),
-        ("message.edited", "3EB0X"),
-        ("message.revoked", "3EB0X"),
-    ]
-    assert (bodies[0]["data"]["emoji"], bodies[1]["data"]["text"]) == ("🙏", "v2")
     runtime.engines["sandbox"].wait_idle()
     outbox_drained(runtime)
-    assert len(backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 3
+    bodies = backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")
+    assert [(b["type"], b["data"]["messageId"]) for b in bodies] == [
+        ("message.reaction", ours),
+        ("message.edited", theirs),
+        ("message.revoked", theirs),
+    ]
+    assert (bodies[0]["data"]["emoji"], bodies[1]["data"]["text"]) == ("🙏", "v2")
+    assert (bodies[0]["data"]["from"], bodies[0]["data"]["senderJid"]) == (ANA, jid(ANA))
 
 
 def test_calls_are_reported_and_declined_with_a_reply_when_the_policy_says(runtime, backend):
@@ -185,3 +194,27 @@ def test_the_session_edits_and_revokes_what_it_sent(runtime, backend):
         "edit",
         "revoke",
     ]
+
+
+def test_reading_given_messages_marks_them_and_those_before_and_a_lid_names_the_chat(
+    runtime, backend
+):
+    from node_agent.engines.sandbox_contacts import sandbox_lid
+
+    connect(runtime, backend, "s1", ALICE)
+    with_lid = "6281200000177"
+    for text in ("a", "b", "c"):
+        _incoming(runtime, with_lid, text)
+    wait_until(
+        lambda: _chats(runtime).get(jid(with_lid), {}).get("unread") == 3, message="3 unread"
+    )
+    history = runtime.messages.history(protocol.MessagesList(session_id="s1", chat=jid(with_lid)))
+    second = history[1]["waMessageId"]
+    lid = sandbox_lid(with_lid)
+    assert ok(call(runtime, "read", chat=lid, messageIds=[second])) == {"read": 1}  # by its LID
+    assert _chats(runtime)[jid(with_lid)]["unread"] == 1  # a and b are read now
+    assert ok(call(runtime, "read", chat=jid(with_lid), messageIds=[second])) == {"read": 0}
+    assert ok(call(runtime, "read", chat=lid)) == {"read": 1}
+    assert call(runtime, "read", chat=lid, messageIds=[])["error"] == "bad_request"
+    assert call(runtime, "update", chat=jid(BUDI), pinned=True)["error"] == "chat_not_found"
+    assert ok(call(runtime, "update", chat=lid, archived=True))["archived"] is True

@@ -243,4 +243,4 @@ def test_each_member_reading_a_group_message_is_a_message_read(two, backend):
         return sorted(b["data"]["from"] for b in bodies if b["type"] == "message.read")
 
     wait_until(lambda: len(reads()) == 2, message="two readers")
-    assert reads() == [jid(BOB), jid(CAROL)]  # everyone but the sender, once each
+    assert reads() == [BOB, CAROL]  # everyone but the sender, once each

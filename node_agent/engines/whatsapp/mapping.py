@@ -108,7 +108,7 @@ def receipts(event: Any) -> list[tuple[str, str]]:
     return [(str(message_id), status) for message_id in event.MessageIDs] if status else []
 
 
-def _sender_phone(source: Any) -> str:
+def sender_phone(source: Any) -> str:
     """Return the sender's phone digits, preferring the phone-number JID over a hidden LID."""
     sender = source.Sender
     if sender.Server == "lid" and source.HasField("SenderAlt") and source.SenderAlt.User:
@@ -217,7 +217,7 @@ def incoming(event: Any) -> dict[str, Any] | None:
         return None
     return {
         "id": info.ID,
-        "from": _sender_phone(source),
+        "from": sender_phone(source),
         "chatId": jid_str(source.Chat),
         "timestamp": iso_from_unix(info.Timestamp) if info.Timestamp else None,
         "pushName": info.Pushname,

@@ -25,13 +25,14 @@ def group_reads(event: Any) -> list[dict[str, Any]]:
         return []
     reader = mapping.jid_str(source.Sender)
     at = mapping.iso_from_unix(event.Timestamp) if event.Timestamp else None
+    who = {"from": mapping.sender_phone(source), "senderJid": reader}
     return [
         action_event(
             READ,
             wa_id=f"{message_id}:{reader}",
             chatId=mapping.jid_str(source.Chat),
             messageId=str(message_id),
-            **{"from": reader},
+            **who,
             **mapping.sender_ids(source),
             timestamp=at,
         )
@@ -49,7 +50,8 @@ def action_of(event: Any) -> dict[str, Any] | None:
         return None
     base = {
         "chatId": mapping.jid_str(source.Chat),
-        "from": mapping.jid_str(source.Sender),
+        "from": mapping.sender_phone(source),  # as message.received's
+        "senderJid": mapping.jid_str(source.Sender),
         **mapping.sender_ids(source),
         "timestamp": mapping.iso_from_unix(info.Timestamp) if info.Timestamp else None,
     }

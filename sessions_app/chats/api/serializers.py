@@ -51,6 +51,7 @@ class ReadInput(serializers.Serializer):
     messageIds = serializers.ListField(
         child=StrictCharField(max_length=100),
         max_length=chats.READ_MAX,
+        min_length=1,
         required=False,
         help_text="WhatsApp ids of incoming messages; none: every unread one of the chat",
     )

@@ -27,7 +27,11 @@ _NODE = {
     409: "`session_not_connected`, `chats_unsupported`.",
     **NODE_CALL_ERRORS,
 }
-_CHAT_ERRORS = {**_NODE, 400: "`invalid_recipient`: `chat` is not a phone number or a JID."}
+_CHAT_ERRORS = {
+    **_NODE,
+    400: "`invalid_recipient`: `chat` is not a phone number or a JID.",
+    404: "`session_not_found`, `chat_not_found` (no message in it yet).",
+}
 _CHAT = OpenApiParameter(
     "chat",
     str,

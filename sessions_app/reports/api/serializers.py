@@ -129,6 +129,7 @@ class MessageActionInput(PrototypeFields, serializers.Serializer):
     messageId = StrictCharField(max_length=100)
     fromPhone = StrictCharField(max_length=32, allow_null=True, required=False, default=None)
     fromLid = StrictCharField(max_length=100, allow_null=True, required=False, default=None)
+    senderJid = StrictCharField(max_length=100, required=False)
     timestamp = StrictCharField(max_length=40, allow_null=True, required=False, default=None)
     emoji = StrictCharField(max_length=32, allow_blank=True, required=False)
     text = StrictCharField(

@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from gateway.fields import StrictBooleanField, StrictCharField, StrictIntegerField, StrictRegexField
 from node_agent.chats import CONTACT_PRESENCE_STATES
 from node_agent.contacts import PUSH_NAME_MAX
 from node_agent.protocol import MEDIA_TYPES, MESSAGE_TYPES
@@ -178,8 +178,11 @@ class SandboxScanInput(serializers.Serializer):
 class SandboxPresenceInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
     state = serializers.ChoiceField(choices=CONTACT_PRESENCE_STATES)
-    chat = StrictCharField(
-        max_length=100, required=False, help_text="A group's JID, where the contact types"
+    chat = StrictRegexField(
+        r"^[0-9]{5,30}(-[0-9]{5,20})?@g\.us$",
+        max_length=100,
+        required=False,
+        help_text="A group's JID, where the contact types",
     )
 
     def get_fields(self) -> dict[str, Any]:
@@ -192,8 +195,17 @@ class SandboxMessageActionInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
     action = serializers.ChoiceField(choices=["react", "edit", "revoke"])
     messageId = StrictCharField(max_length=100, help_text="WhatsApp's id of the message")
-    emoji = StrictCharField(max_length=32, required=False, help_text='react: "" takes it back')
+    emoji = StrictCharField(
+        max_length=32, required=False, allow_blank=True, help_text='react: "" takes it back'
+    )
     text = StrictCharField(max_length=4096, required=False, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["action"] == "edit" and not (attrs.get("text") or "").strip():
+            raise serializers.ValidationError({"text": ["Required for an edit."]})
+        if attrs["action"] == "react" and "emoji" not in attrs:
+            raise serializers.ValidationError({"emoji": ['Required for a reaction ("" removes).']})
+        return attrs
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()

@@ -43,6 +43,7 @@ from django.http import HttpRequest
 from rest_framework import exceptions as drf_exceptions
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -115,7 +116,8 @@ def _types(request: Request) -> list[str]:
     asked = [t for t in asked if t]
     unknown = [t for t in asked if t != ALL_EVENTS and t not in EVENT_TYPES]
     if unknown or not asked:
-        raise BadTypes(fields={"types": [f"Unknown event type: {t[:40]!r}." for t in unknown]})
+        problems = [f"Unknown event type: {t[:40]!r}." for t in unknown] or ["Name a type."]
+        raise BadTypes(fields={"types": problems})
     return asked
 
 
@@ -210,4 +212,13 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "clients": hub.count()})
 
 
-application = Starlette(routes=[Route(PATH, stream), Route("/health", health)])
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Unknown paths and methods answer the API's failure envelope too."""
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+    return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, exc.headers)
+
+
+application = Starlette(
+    routes=[Route(PATH, stream), Route("/health", health)],
+    exception_handlers={HTTPException: _http_error},
+)
