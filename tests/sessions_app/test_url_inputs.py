@@ -38,6 +38,9 @@ METADATA_FORMS = [
 CASES = [(form, False) for form in PRIVATE_FORMS + METADATA_FORMS] + [
     (form, True) for form in METADATA_FORMS
 ]
+# Every form through one input; the others share its check (gateway/netsafety.py), so a spread
+# of the forms through each of them proves each is wired to it.
+WIRING = CASES[::3]
 PUBLIC = "93.184.216.34"
 
 
@@ -82,7 +85,7 @@ def test_webhook_create_refuses(api, settings, unsafe_url, address, allow_privat
     assert not WebhookEndpoint.objects.exists()
 
 
-@pytest.mark.parametrize(("address", "allow_private"), CASES)
+@pytest.mark.parametrize(("address", "allow_private"), WIRING)
 def test_webhook_update_refuses(api, settings, unsafe_url, address, allow_private):
     settings.ALLOW_PRIVATE_URLS = allow_private
     created = api.post("/api/v1/webhooks", {"url": "http://public.test/hook"}, format="json")
@@ -92,7 +95,7 @@ def test_webhook_update_refuses(api, settings, unsafe_url, address, allow_privat
     assert WebhookEndpoint.objects.get().url == "http://public.test/hook"
 
 
-@pytest.mark.parametrize(("address", "allow_private"), CASES)
+@pytest.mark.parametrize(("address", "allow_private"), WIRING)
 def test_dashboard_webhook_form_refuses(client, user, settings, unsafe_url, address, allow_private):
     settings.ALLOW_PRIVATE_URLS = allow_private
     client.force_login(user)
@@ -103,7 +106,7 @@ def test_dashboard_webhook_form_refuses(client, user, settings, unsafe_url, addr
 
 @pytest.mark.usefixtures("media_storage")
 @pytest.mark.parametrize("multipart", [False, True], ids=["json", "multipart"])
-@pytest.mark.parametrize(("address", "allow_private"), CASES)
+@pytest.mark.parametrize(("address", "allow_private"), WIRING)
 def test_media_url_of_a_send_refuses(
     api, user, published, settings, unsafe_url, address, allow_private, multipart
 ):
