@@ -30,6 +30,24 @@ def live_runtime(make_wa_runtime):
     )
 
 
+def resumed(runtime, backend):
+    """Resume live-qr from its store (pair it first: test_live_pair_by_qr) until CONNECTED."""
+    runtime.restore()
+    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+
+
+def asker(calls, task_class):
+    """Return `ask(op, **params)`: one `task_class` operation of live-qr through `calls`
+    (the runtime's groups, contacts or chats), its result; a refusal fails the test."""
+
+    def ask(op, **params):
+        answer = calls.call(task_class(session_id="live-qr", op=op, params=params))
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    return ask
+
+
 def env(name):
     value = os.environ.get(name)
     if not value:
@@ -97,13 +115,8 @@ def test_live_group_create_promote_rename_invite_and_leave(live_runtime, backend
     from node_agent.protocol import GROUP_EVENT_PATH, GroupCall
 
     to = env("WHATSAPP_LIVE_TO")
-    live_runtime.restore()  # resumes live-qr from its store (pair it first)
-    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
-
-    def group(op, **params):
-        answer = live_runtime.groups.call(GroupCall(session_id="live-qr", op=op, params=params))
-        assert "error" not in answer, answer
-        return answer["result"]
+    resumed(live_runtime, backend)
+    group = asker(live_runtime.groups, GroupCall)
 
     member = f"{to}@s.whatsapp.net"
     made = group("create", subject="gateway live group", participants=[member])
@@ -140,13 +153,8 @@ def test_live_profiles_contacts_and_a_rename(live_runtime, backend, capsys):
     from node_agent.protocol import SESSION_EVENT_PATH, ContactCall
 
     to = env("WHATSAPP_LIVE_TO")
-    live_runtime.restore()  # resumes live-qr from its store (pair it first)
-    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
-
-    def contact(op, **params):
-        answer = live_runtime.contacts.call(ContactCall(session_id="live-qr", op=op, params=params))
-        assert "error" not in answer, answer
-        return answer["result"]
+    resumed(live_runtime, backend)
+    contact = asker(live_runtime.contacts, ContactCall)
 
     member = f"{to}@s.whatsapp.net"
     profile = contact("profile", jid=member)
@@ -182,13 +190,8 @@ def test_live_presence_reads_reactions_and_a_declined_call(live_runtime, backend
     from node_agent.protocol import SESSION_EVENT_PATH, ChatCall
 
     to = env("WHATSAPP_LIVE_TO")
-    live_runtime.restore()  # resumes live-qr from its store (pair it first)
-    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
-
-    def chat(op, **params):
-        answer = live_runtime.chats.call(ChatCall(session_id="live-qr", op=op, params=params))
-        assert "error" not in answer, answer
-        return answer["result"]
+    resumed(live_runtime, backend)
+    chat = asker(live_runtime.chats, ChatCall)
 
     member = f"{to}@s.whatsapp.net"
     chat("presence", state="available")
