@@ -81,8 +81,7 @@ def test_live_pair_by_code(live_runtime, backend, capsys):
 
 def test_live_send_receive_receipts_and_lid_reply(live_runtime, backend, capsys):
     to = env("WHATSAPP_LIVE_TO")
-    live_runtime.restore()  # resumes live-qr from its store (pair it first)
-    wait_status(backend, "live-qr", "CONNECTED", timeout_s=60)
+    resumed(live_runtime, backend)
     engine = live_runtime.engines["whatsapp"]
     assert engine.check_number("live-qr", to)
     state = live_runtime.message_send(
