@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from node_agent import contact_events
+from node_agent import contact_events, message_actions
 from node_agent.chats import PRESENCE_UPDATED
 from node_agent.database import NodeDatabase
 from node_agent.messages import Messages
@@ -113,7 +113,13 @@ class EngineEvents:
         elif kind == "contact":
             self._contact(session_id, data)
         elif kind == "event":  # any other event for the webhooks (protocol.SESSION_EVENT_TYPES)
-            self._reporter.session_event(session_id, data["type"], data["event_id"], data["data"])
+            event = data["data"]
+            if data["type"] == message_actions.VOTE:  # its options named from the poll sent
+                poll = self._db.message_get_by_wa_any(session_id, event.get("messageId", ""))
+                event = message_actions.vote_named(
+                    (poll or {}).get("payload", {}).get("poll"), event
+                )
+            self._reporter.session_event(session_id, data["type"], data["event_id"], event)
         elif kind == "call":
             self._call(session_id, data)
         elif kind == "presence":

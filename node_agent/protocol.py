@@ -334,7 +334,7 @@ class SessionEventReport(NodeReport):
 
 
 SESSION_EVENT_TYPES = ("contact.updated", "presence.update", "message.reaction")
-SESSION_EVENT_TYPES += ("message.edited", "message.revoked", "message.read")
+SESSION_EVENT_TYPES += ("message.edited", "message.revoked", "message.read", "poll.vote")
 SESSION_EVENT_TYPES += ("call.received", "call.rejected")
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).

@@ -58,6 +58,7 @@ def worker_id_error(worker_id: str) -> str | None:
 # node hands them to its engine.
 MEDIA_TYPES = ("image", "video", "audio", "voice", "document", "sticker")
 MESSAGE_TYPES = ("text", *MEDIA_TYPES, "location", "contact", "reaction", "edit", "revoke")
+MESSAGE_TYPES += ("poll",)
 
 # Keys of an incoming message that are its content: kept in the node's history and passed on in
 # the message-received report.

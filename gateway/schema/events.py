@@ -63,6 +63,8 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
                         **_MESSAGE, "timestamp": AT}),
     "message.read": ("A group's member read a message the session sent", {"sessionId": S,
                      **_MESSAGE, "chatId": GROUP, "timestamp": AT}),
+    "poll.vote": ("A contact voted in the session's poll (messageId: the poll)", {"sessionId": S,
+                  **_MESSAGE, "selected": ["Soto"], "timestamp": AT}),
     "call.received": ("A call rings", {"sessionId": S, "from": ANA, "callId": "5F1A",
                       "at": AT, "video": None}),
     "call.rejected": ("The session's policy declined a call", {"sessionId": S, "from": ANA,

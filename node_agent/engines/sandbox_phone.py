@@ -151,8 +151,15 @@ class SandboxPhone:
             return
         chat, wa_id = protocol.user_jid(sender), str(params.get("messageId") or "")
         whose = self._whose(session, chat, wa_id)
-        # A contact reacts to any message of the chat, but edits and revokes only their own.
-        if whose is None or (type_ != message_actions.REACTION and whose != "theirs"):
+        # A contact reacts to any message of the chat, edits and revokes only their own, and
+        # votes in the session's polls with their options.
+        own = message_actions.REACTION, message_actions.VOTE
+        poll = (self._network.ledger_by_wa_id(wa_id) or {}).get("payload", {}).get("poll")
+        if (
+            whose is None
+            or (type_ not in own and whose != "theirs")
+            or (type_ == message_actions.VOTE and (whose != "ours" or not poll))
+        ):
             log.info("message action ignored: %s cannot act on %s", sender, wa_id)
             return
         data: dict[str, Any] = {
@@ -168,6 +175,9 @@ class SandboxPhone:
             data["emoji"] = str(params.get("emoji") or "")
         elif type_ == message_actions.EDITED:
             data["text"] = str(params.get("text") or "")
+        elif type_ == message_actions.VOTE:
+            chosen = [str(o) for o in params.get("options") or []]
+            data["selected"] = [o for o in poll["options"] if o in chosen]
         wa_id = "3EB0" + secrets.token_hex(8).upper()  # the message that carries the action
         self.emit(
             session.session_id, "event", **message_actions.action_event(type_, wa_id=wa_id, **data)

@@ -34,7 +34,7 @@ def vcard_of(name: str, phone: str) -> str:
 
 
 # The fields of a send body that are its content besides media (one per type that has one).
-CONTENT_FIELDS = ("text", "location", "contact", "reaction", "edit", "revoke")
+CONTENT_FIELDS = ("text", "location", "contact", "reaction", "edit", "revoke", "poll")
 
 
 def build_payload(
@@ -77,7 +77,7 @@ def build_payload(
         contact = values["contact"]
         vcard = contact.get("vcard") or vcard_of(contact["name"], contact["phone"])
         payload["contact"] = {"name": contact["name"], "vcard": vcard}
-    elif type_ in ("reaction", "edit", "revoke"):
+    elif type_ in ("reaction", "edit", "revoke", "poll"):
         payload[type_] = dict(values[type_])
     return payload
 

@@ -29,6 +29,7 @@ EVENT_TYPES = (
     "message.edited",
     "message.revoked",
     "message.read",
+    "poll.vote",
     "call.received",
     "call.rejected",
 )

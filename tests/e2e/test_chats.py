@@ -13,7 +13,7 @@ from tests.sessions_app.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 ANA = "6281200000301"
-TYPES = ["presence.update", "message.reaction", "message.edited", "message.revoked"]
+TYPES = ["presence.update", "message.reaction", "message.edited", "message.revoked", "poll.vote"]
 
 
 def test_chats_reads_and_a_contacts_presence(gateway_stack):
@@ -63,19 +63,34 @@ def test_chats_reads_and_a_contacts_presence(gateway_stack):
         ):
             body = {"from": f"+{ANA}", "messageId": acted, **action}
             api.ok("POST", f"{at}/sandbox/message-action", json=body)
-        wait_for(lambda: len(receiver.requests) >= 6, timeout_s=20, what="six webhooks")
-        wait_for(lambda: len(stream.events) >= 6, timeout_s=20, what="six stream events")
+        poll = {"name": "Lunch?", "options": ["Soto", "Nasi"], "selectableCount": 1}
+        sent = api.ok(
+            "POST",
+            "/api/v1/messages",
+            json={"sessionId": sid, "to": ANA, "type": "poll", "poll": poll},
+        )
+        poll_id = wait_for(
+            lambda: api.ok("GET", f"/api/v1/messages/{sent['messageId']}").get("waMessageId"),
+            timeout_s=20,
+            what="the poll sent",
+        )
+        vote = {"from": f"+{ANA}", "action": "vote", "messageId": poll_id, "options": ["Soto"]}
+        api.ok("POST", f"{at}/sandbox/message-action", json=vote)
+        wait_for(lambda: len(receiver.requests) >= 7, timeout_s=20, what="seven webhooks")
+        wait_for(lambda: len(stream.events) >= 7, timeout_s=20, what="seven stream events")
     finally:
         receiver.stop()
     payloads = [Webhook(hook["secret"]).verify(r.body, r.headers) for r in receiver.requests]
     presence = [p["data"] for p in payloads if p["type"] == "presence.update"]
     assert sorted(p["state"] for p in presence) == ["available", "typing", "unavailable"]
     assert {p["contact"] for p in presence} == {f"{ANA}@s.whatsapp.net"}
-    actions = {p["type"]: p["data"] for p in payloads if p["type"].startswith("message.")}
+    actions = {p["type"]: p["data"] for p in payloads if p["type"] != "presence.update"}
     assert actions["message.reaction"]["emoji"] == "👍"
     assert actions["message.edited"]["text"] == "Halo!"
+    votes = actions.pop("poll.vote")
+    assert (votes["messageId"], votes["selected"]) == (poll_id, ["Soto"])
     assert {a["messageId"] for a in actions.values()} == {acted}
-    assert len(payloads) == 6  # each once
+    assert len(payloads) == 7  # each once
     assert sorted(e[0] for e in stream.events) == sorted(p["id"] for p in payloads)  # the same
     stream.close()
 

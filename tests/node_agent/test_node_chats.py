@@ -218,3 +218,26 @@ def test_reading_given_messages_marks_them_and_those_before_and_a_lid_names_the_
     assert call(runtime, "read", chat=lid, messageIds=[])["error"] == "bad_request"
     assert call(runtime, "update", chat=jid(BUDI), pinned=True)["error"] == "chat_not_found"
     assert ok(call(runtime, "update", chat=lid, archived=True))["archived"] is True
+
+
+def test_a_contact_votes_in_the_sessions_poll(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    poll = {"name": "Lunch?", "options": ["Soto", "Nasi"], "selectableCount": 1}
+    assert runtime.message_send("m1", "s1", {"to": ANA, "type": "poll", "poll": poll}) == "sent"
+    assert (
+        runtime.message_send("m2", "s1", {"to": ANA, "type": "text", "text": "no poll"}) == "sent"
+    )
+    ledger = runtime.engines["sandbox"].network
+    poll_id, text_id = (ledger.ledger(m)[0]["wa_message_id"] for m in ("m1", "m2"))
+    for message_id, options in ((poll_id, ["Nasi", "Pizza"]), (text_id, ["Soto"])):
+        params = {"from": ANA, "action": "vote", "messageId": message_id, "options": options}
+        runtime.sandbox_action("s1", "message_action", params)
+    [vote] = wait_until(lambda: backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1"))
+    assert (vote["type"], vote["data"]["messageId"], vote["data"]["selected"]) == (
+        "poll.vote",
+        poll_id,
+        ["Nasi"],  # only the poll's own options; a vote on a text is ignored
+    )
+    runtime.engines["sandbox"].wait_idle()
+    outbox_drained(runtime)
+    assert len(backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 1

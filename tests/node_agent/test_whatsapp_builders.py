@@ -131,3 +131,21 @@ def test_an_edit_and_a_revoke_are_protocol_messages_whatsmeow_recognises():
     received = action_of(incoming_event(edit.editedMessage.message))  # whatsmeow unwraps it
     assert (received["type"], received["data"]["text"]) == ("message.edited", "fixed")
     assert action_of(incoming_event(revoke))["data"]["messageId"] == "3EB0AA"
+
+
+def test_a_poll_is_built_by_neonize_with_its_count(tmp_path):
+    from neonize.proto import Neonize_pb2 as pb
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message, PollCreationMessage
+
+    from tests.node_agent.whatsapp_group_helpers import FakeGo, neonize_client
+
+    go = FakeGo()
+    built = Message(pollCreationMessageV3=PollCreationMessage(name="Lunch?"))
+    go.answers["BuildPollVoteCreation"] = pb.BuildMessageReturnFunction(Message=built)
+    client = neonize_client(tmp_path, go)
+    poll = {"name": "Lunch?", "options": ["Soto", "Nasi"], "selectableCount": 2}
+    message = builders.build_message(client, {"type": "poll", "poll": poll}, TARGET, None)
+    assert message.pollCreationMessageV3.name == "Lunch?"
+    [(name, args)] = go.calls
+    assert (name, args[1], args[4]) == ("BuildPollVoteCreation", b"Lunch?", 2)
+    assert list(pb.ArrayString.FromString(args[2]).data) == ["Soto", "Nasi"]

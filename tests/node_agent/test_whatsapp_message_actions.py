@@ -93,3 +93,30 @@ def test_a_groups_read_receipt_says_who_read_each_message():
     assert reads[0]["data"]["chatId"] == "120363041234567890@g.us"
     assert group_reads(receipt(1)) == []  # delivered
     assert group_reads(receipt(4, group=False)) == []  # a person's chat: the status says it
+
+
+def test_a_poll_vote_is_decrypted_and_its_options_named_from_the_poll_sent():
+    import hashlib
+
+    from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import PollUpdateMessage, PollVoteMessage
+
+    from node_agent.message_actions import vote_named
+
+    update = Message(pollUpdateMessage=PollUpdateMessage(pollCreationMessageKey=KEY))
+    soto = hashlib.sha256(b"Soto").digest()
+    decrypted = []
+
+    def decrypt(event):
+        decrypted.append(event.Info.ID)
+        return PollVoteMessage(selectedOptions=[soto])
+
+    vote = action_of(incoming_event(update, msg_id="3EB0V2"), decrypt)
+    assert decrypted == ["3EB0V2"]
+    assert (vote["type"], vote["data"]["messageId"]) == ("poll.vote", "3EB0ORIGINAL")
+    assert vote["data"]["selectedHashes"] == [soto.hex()]
+    assert action_of(incoming_event(update)) is None  # no way to read it: not reported
+    poll = {"name": "Lunch?", "options": ["Nasi", "Soto"], "selectableCount": 1}
+    named = vote_named(poll, vote["data"])
+    assert named["selected"] == ["Soto"]
+    assert "selectedHashes" not in named
+    assert vote_named(None, vote["data"])["selected"] == [soto.hex()]  # a poll not known here

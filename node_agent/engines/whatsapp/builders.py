@@ -13,6 +13,7 @@ neonize starts a Go runtime, which must happen only in the node process (ffi.py)
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 from node_agent import protocol
@@ -151,6 +152,18 @@ def build_revoke(payload: dict[str, Any], target: tuple[str, str]) -> Any:
     return Message(protocolMessage=ProtocolMessage(key=key, type=ProtocolMessage.REVOKE))
 
 
+def build_poll(client: Any, payload: dict[str, Any]) -> Any:
+    """Return a poll creation Message through neonize's `build_poll_vote_creation` (whatsmeow's
+    BuildPollCreation: it adds the message secret votes are encrypted with). neonize takes the
+    selectable count as its VoteType enum (MULTIPLE 0 = any, SINGLE 1) and passes on its
+    `value`, so any count whatsmeow takes goes as such."""
+    poll = payload["poll"]
+    count = SimpleNamespace(value=int(poll.get("selectableCount", 1)))
+    return client.build_poll_vote_creation(
+        str(poll["name"]), [str(o) for o in poll["options"]], count
+    )
+
+
 def build_media(client: Any, payload: dict[str, Any], data: bytes) -> Any:
     """Return a media Message built (and uploaded) by neonize's builders from `data` bytes.
 
@@ -197,6 +210,8 @@ def build_message(
         return build_edit(payload, target)
     if type_ == "revoke":
         return build_revoke(payload, target)
+    if type_ == "poll":
+        return build_poll(client, payload)
     if type_ == "location":
         message = build_location(payload)
     elif type_ == "contact":

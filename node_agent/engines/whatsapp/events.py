@@ -257,7 +257,7 @@ class EventDispatcher:
         self._ev_disconnected(run, event)
 
     def _ev_message(self, run: SessionRun, event: Any) -> None:
-        action = message_actions.action_of(event)  # a reaction, an edit, a revoke
+        action = message_actions.action_of(event, lambda e: self._decrypt_vote(run, e))
         if action is not None:
             self._registry.emit_for(run, "event", **action)
             return
@@ -267,6 +267,12 @@ class EventDispatcher:
         if incoming.get("media"):
             self._save_incoming_media(run, event, incoming["media"])
         self._registry.emit_for(run, "message", incoming=incoming)
+
+    def _decrypt_vote(self, run: SessionRun, event: Any) -> Any:
+        """neonize's `decrypt_poll_vote` of a poll update (it needs the poll's secret, which
+        whatsmeow keeps from the poll the session sent)."""
+        with self._gate.shared():
+            return run.client.decrypt_poll_vote(event)
 
     def _save_incoming_media(self, run: SessionRun, event: Any, media: dict[str, Any]) -> None:
         """Download a received file and upload it to the backend's storage; add its `id`.

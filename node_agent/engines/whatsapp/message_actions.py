@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from node_agent.engines.whatsapp import mapping
-from node_agent.message_actions import EDITED, REACTION, READ, REVOKED, action_event
+from node_agent.message_actions import EDITED, REACTION, READ, REVOKED, VOTE, action_event
 
 
 def group_reads(event: Any) -> list[dict[str, Any]]:
@@ -40,9 +40,11 @@ def group_reads(event: Any) -> list[dict[str, Any]]:
     ]
 
 
-def action_of(event: Any) -> dict[str, Any] | None:
+def action_of(event: Any, decrypt_vote: Any = None) -> dict[str, Any] | None:
     """Return the `event` event (emit()'s keywords) of a neonize Message event that reacts to,
-    edits or revokes a message, else None (an ordinary message, or one of ours)."""
+    edits or revokes a message or votes in a poll, else None (an ordinary message, or one of
+    ours). `decrypt_vote(event)` is the client's `decrypt_poll_vote` (neonize's PollVoteMessage:
+    `selectedOptions`, each the SHA-256 of an option's text); without it votes are not read."""
     info = event.Info
     source = info.MessageSource
     message = event.Message
@@ -55,6 +57,17 @@ def action_of(event: Any) -> dict[str, Any] | None:
         **mapping.sender_ids(source),
         "timestamp": mapping.iso_from_unix(info.Timestamp) if info.Timestamp else None,
     }
+    if message.HasField("pollUpdateMessage"):
+        if decrypt_vote is None:
+            return None
+        vote = decrypt_vote(event)
+        return action_event(
+            VOTE,
+            wa_id=info.ID,
+            messageId=message.pollUpdateMessage.pollCreationMessageKey.ID,
+            selectedHashes=[bytes(h).hex() for h in vote.selectedOptions],
+            **base,
+        )
     if message.HasField("reactionMessage"):
         reaction = message.reactionMessage
         return action_event(

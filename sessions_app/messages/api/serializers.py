@@ -56,6 +56,10 @@ class ContactInput(PrototypeFields, serializers.Serializer):
         return attrs
 
 
+# WhatsApp's own limit of a poll's options (its clients offer 12; neonize: "2--12 items").
+POLL_OPTIONS_MAX = 12
+
+
 class ReactionInput(PrototypeFields, serializers.Serializer):
     messageId = StrictCharField(max_length=100, help_text="WhatsApp id of the message reacted to")
     emoji = StrictCharField(
@@ -67,6 +71,24 @@ class MessageTargetInput(PrototypeFields, serializers.Serializer):
     messageId = StrictCharField(
         max_length=100, help_text="WhatsApp id (`waMessageId`) of a message the session sent"
     )
+
+
+class PollInput(PrototypeFields, serializers.Serializer):
+    name = StrictCharField(max_length=255, help_text="The question")
+    options = serializers.ListField(
+        child=StrictCharField(max_length=100), min_length=2, max_length=POLL_OPTIONS_MAX
+    )
+    selectableCount = serializers.IntegerField(
+        min_value=0, default=1, help_text="How many a voter may choose; 0: any number"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        options = attrs["options"]
+        if len(set(options)) != len(options):
+            raise serializers.ValidationError({"options": ["Options must differ."]})
+        if attrs["selectableCount"] > len(options):
+            raise serializers.ValidationError({"selectableCount": ["More than the options."]})
+        return attrs
 
 
 class MessageSendInput(PrototypeFields, serializers.Serializer):
@@ -81,6 +103,7 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     - reaction: `reaction{messageId, emoji}` (empty emoji removes the reaction)
     - edit: `edit{messageId}` and `text`, the new text (WhatsApp allows 15 minutes)
     - revoke: `revoke{messageId}`: deleted for everyone
+    - poll: `poll{name, options (2-12), selectableCount (0: any number)}`; votes are poll.vote
     - any type: `replyTo` (WhatsApp id of the quoted message), `mentions` (phone numbers)
     """
 
@@ -100,6 +123,7 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     reaction = ReactionInput(required=False)
     edit = MessageTargetInput(required=False, help_text="edit: the message; `text` is the new one")
     revoke = MessageTargetInput(required=False, help_text="revoke: the message, for everyone")
+    poll = PollInput(required=False)
     replyTo = StrictCharField(max_length=100, required=False)
     mentions = serializers.ListField(
         child=RecipientField(), required=False, max_length=MENTIONS_MAX
@@ -142,6 +166,7 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
             "reaction": "reaction",
             "edit": "edit",
             "revoke": "revoke",
+            "poll": "poll",
         }
         errors: dict[str, list[Any]] = {}
         if type_ in ("text", "edit"):
@@ -166,8 +191,9 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
                     ]
                 }
             )
-        for key in ("media", "location", "contact", "reaction", "edit", "revoke"):
+        for key in ("media", "location", "contact", "reaction", "edit", "revoke", "poll"):
             owner_type = {k: k for k in ("location", "contact", "reaction", "edit", "revoke")}
+            owner_type["poll"] = "poll"
             wanted = owner_type.get(key)
             if key in attrs and (
                 (wanted and wanted != type_) or (not wanted and type_ in required)

@@ -112,6 +112,11 @@ SEND_EXAMPLES = [
     _send_example("edit", type="edit", edit={"messageId": "3EB0C0FFEE"}, text="Open until 9"),
     _send_example("revoke", type="revoke", revoke={"messageId": "3EB0C0FFEE"}),
     _send_example(
+        "poll",
+        type="poll",
+        poll={"name": "Lunch?", "options": ["Nasi goreng", "Soto"], "selectableCount": 1},
+    ),
+    _send_example(
         "reply with mentions (group)",
         type="text",
         text="@6281200000001 see above",

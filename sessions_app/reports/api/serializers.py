@@ -132,6 +132,9 @@ class MessageActionInput(PrototypeFields, serializers.Serializer):
     senderJid = StrictCharField(max_length=100, required=False)
     timestamp = StrictCharField(max_length=40, allow_null=True, required=False, default=None)
     emoji = StrictCharField(max_length=32, allow_blank=True, required=False)
+    selected = serializers.ListField(
+        child=StrictCharField(max_length=100), max_length=12, required=False
+    )
     text = StrictCharField(
         max_length=65536, allow_blank=True, required=False, trim_whitespace=False
     )
@@ -164,6 +167,7 @@ SESSION_EVENT_DATA = {
     "message.edited": MessageActionInput,
     "message.revoked": MessageActionInput,
     "message.read": MessageActionInput,
+    "poll.vote": MessageActionInput,
     "call.received": CallInput,
     "call.rejected": CallInput,
 }

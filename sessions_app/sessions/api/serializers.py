@@ -193,14 +193,22 @@ class SandboxPresenceInput(serializers.Serializer):
 
 class SandboxMessageActionInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
-    action = serializers.ChoiceField(choices=["react", "edit", "revoke"])
+    action = serializers.ChoiceField(choices=["react", "edit", "revoke", "vote"])
     messageId = StrictCharField(max_length=100, help_text="WhatsApp's id of the message")
     emoji = StrictCharField(
         max_length=32, required=False, allow_blank=True, help_text='react: "" takes it back'
     )
     text = StrictCharField(max_length=4096, required=False, trim_whitespace=False)
+    options = serializers.ListField(
+        child=StrictCharField(max_length=100),
+        max_length=12,
+        required=False,
+        help_text="vote: the poll's options chosen ([] takes the vote back)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["action"] == "vote" and "options" not in attrs:
+            raise serializers.ValidationError({"options": ["Required for a vote."]})
         if attrs["action"] == "edit" and not (attrs.get("text") or "").strip():
             raise serializers.ValidationError({"text": ["Required for an edit."]})
         if attrs["action"] == "react" and "emoji" not in attrs:

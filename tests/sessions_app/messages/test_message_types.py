@@ -35,6 +35,7 @@ VALID = [
     ("reaction", {"reaction": {"messageId": "3EB0C0FFEE", "emoji": "👍"}}),
     ("edit", {"edit": {"messageId": "3EB0C0FFEE"}, "text": "Fixed: Monday"}),
     ("revoke", {"revoke": {"messageId": "3EB0C0FFEE"}}),
+    ("poll", {"poll": {"name": "Lunch?", "options": ["Soto", "Nasi"], "selectableCount": 1}}),
 ]
 
 
@@ -123,7 +124,19 @@ INVALID = [
     ({"type": "edit", "edit": {"messageId": "3EB0A"}}, "text_required", "text"),
     ({"type": "revoke", "revoke": {"messageId": "3EB0A"}, "text": "x"}, "validation_error", "text"),
     ({"type": "text", "text": "x", "edit": {"messageId": "3EB0A"}}, "validation_error", "edit"),
-    ({"type": "poll", "text": "x"}, "validation_error", "type"),
+    ({"type": "poll", "poll": {"name": "Q", "options": ["only one"]}}, "validation_error", "poll"),
+    ({"type": "poll", "poll": {"name": "Q", "options": ["a", "a"]}}, "validation_error", "poll"),
+    (
+        {"type": "poll", "poll": {"name": "Q", "options": ["a", "b"], "selectableCount": 3}},
+        "validation_error",
+        "poll",
+    ),
+    (
+        {"type": "poll", "poll": {"name": "Q", "options": [str(n) for n in range(13)]}},
+        "validation_error",
+        "poll",
+    ),
+    ({"type": "story", "text": "x"}, "validation_error", "type"),
     (
         {"type": "location", "text": "x", "location": {"latitude": 1, "longitude": 1}},
         "validation_error",
