@@ -64,7 +64,7 @@ MESSAGE_TYPES += ("poll",)
 # the message-received report.
 INCOMING_CONTENT_KEYS = tuple(
     "text media location contact reaction quotedId mentions pushName isGroup senderJid fromPhone"
-    " fromLid".split()
+    " fromLid viewOnce".split()
 )
 # A file on the wire (a send payload's `media`, an upload's answer): what the backend keeps of it.
 MEDIA_DESCRIPTOR_KEYS = ("id", "mimetype", "filename", "size", "sha256")

@@ -113,6 +113,8 @@ class SandboxPhone:
         }
         if params.get("text") is not None:
             incoming["text"] = str(params["text"])
+        if params.get("viewOnce"):
+            incoming["viewOnce"] = True
         if params.get("pushName"):  # a new one is a rename (node_agent/contact_events.py)
             incoming["pushName"] = str(params["pushName"])
             self._book(session.session_id)[0].push_name_set(  # type: ignore[attr-defined]

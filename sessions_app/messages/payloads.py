@@ -34,7 +34,7 @@ def vcard_of(name: str, phone: str) -> str:
 
 
 # The fields of a send body that are its content besides media (one per type that has one).
-CONTENT_FIELDS = ("text", "location", "contact", "reaction", "edit", "revoke", "poll")
+CONTENT_FIELDS = ("text", "location", "contact", "reaction", "edit", "revoke", "poll", "viewOnce")
 
 
 def build_payload(
@@ -52,6 +52,8 @@ def build_payload(
     payload: dict[str, Any] = {"type": type_}
     if "text" in values:
         payload["text"] = values["text"]
+    if values.get("viewOnce"):
+        payload["viewOnce"] = True
     if values.get("replyTo"):
         payload["replyTo"] = values["replyTo"]
     if values.get("mentions"):

@@ -136,7 +136,7 @@ def test_transient_error_keeps_message_unsent(runtime, backend):
 
 def test_unsupported_type_fails(runtime, backend):
     connect(runtime, backend)
-    assert runtime.message_send("m1", "s1", {**TEXT, "type": "poll"}) == "failed"
+    assert runtime.message_send("m1", "s1", {**TEXT, "type": "story"}) == "failed"
 
     report = wait_until(lambda: message_reports(backend, "m1"))[0]
     assert report["error"]["code"] == "unsupported_type"

@@ -149,3 +149,16 @@ def test_a_poll_is_built_by_neonize_with_its_count(tmp_path):
     [(name, args)] = go.calls
     assert (name, args[1], args[4]) == ("BuildPollVoteCreation", b"Lunch?", 2)
     assert list(pb.ArrayString.FromString(args[2]).data) == ["Soto", "Nasi"]
+
+
+def test_view_once_media_go_to_neonizes_builders_as_such():
+    client = FakeClient()
+    media = {"id": "med_1", "mimetype": "image/jpeg"}
+    builders.build_message(
+        client, {"type": "image", "media": media, "viewOnce": True}, TARGET, b"\xff"
+    )
+    builders.build_message(client, {"type": "video", "media": media}, TARGET, b"\x00")
+    assert [(kind, kwargs["viewonce"]) for kind, _, kwargs in client.calls] == [
+        ("image", True),
+        ("video", False),
+    ]

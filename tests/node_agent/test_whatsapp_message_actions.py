@@ -120,3 +120,17 @@ def test_a_poll_vote_is_decrypted_and_its_options_named_from_the_poll_sent():
     assert named["selected"] == ["Soto"]
     assert "selectedHashes" not in named
     assert vote_named(None, vote["data"])["selected"] == [soto.hex()]  # a poll not known here
+
+
+def test_a_view_once_message_is_flagged(make_wa_runtime, backend):
+    runtime = make_wa_runtime()
+    client = connect_session(runtime, backend)
+    event = incoming_event(Message(conversation="once"), msg_id="3EB0ONCE")
+    event.IsViewOnceV2 = True
+    feed(client, event)
+    feed(client, incoming_event(Message(conversation="always"), msg_id="3EB0MANY"))
+    bodies = wait_until(
+        lambda: len(b := backend.bodies(MESSAGE_RECEIVED_PATH, sessionId="w1")) == 2 and b
+    )
+    flags = {b["message"]["id"]: b["message"].get("viewOnce") for b in bodies}
+    assert flags == {"3EB0ONCE": True, "3EB0MANY": None}

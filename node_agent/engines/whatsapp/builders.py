@@ -172,10 +172,11 @@ def build_media(client: Any, payload: dict[str, Any], data: bytes) -> Any:
     type_ = payload["type"]
     media = payload.get("media") or {}
     caption = payload.get("text") or None
+    once = bool(payload.get("viewOnce"))
     if type_ == "image":
-        return client.build_image_message(data, caption=caption)
+        return client.build_image_message(data, caption=caption, viewonce=once)
     if type_ == "video":
-        return client.build_video_message(data, caption=caption)
+        return client.build_video_message(data, caption=caption, viewonce=once)
     if type_ in ("audio", "voice"):
         return client.build_audio_message(data, ptt=type_ == "voice")
     if type_ == "document":

@@ -225,4 +225,12 @@ def incoming(event: Any) -> dict[str, Any] | None:
         "senderJid": jid_str(source.Sender),
         **sender_ids(source),
         **content,
+        # whatsmeow unwraps a view-once message and says so (events.Message.IsViewOnce*)
+        **({"viewOnce": True} if _view_once(event) else {}),
     }
+
+
+def _view_once(event: Any) -> bool:
+    return any(
+        getattr(event, f, False) for f in ("IsViewOnce", "IsViewOnceV2", "IsViewOnceV2Extension")
+    )

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from gateway.fields import PrototypeFields, StrictCharField, StrictFloatField
+from gateway.fields import PrototypeFields, StrictBooleanField, StrictCharField, StrictFloatField
 from gateway.timefmt import iso_utc
 from node_agent.protocol import MESSAGE_TYPES
 from sessions_app.fields import RECIPIENT_MAX_CHARS, PhoneNumberField, RecipientField
@@ -18,6 +18,7 @@ from sessions_app.messages.text import is_blank_text
 # Types whose `text` is a caption. Caption limit: Meta, WhatsApp Cloud API reference,
 # "Messages" — media object `caption`, at most 1024 characters.
 CAPTION_TYPES = ("image", "video", "document")
+VIEW_ONCE_TYPES = ("image", "video")  # what neonize 0.5.2's builders can send view-once
 CAPTION_MAX_CHARS = 1024
 MENTIONS_MAX = 256
 
@@ -104,6 +105,7 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     - edit: `edit{messageId}` and `text`, the new text (WhatsApp allows 15 minutes)
     - revoke: `revoke{messageId}`: deleted for everyone
     - poll: `poll{name, options (2-12), selectableCount (0: any number)}`; votes are poll.vote
+    - image and video may be `viewOnce` (JSON bodies)
     - any type: `replyTo` (WhatsApp id of the quoted message), `mentions` (phone numbers)
     """
 
@@ -124,6 +126,9 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
     edit = MessageTargetInput(required=False, help_text="edit: the message; `text` is the new one")
     revoke = MessageTargetInput(required=False, help_text="revoke: the message, for everyone")
     poll = PollInput(required=False)
+    viewOnce = StrictBooleanField(
+        required=False, help_text="image, video: the recipient can open it once"
+    )
     replyTo = StrictCharField(max_length=100, required=False)
     mentions = serializers.ListField(
         child=RecipientField(), required=False, max_length=MENTIONS_MAX
@@ -199,6 +204,8 @@ class MessageSendInput(PrototypeFields, serializers.Serializer):
                 (wanted and wanted != type_) or (not wanted and type_ in required)
             ):
                 errors[key] = [f"Not allowed for type {type_}."]
+        if attrs.get("viewOnce") and type_ not in VIEW_ONCE_TYPES:
+            errors["viewOnce"] = [f"Only for {' and '.join(VIEW_ONCE_TYPES)}."]
         if "text" in attrs and type_ not in ("text", "edit", *CAPTION_TYPES):
             errors["text"] = [f"Not allowed for type {type_}."]
         if errors:

@@ -238,6 +238,7 @@ class SandboxIncomingInput(serializers.Serializer):
     media = MediaInput(required=False)
     location = LocationInput(required=False)
     contact = ContactInput(required=False)
+    viewOnce = StrictBooleanField(required=False, help_text="A view-once photo or video")
     pushName = StrictCharField(
         max_length=PUSH_NAME_MAX,
         required=False,

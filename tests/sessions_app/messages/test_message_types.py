@@ -137,6 +137,12 @@ INVALID = [
         "poll",
     ),
     ({"type": "story", "text": "x"}, "validation_error", "type"),
+    ({"type": "text", "text": "x", "viewOnce": True}, "validation_error", "viewOnce"),
+    (
+        {"type": "document", "media": {"base64": "AA=="}, "viewOnce": True},
+        "validation_error",
+        "viewOnce",
+    ),
     (
         {"type": "location", "text": "x", "location": {"latitude": 1, "longitude": 1}},
         "validation_error",
