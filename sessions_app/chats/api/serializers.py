@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from gateway.fields import StrictCharField
+from gateway.fields import StrictBooleanField, StrictCharField
 from node_agent import chats
 from sessions_app.fields import RecipientField
 
@@ -58,8 +58,8 @@ class ReadInput(serializers.Serializer):
 
 
 class ChatUpdateInput(serializers.Serializer):
-    archived = serializers.BooleanField(required=False)
-    pinned = serializers.BooleanField(required=False)
+    archived = StrictBooleanField(required=False)
+    pinned = StrictBooleanField(required=False)
     mutedUntil = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +71,7 @@ class ChatUpdateInput(serializers.Serializer):
 
 
 class CallPolicyInput(serializers.Serializer):
-    reject = serializers.BooleanField(help_text="Decline every incoming call at once")
+    reject = StrictBooleanField(help_text="Decline every incoming call at once")
     message = StrictCharField(
         max_length=4096,
         required=False,

@@ -223,7 +223,7 @@ class SandboxMessageActionInput(serializers.Serializer):
 
 class SandboxCallInput(serializers.Serializer):
     # `from` is a Python keyword, so the field is declared by name below.
-    video = serializers.BooleanField(required=False, default=False)
+    video = StrictBooleanField(required=False, default=False)
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
