@@ -5,9 +5,9 @@ through the session's engine.
 - `list` {limit (1-100, default 50), offset} → {chats: [Chat], total}: pinned first, then the
   most recent; Chat = {id (the chat's JID), lastMessage (a history item), unread (incoming
   messages after the last read), archived, pinned (bools), mutedUntil (ISO 8601 | null)}.
-- `read` {chat, messageIds?: [WhatsApp ids, at least one]} → {read: n}: read receipts for
-  those of them still unread (default: every unread one of the chat); the chat is then read up
-  to the newest of them, as WhatsApp's clients mark it (earlier ones too).
+- `read` {chat, messageIds?: [WhatsApp ids, at least one]} → {read: n}: read receipts for the
+  chat's unread messages up to the newest of those (as WhatsApp's clients read a chat: the
+  ones before it too), or for every unread one; the chat is then read up to there.
 - `update` {chat, archived?, pinned?, mutedUntil? (ISO 8601 | null)} → Chat, for a chat with
   history here (else `chat_not_found`). Kept by the node: neonize 0.5.2 has no app-state call
   for them, so the phone does not see them.
@@ -99,23 +99,16 @@ class ChatStore(OwnTables):
         found = next((c for c in page if c["id"] == chat), None)
         return found or chats.chat(chat)
 
-    def unread(
-        self, session_id: str, chat: str, wa_ids: list[str] | None = None
-    ) -> list[tuple[int, str, str]]:
-        """Return (row id, WhatsApp id, sender JID) of the chat's unread incoming messages, or
-        of those of them `wa_ids` names."""
-        sql = (
-            "SELECT id, wa_message_id, payload FROM messages WHERE session_id = ? AND"
-            " chat_jid = ? AND direction = 'in' AND wa_message_id IS NOT NULL AND id >"
-            " coalesce((SELECT read_up_to FROM chat_marks WHERE session_id = ? AND"
-            " chat_jid = ?), 0)"
-        )
-        args: list[Any] = [session_id, chat, session_id, chat]
-        if wa_ids is not None:
-            sql += f" AND wa_message_id IN ({','.join('?' * len(wa_ids))})"
-            args += wa_ids
+    def unread(self, session_id: str, chat: str) -> list[tuple[int, str, str]]:
+        """Return (row id, WhatsApp id, sender JID) of the chat's unread incoming messages."""
         with self._lock:
-            rows = self._conn.execute(sql + " ORDER BY id", args).fetchall()
+            rows = self._conn.execute(
+                "SELECT id, wa_message_id, payload FROM messages WHERE session_id = ? AND"
+                " chat_jid = ? AND direction = 'in' AND wa_message_id IS NOT NULL AND id >"
+                " coalesce((SELECT read_up_to FROM chat_marks WHERE session_id = ? AND"
+                " chat_jid = ?), 0) ORDER BY id",
+                (session_id, chat, session_id, chat),
+            ).fetchall()
         return [(r[0], r[1], chats.sender_of(r[2], chat)) for r in rows]
 
     def known(self, session_id: str, chat: str) -> bool:
@@ -262,15 +255,14 @@ def _read(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> A
         asked = [str(i) for i in p["messageIds"]][: chats.READ_MAX]
         if not asked:
             raise ValueError("no message ids")
-    items = c.store.unread(session_id, chat, asked)  # what is read already counts nothing
+    items = c.store.unread(session_id, chat)  # what is read already counts nothing
+    if asked is not None:  # up to the newest of them, as WhatsApp's clients read a chat
+        given = [row_id for row_id, wa_id, _ in items if wa_id in set(asked)]
+        items = [item for item in items if given and item[0] <= max(given)]
     if items:
         engine.mark_read(session_id, chat, [(wa_id, sender) for _, wa_id, sender in items])
-    # Read up to the newest of them, as WhatsApp's own clients do (an earlier one too).
-    c.store.mark(
-        session_id,
-        chat,
-        read_up_to=True if asked is None else max((row_id for row_id, _, _ in items), default=0),
-    )
+    up_to = True if asked is None else max((row_id for row_id, _, _ in items), default=0)
+    c.store.mark(session_id, chat, read_up_to=up_to)
     return {"read": len(items)}
 
 
