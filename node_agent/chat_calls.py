@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ from node_agent.schema import OwnTables, write_transaction
 from node_agent.session_calls import Handler, SessionCalls
 
 log = logging.getLogger(__name__)
+CHAT_UPDATED_KEYS = ("archived", "pinned", "mutedUntil", "unread")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chat_marks (
@@ -193,10 +195,22 @@ def _chat(row: dict[str, Any], last: dict[str, Any] | None) -> dict[str, Any]:
 class ChatCalls(SessionCalls):
     """Answer ChatCall tasks with the engine that holds the session and the node's store."""
 
-    def __init__(self, db: Any, db_path: str, engines: Mapping[str, Engine]) -> None:
+    def __init__(
+        self, db: Any, db_path: str, engines: Mapping[str, Engine], reporter: Any = None
+    ) -> None:
         self._db = db
         self._engines = engines
+        self._reporter = reporter
         self.store = ChatStore(db_path)
+
+    def changed(self, session_id: str, chat: str) -> dict[str, Any]:
+        """Report the chat as it is now (chat.updated: {chatId, archived, pinned, mutedUntil,
+        unread}) after a read, a flag or a delete; return it."""
+        now = self.store.one(session_id, chat)
+        if self._reporter is not None:
+            data = {"chatId": chat, **{k: now[k] for k in CHAT_UPDATED_KEYS}}
+            self._reporter.session_event(session_id, "chat.updated", secrets.token_hex(16), data)
+        return now
 
     def _ops(self) -> Mapping[str, Handler]:
         return _OPS  # the module docstring's
@@ -261,8 +275,9 @@ def _read(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> A
         items = [item for item in items if given and item[0] <= max(given)]
     if items:
         engine.mark_read(session_id, chat, [(wa_id, sender) for _, wa_id, sender in items])
-    up_to = True if asked is None else max((row_id for row_id, _, _ in items), default=0)
-    c.store.mark(session_id, chat, read_up_to=up_to)
+        up_to = True if asked is None else max(row_id for row_id, _, _ in items)
+        c.store.mark(session_id, chat, read_up_to=up_to)
+        c.changed(session_id, chat)
     return {"read": len(items)}
 
 
@@ -279,7 +294,15 @@ def _update(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) ->
     if not c.store.known(session_id, chat):
         raise CallRefused("chat_not_found", "The session has no such chat on this node.")
     c.store.mark(session_id, chat, **flags)
-    return c.store.one(session_id, chat)
+    return c.changed(session_id, chat)
+
+
+def _delete(c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
+    chat = _chat_of(engine, session_id, p["chat"])
+    deleted = c.store.delete(session_id, chat)
+    if deleted:
+        c.changed(session_id, chat)
+    return {"deleted": deleted}
 
 
 def _presence(_c: ChatCalls, engine: Engine, session_id: str, p: dict[str, Any]) -> Any:
@@ -313,7 +336,7 @@ _OPS: dict[str, Handler] = {
     "list": _list,
     "read": _read,
     "update": _update,
-    "delete": lambda c, e, sid, p: {"deleted": c.store.delete(sid, _chat_of(e, sid, p["chat"]))},
+    "delete": _delete,
     "presence": _presence,
     "chat_presence": _chat_presence,
     "subscribe": _subscribe,

@@ -335,7 +335,7 @@ class SessionEventReport(NodeReport):
 
 SESSION_EVENT_TYPES = ("contact.updated", "presence.update", "message.reaction")
 SESSION_EVENT_TYPES += ("message.edited", "message.revoked", "message.read", "poll.vote")
-SESSION_EVENT_TYPES += ("call.received", "call.rejected")
+SESSION_EVENT_TYPES += ("call.received", "call.rejected", "chat.updated")
 
 # The reports a batch may carry (a received file's upload is multipart, so it goes alone).
 BATCHED_PATHS = (SESSION_STATUS_PATH, MESSAGE_STATUS_PATH, MESSAGE_RECEIVED_PATH)

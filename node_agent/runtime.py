@@ -73,7 +73,7 @@ class NodeRuntime:
         self.checks = NumberChecks(self.db, self.engines)
         self.groups = GroupCalls(self.db, config.node_db_path, self.engines, time.monotonic)
         self.contacts = ContactCalls(self.db, config.node_db_path, self.engines)
-        self.chats = ChatCalls(self.db, config.node_db_path, self.engines)
+        self.chats = ChatCalls(self.db, config.node_db_path, self.engines, self.reporter)
         self._events = EngineEvents(self.db, self.reporter, self.messages, self.sharing)
         self._events.on_group = self.groups.changed
         self._events.names = self.contacts.names

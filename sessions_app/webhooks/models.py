@@ -32,6 +32,7 @@ EVENT_TYPES = (
     "poll.vote",
     "call.received",
     "call.rejected",
+    "chat.updated",
 )
 ALL_EVENTS = "*"
 # Event types `*` leaves out: an endpoint gets them only when it names them. A QR rotation every

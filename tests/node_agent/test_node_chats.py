@@ -242,3 +242,23 @@ def test_a_contact_votes_in_the_sessions_poll(runtime, backend):
     runtime.engines["sandbox"].wait_idle()
     outbox_drained(runtime)
     assert len(backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")) == 1
+
+
+def test_reads_flags_and_deletes_are_chat_updated_events(runtime, backend):
+    connect(runtime, backend, "s1", ALICE)
+    _incoming(runtime, ANA, "one")
+    wait_until(lambda: _chats(runtime).get(jid(ANA)), message="Ana's chat")
+    ok(call(runtime, "read", chat=jid(ANA)))
+    ok(call(runtime, "read", chat=jid(ANA)))  # nothing new to read: no event
+    ok(call(runtime, "update", chat=jid(ANA), pinned=True))
+    ok(call(runtime, "delete", chat=jid(ANA)))
+
+    def updates():
+        bodies = backend.bodies(protocol.SESSION_EVENT_PATH, sessionId="s1")
+        return [b["data"] for b in bodies if b["type"] == "chat.updated"]
+
+    wait_until(lambda: len(updates()) == 3, message="three chat updates")
+    read, pinned, deleted = updates()
+    assert (read["chatId"], read["unread"], read["pinned"]) == (jid(ANA), 0, False)
+    assert pinned["pinned"] is True
+    assert (deleted["unread"], deleted["pinned"]) == (0, False)  # nothing is kept of it

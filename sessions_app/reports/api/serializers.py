@@ -159,6 +159,14 @@ class CallInput(PrototypeFields, serializers.Serializer):
         return fields
 
 
+class ChatUpdatedInput(PrototypeFields, serializers.Serializer):
+    chatId = StrictCharField(max_length=100)
+    archived = serializers.BooleanField()
+    pinned = serializers.BooleanField()
+    mutedUntil = StrictCharField(max_length=40, allow_null=True)
+    unread = serializers.IntegerField(min_value=0)
+
+
 # The shape of each session event's `data` (protocol.SessionEventReport).
 SESSION_EVENT_DATA = {
     "contact.updated": ContactUpdatedInput,
@@ -170,6 +178,7 @@ SESSION_EVENT_DATA = {
     "poll.vote": MessageActionInput,
     "call.received": CallInput,
     "call.rejected": CallInput,
+    "chat.updated": ChatUpdatedInput,
 }
 
 
