@@ -65,7 +65,7 @@ SELECT c.chat_jid, c.last_id, coalesce(k.archived, 0) AS archived,
        (SELECT count(*) FROM messages u WHERE u.session_id = c.session_id
          AND u.chat_jid = c.chat_jid AND u.direction = 'in'
          AND u.id > coalesce(k.read_up_to, 0)) AS unread
-FROM (SELECT session_id, chat_jid, max(id) AS last_id FROM messages WHERE session_id = ?
+FROM (SELECT session_id, chat_jid, max(id) AS last_id FROM messages WHERE session_id = ? {chat}
       GROUP BY chat_jid) AS c
 LEFT JOIN chat_marks k ON k.session_id = c.session_id AND k.chat_jid = c.chat_jid
 ORDER BY pinned DESC, c.last_id DESC LIMIT ? OFFSET ?
@@ -85,7 +85,19 @@ class ChatStore(OwnTables):
                 "SELECT count(DISTINCT chat_jid) FROM messages WHERE session_id = ?",
                 (session_id,),
             ).fetchone()[0]
-            rows = [dict(r) for r in self._conn.execute(LIST_SQL, (session_id, limit, offset))]
+        return self._chats(session_id, limit, offset), total
+
+    def one(self, session_id: str, chat: str) -> dict[str, Any]:
+        """Return the chat as it is now (a bare Chat when it has no history here)."""
+        found = self._chats(session_id, 1, 0, chat)
+        return found[0] if found else chats.chat(chat)
+
+    def _chats(self, session_id: str, limit: int, offset: int, chat: str = "") -> list[dict]:
+        """Return the page of the session's chats (one chat's only, with `chat`)."""
+        sql = LIST_SQL.format(chat="AND chat_jid = ?" if chat else "")
+        args = (session_id, chat, limit, offset) if chat else (session_id, limit, offset)
+        with self._lock:
+            rows = [dict(r) for r in self._conn.execute(sql, args)]
             last = {r["last_id"] for r in rows}
             messages = {
                 m["id"]: dict(m)
@@ -94,12 +106,7 @@ class ChatStore(OwnTables):
                     tuple(last),
                 )
             }
-        return [_chat(row, messages.get(row["last_id"])) for row in rows], total
-
-    def one(self, session_id: str, chat: str) -> dict[str, Any]:
-        page, _total = self.page(session_id, 10**6, 0)  # a session's chats: hundreds at most
-        found = next((c for c in page if c["id"] == chat), None)
-        return found or chats.chat(chat)
+        return [_chat(row, messages.get(row["last_id"])) for row in rows]
 
     def unread(self, session_id: str, chat: str) -> list[tuple[int, str, str]]:
         """Return (row id, WhatsApp id, sender JID) of the chat's unread incoming messages."""

@@ -1,4 +1,5 @@
-"""Fixtures of the sessions app's tests: what a send publishes, and a media storage in tmp."""
+"""Fixtures of the sessions app's tests: a connected session, what a send publishes, and a media
+storage in tmp."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
+
+@pytest.fixture
+def session(user: Any) -> Any:
+    """A CONNECTED session of `user`, on a node (the session RPC API tests ask it)."""
+    from tests.factories import ConnectedSessionFactory
+
+    return ConnectedSessionFactory(owner=user)
 
 
 @pytest.fixture

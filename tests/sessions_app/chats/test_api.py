@@ -13,11 +13,6 @@ ANA = "6281200000301@s.whatsapp.net"
 GROUP = "120363041234567890@g.us"
 
 
-@pytest.fixture
-def session(user):
-    return ConnectedSessionFactory(owner=user)
-
-
 def _sent(call):
     return sent(call, "chat_call")
 

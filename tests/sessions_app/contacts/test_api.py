@@ -17,11 +17,6 @@ PROFILE = {"jid": BOB, "phone": "6281200000002", "lid": None, "pushName": "Bob",
 JPEG = b"\xff\xd8\xff a picture"
 
 
-@pytest.fixture
-def session(user):
-    return ConnectedSessionFactory(owner=user)
-
-
 def _sent(call):
     return sent(call, "contact_call")
 

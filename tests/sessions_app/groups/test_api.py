@@ -16,11 +16,6 @@ GROUP = "120363041234567890@g.us"
 INFO = {"id": GROUP, "subject": "Kopi", "participants": []}
 
 
-@pytest.fixture
-def session(user):
-    return ConnectedSessionFactory(owner=user)
-
-
 def _sent(call):
     return sent(call, "group_call")
 
